@@ -1,0 +1,230 @@
+"""The ``sessionrec`` command line: prepare, train, evaluate, experiment, export, score, demo.
+
+Each subcommand lives in its own ``register_*`` function; the options written in the issues
+are the public interface (users' scripts depend on them), so they are only ever added to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from sessionrec_tf._keras_env import ensure_legacy_keras  # noqa: E402
+
+ensure_legacy_keras()
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class CliError(Exception):
+    """A usage problem reported as one line on stderr with exit code 2."""
+
+
+def parse_duration(text: str) -> float:
+    """``"30m"``, ``"2h"``, ``"1d"``, ``"90s"`` or plain seconds -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; use e.g. 30m, 2h, 1d, 90s or seconds")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
+    return seconds
+
+
+def parse_time(text: str) -> float:
+    """Unix seconds, or an ISO date/time (UTC if no zone) -> Unix seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither Unix seconds nor an ISO date/time") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def parse_key_values(items: Sequence[str] | None, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise CliError(f"{flag} expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ----------------------------------------------------------------------------- prepare
+
+_SYNTHETIC_FLAGS = {
+    "size": "size",
+    "num_users": "num_users",
+    "num_items": "num_items",
+    "sessions_per_user": "sessions_per_user",
+    "mean_session_length": "mean_session_length",
+    "seed": "seed",
+}
+
+
+def register_prepare(sub: argparse._SubParsersAction) -> None:
+    from sessionrec_tf.data.sources import SOURCE_NAMES
+
+    p = sub.add_parser(
+        "prepare", help="raw log -> sessions -> sharded TFRecords + vocabularies + splits",
+        description="Prepare a dataset: read a raw log (or simulate one), sessionize, filter, "
+                    "build vocabularies and splits, write TFRecord shards and a data report.")
+    p.add_argument("--source", required=True, choices=SOURCE_NAMES)
+    p.add_argument("--input", help="raw log file (not used by --source synthetic)")
+    p.add_argument("--output", required=True, help="output directory, e.g. tfrecords/NAME")
+    p.add_argument("--name", help="dataset name (default: output directory name)")
+    p.add_argument("--column-map", help="YAML/JSON column mapping (csv source)")
+    p.add_argument("--source-option", action="append", metavar="KEY=VALUE",
+                   help="source-specific option, repeatable (e.g. positive_threshold=4)")
+    g = p.add_argument_group("sessions and filters")
+    g.add_argument("--session-gap", type=parse_duration, default=1800.0,
+                   help="inactivity gap starting a new session (default 30m; e.g. 2h, 1d)")
+    g.add_argument("--min-item-interactions", type=int, default=5)
+    g.add_argument("--min-user-interactions", type=int, default=5)
+    g.add_argument("--min-session-positives", type=int, default=1)
+    g.add_argument("--min-user-sessions", type=int, default=3)
+    g.add_argument("--max-positives", type=int, default=200,
+                   help="keep each user's most recent sessions holding at most this many "
+                        "positives (0 = no cap)")
+    g.add_argument("--item-filter-positives-only", action="store_true",
+                   help="leave negatives out of the item count (negative rows are then never "
+                        "removed by the item filter)")
+    g.add_argument("--temporal-split-time", type=parse_time,
+                   help="T of the temporal split (Unix seconds or ISO date; default: 0.9 "
+                        "quantile of session start times)")
+    g.add_argument("--temporal-quantile", type=float, default=0.9)
+    g.add_argument("--num-shards", type=int)
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace an output directory holding a different dataset")
+    s = p.add_argument_group("synthetic source (the session simulator)")
+    s.add_argument("--size", help="simulator preset: tiny, demo, small, medium, recflow")
+    s.add_argument("--num-users", type=int)
+    s.add_argument("--num-items", type=int)
+    s.add_argument("--sessions-per-user", type=float)
+    s.add_argument("--mean-session-length", type=float)
+    s.add_argument("--seed", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bars or report table")
+    p.set_defaults(func=cmd_prepare)
+
+
+def prepare_options_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    from sessionrec_tf.data import FilterOptions, PrepareOptions
+
+    source_options: dict[str, Any] = parse_key_values(args.source_option, "--source-option")
+    if args.column_map:
+        source_options["column_map"] = args.column_map
+    synthetic_given = {k: getattr(args, k) for k in _SYNTHETIC_FLAGS
+                       if getattr(args, k) is not None}
+    if synthetic_given and args.source != "synthetic":
+        raise CliError(f"--{next(iter(synthetic_given)).replace('_', '-')} is a simulator "
+                       f"option; it needs --source synthetic (got --source {args.source})")
+    source_options.update(synthetic_given)
+    filters = FilterOptions(
+        min_item_interactions=args.min_item_interactions,
+        min_user_interactions=args.min_user_interactions,
+        min_session_positives=args.min_session_positives,
+        min_user_sessions=args.min_user_sessions,
+        count_negatives_in_item_filter=not args.item_filter_positives_only,
+        max_positives=args.max_positives or None,
+    )
+    options = PrepareOptions(
+        session_gap_seconds=args.session_gap,
+        filters=filters,
+        temporal_split_time=args.temporal_split_time,
+        temporal_quantile=args.temporal_quantile,
+        num_shards=args.num_shards,
+        overwrite=args.overwrite,
+    )
+    return source_options, options
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from sessionrec_tf.data import prepare_dataset
+
+    if args.source != "synthetic" and not args.input:
+        raise CliError(f"--source {args.source} needs --input PATH")
+    source_options, options = prepare_options_from_args(args)
+    prepare_dataset(args.source, args.input, args.output, source_options, options,
+                    name=args.name, progress=not args.quiet,
+                    log=None if args.quiet else print)
+    return 0
+
+
+# ----------------------------------------------------------------------------- demo
+
+def register_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the main job on the embedded default data")
+    p.add_argument("--output", default="tfrecords/demo")
+    p.add_argument("--size", default="demo")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import time
+
+    from sessionrec_tf.data import PrepareOptions, prepare_dataset, read_dataset
+
+    print(f"== 1. prepare the simulator's {args.size!r} preset into {args.output}")
+    ds = prepare_dataset("synthetic", None, args.output, {"size": args.size},
+                         PrepareOptions(), progress=True)
+    print(f"== 2. read ragged batches [batch, sessions, items] from {args.output}")
+    t0 = time.time()
+    interactions = 0
+    batches = 0
+    for batch in read_dataset(ds, split="full", batch_size=64):
+        interactions += int(batch["item_id"].flat_values.shape[0])
+        batches += 1
+    dt = time.time() - t0
+    print(f"read {batches} batches, {interactions:,} interactions in {dt:.2f}s "
+          f"({interactions / max(dt, 1e-9):,.0f} interactions/s)")
+    example = next(iter(read_dataset(ds, split="test", batch_size=4, deterministic=True)))
+    for key, value in example.items():
+        print(f"  {key:<18} {value.shape} {value.dtype.name}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- main
+
+REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [register_prepare, register_demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sessionrec",
+        description="SessionRec: generative next-session recommendation on TensorFlow.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in REGISTRY:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from sessionrec_tf.data.errors import DataError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, CliError) as err:
+        print(f"sessionrec {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

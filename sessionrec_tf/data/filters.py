@@ -1,0 +1,168 @@
+"""The paper's filters, applied until nothing changes, then the per-user history cap.
+
+Filters (each threshold configurable, defaults from the paper, section 4.1.1):
+
+1. items with fewer than ``min_item_interactions`` interactions are removed;
+   with ``count_negatives_in_item_filter=False`` only positives are counted and only positive
+   rows are removed by this filter (negative rows are exempt: on real logs most dislikes are
+   long-tail items and a 5-core on all feedback would remove them);
+2. users with fewer than ``min_user_interactions`` interactions;
+3. sessions with fewer than ``min_session_positives`` positives;
+4. users with fewer than ``min_user_sessions`` sessions;
+5. per user, only the most recent sessions holding at most ``max_positives`` positives are
+   kept (whole sessions; a user whose last session alone exceeds the cap is removed).
+
+Removing rows for one rule can break another, so the five are repeated until a pass removes
+nothing (a fixed point). Every removed row is counted under the rule that removed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.report import DataReport
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    min_item_interactions: int = 5
+    min_user_interactions: int = 5
+    min_session_positives: int = 1
+    min_user_sessions: int = 3
+    count_negatives_in_item_filter: bool = True
+    max_positives: int | None = 200
+    max_passes: int = 100
+
+
+RULES = (
+    ("item_min_interactions", "item has fewer than {min_item_interactions} {item_unit}"),
+    ("user_min_interactions", "user has fewer than {min_user_interactions} interactions"),
+    ("session_min_positives", "session has fewer than {min_session_positives} positives"),
+    ("user_min_sessions", "user has fewer than {min_user_sessions} sessions"),
+    ("max_positives", "session older than the user's most recent {max_positives} positives"),
+)
+
+
+def _segment_codes(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(user code, item code, global session code, user of each session) for a sorted frame."""
+    user_code, _ = pd.factorize(df["user_id"], sort=False)
+    item_code, _ = pd.factorize(df["item_id"], sort=False)
+    sess = df["session"].to_numpy()
+    n = len(df)
+    new = np.ones(n, dtype=bool)
+    new[1:] = (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])
+    session_code = np.cumsum(new) - 1
+    session_user = user_code[new]
+    return user_code, item_code, session_code, session_user
+
+
+def apply_filters(
+    df: pd.DataFrame, options: FilterOptions, report: DataReport | None = None
+) -> pd.DataFrame:
+    """Apply the five rules to a fixed point. ``df`` must be sessionized (sorted, ``session``).
+
+    Returns the kept rows with sessions renumbered 0..k-1 within each user.
+
+    Raises:
+      DataError: if a rule removes the last remaining row (the message names the rule).
+    """
+    user_code, item_code, session_code, session_user = _segment_codes(df)
+    label = df["label"].to_numpy().astype(bool)
+    n_users = int(user_code.max()) + 1 if len(df) else 0
+    n_items = int(item_code.max()) + 1 if len(df) else 0
+    n_sessions = len(session_user)
+    keep = np.ones(len(df), dtype=bool)
+    removed = {name: 0 for name, _ in RULES}
+    params = {
+        "min_item_interactions": options.min_item_interactions,
+        "min_user_interactions": options.min_user_interactions,
+        "min_session_positives": options.min_session_positives,
+        "min_user_sessions": options.min_user_sessions,
+        "max_positives": options.max_positives,
+        "item_unit": "interactions" if options.count_negatives_in_item_filter else "positives",
+    }
+
+    def drop(rule: str, mask: np.ndarray) -> int:
+        nonlocal keep
+        hit = keep & mask
+        k = int(hit.sum())
+        if k:
+            keep = keep & ~mask
+            removed[rule] += k
+            if not keep.any():
+                reason = dict(RULES)[rule].format(**params)
+                raise DataError(
+                    f"the dataset is empty after filtering: rule {rule!r} ({reason}) removed the "
+                    f"last {k} rows. Relax that threshold (see `sessionrec prepare --help`)."
+                )
+        return k
+
+    passes = 0
+    for passes in range(1, options.max_passes + 1):  # noqa: B007
+        changed = 0
+        # 1. items
+        counted = keep if options.count_negatives_in_item_filter else keep & label
+        item_counts = np.bincount(item_code[counted], minlength=n_items)
+        rare = item_counts[item_code] < options.min_item_interactions
+        if not options.count_negatives_in_item_filter:
+            rare &= label
+        changed += drop("item_min_interactions", rare)
+        # 2. users by interactions
+        user_counts = np.bincount(user_code[keep], minlength=n_users)
+        changed += drop("user_min_interactions",
+                        user_counts[user_code] < options.min_user_interactions)
+        # 3. sessions by positives
+        sess_pos = np.bincount(session_code[keep & label], minlength=n_sessions)
+        changed += drop("session_min_positives",
+                        sess_pos[session_code] < options.min_session_positives)
+        # 4. users by sessions
+        live = np.bincount(session_code[keep], minlength=n_sessions) > 0
+        user_sessions = np.bincount(session_user[live], minlength=n_users)
+        changed += drop("user_min_sessions",
+                        user_sessions[user_code] < options.min_user_sessions)
+        # 5. most recent sessions holding at most max_positives positives
+        if options.max_positives is not None:
+            sess_pos = np.bincount(session_code[keep & label], minlength=n_sessions)
+            user_total = np.bincount(session_user, weights=sess_pos, minlength=n_users)
+            prefix_incl = np.cumsum(sess_pos)
+            user_first = np.searchsorted(session_user, np.arange(n_users), side="left")
+            before_user = np.concatenate([[0], prefix_incl])[user_first]
+            prefix_excl_in_user = prefix_incl - sess_pos - before_user[session_user]
+            suffix_incl = user_total[session_user] - prefix_excl_in_user
+            too_old = suffix_incl > options.max_positives
+            changed += drop("max_positives", too_old[session_code])
+        if changed == 0:
+            break
+    else:
+        raise DataError(f"filters did not reach a fixed point in {options.max_passes} passes")
+
+    if report is not None:
+        for rule, template in RULES:
+            report.removed(f"filter:{rule}", template.format(**params), removed[rule])
+        report.notes["filter_passes_to_fixed_point"] = passes
+        report.notes["filters"] = {k: v for k, v in params.items() if k != "item_unit"} | {
+            "count_negatives_in_item_filter": options.count_negatives_in_item_filter
+        }
+    out = df.loc[keep].reset_index(drop=True)
+    return renumber_sessions(out)
+
+
+def renumber_sessions(df: pd.DataFrame) -> pd.DataFrame:
+    """Renumber ``session`` to 0..k-1 within each user (frame sorted by user, session)."""
+    if len(df) == 0:
+        return df
+    user_code, _ = pd.factorize(df["user_id"], sort=False)
+    sess = df["session"].to_numpy()
+    n = len(df)
+    new = np.ones(n, dtype=bool)
+    new[1:] = (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])
+    user_start = np.ones(n, dtype=bool)
+    user_start[1:] = user_code[1:] != user_code[:-1]
+    g = np.cumsum(new) - 1
+    first = np.maximum.accumulate(np.where(user_start, g, 0))
+    df["session"] = (g - first).astype(np.int32)
+    return df

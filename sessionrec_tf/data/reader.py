@@ -1,0 +1,152 @@
+"""TFRecord -> ragged batches: a ``tf.data.Dataset`` of ``[batch, sessions, items]`` histories.
+
+Each element is a dict:
+
+====================  ====================  ================================================
+key                   shape                 content
+====================  ====================  ================================================
+user_id               [B] string            original user id
+item_id               [B, S, I] int64       item vocabulary indices (ragged_rank 2)
+label                 [B, S, I] int64       1 positive / 0 negative
+timestamp             [B, S, I] int64       Unix seconds
+<feature>             [B, S, I] int64       one key per side feature (vocabulary indices)
+session_timestamp     [B, S] int64          first interaction's time of each session
+target_item_id        [B, T] int64          valid/test splits only: the split's targets
+====================  ====================  ================================================
+
+Records are batched *before* parsing (``tf.io.parse_example`` on a batch of serialized
+records gives the ragged_rank-2 tensors directly), then the split's cut is applied to the whole
+batch at once (:mod:`sessionrec_tf.data.batch_ops`). Sessions are never padded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from sessionrec_tf.data import batch_ops
+from sessionrec_tf.data.dataset import PreparedDataset
+from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.splits import PROTOCOLS, SPLITS
+from sessionrec_tf.data.tfrecord import interaction_keys, parse_spec
+
+
+def _split_fn(protocol: str, split: str, keys: tuple[str, ...]):  # noqa: ANN202
+    """The batch -> batch function that applies ``protocol``/``split``."""
+
+    def apply(parsed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        items = parsed["item_id"]
+        n_sessions = items.row_lengths()
+        user_mask = None
+        target = None
+        if split == "full":
+            keep = tf.fill(tf.shape(n_sessions), tf.int64.max)
+        elif protocol == "loso":
+            cut = n_sessions - (1 if split == "test" else 2)
+            keep = batch_ops.session_start(parsed, keys, cut)
+            if split != "train":
+                target = batch_ops.session_positives(items, parsed["label"], cut)
+        elif protocol == "loio":
+            keep = parsed["loio_test_cut" if split == "test" else "loio_valid_cut"]
+            user_mask = keep >= 0
+            if split != "train":
+                target = batch_ops.interaction_at(items, keep)
+        else:  # temporal
+            tc = parsed["temporal_cut"]
+            cut = tc if split == "test" else tc - 1
+            if split == "test":
+                user_mask = tf.logical_and(tc >= 1, tc < n_sessions)
+            else:
+                user_mask = tc >= 2
+            keep = batch_ops.session_start(parsed, keys, cut)
+            if split != "train":
+                target = batch_ops.session_positives(items, parsed["label"], cut)
+        out: dict[str, tf.Tensor] = dict(batch_ops.take_prefix(parsed, keys, keep))
+        out["user_id"] = parsed["user_id"]
+        if target is not None:
+            out["target_item_id"] = target
+        if user_mask is not None:
+            out = batch_ops.select_users(out, user_mask)
+        return out
+
+    return apply
+
+
+def read_dataset(
+    data: str | Path | PreparedDataset,
+    split: str = "train",
+    protocol: str = "loso",
+    batch_size: int = 64,
+    *,
+    shuffle: bool | None = None,
+    seed: int = 0,
+    epoch: int | None = None,
+    deterministic: bool = False,
+    repeat: bool = False,
+    drop_remainder: bool = False,
+    shuffle_buffer: int = 10_000,
+    num_parallel_reads: int | None = None,
+    prefetch: bool = True,
+) -> tf.data.Dataset:
+    """Batches of ragged user histories for one split of a prepared dataset.
+
+    Args:
+      data: a prepared dataset directory (``tfrecords/NAME``) or a :class:`PreparedDataset`.
+      split: ``train`` (input = validation input, no targets), ``valid``, ``test`` (with
+        ``target_item_id``) or ``full`` (whole histories, no targets).
+      protocol: ``loso``, ``loio`` or ``temporal`` (see :mod:`sessionrec_tf.data.splits`).
+      batch_size: users per batch (the last batch may be smaller unless ``drop_remainder``;
+        temporal/loio batches may be smaller where users have no target in the split).
+      shuffle: shuffle users (default: only for ``train``).
+      seed: shuffle seed.
+      epoch: if given, the shuffle order is a pure function of ``(seed, epoch)`` (used for
+        exactly reproducible, resumable training); otherwise it changes every iteration.
+      deterministic: read files in order and keep element order (tests, evaluation).
+      repeat: repeat forever.
+      drop_remainder: drop the last partial batch.
+      shuffle_buffer: users held in the shuffle buffer.
+      num_parallel_reads: files read in parallel (default AUTOTUNE; 1 if deterministic).
+      prefetch: prefetch batches.
+    """
+    if protocol not in PROTOCOLS:
+        raise DataError(f"unknown protocol {protocol!r}; valid protocols: {list(PROTOCOLS)}")
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; valid splits: {list(SPLITS)}")
+    if batch_size < 1:
+        raise DataError(f"batch_size must be >= 1, got {batch_size}")
+    ds_info = PreparedDataset.load(data)
+    keys = interaction_keys(ds_info.feature_names)
+    spec = parse_spec(ds_info.feature_names)
+    if shuffle is None:
+        shuffle = split == "train"
+    files = ds_info.files
+    if shuffle:
+        file_seed = seed if epoch is None else seed * 1_000_003 + epoch
+        files_ds = tf.data.Dataset.from_tensor_slices(files).shuffle(
+            len(files), seed=file_seed, reshuffle_each_iteration=epoch is None)
+    else:
+        files_ds = tf.data.Dataset.from_tensor_slices(files)
+    if deterministic:
+        num_parallel_reads = 1
+    ds = tf.data.TFRecordDataset(
+        files_ds, num_parallel_reads=num_parallel_reads or tf.data.AUTOTUNE)
+    if shuffle:
+        record_seed = seed if epoch is None else seed * 1_000_003 + epoch
+        ds = ds.shuffle(shuffle_buffer, seed=record_seed,
+                        reshuffle_each_iteration=epoch is None)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    apply_split = _split_fn(protocol, split, keys)
+
+    def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        return apply_split(tf.io.parse_example(serialized, spec))
+
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if prefetch:
+        ds = ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = True if (deterministic or epoch is not None) else not shuffle
+    ds = ds.with_options(options)
+    return ds

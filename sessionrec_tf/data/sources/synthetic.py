@@ -1,0 +1,508 @@
+"""``--source synthetic``: the embedded default data, a seeded session simulator.
+
+Every interaction is an *exposure* (an item shown to a user) with a *response* (label 1 =
+positive, 0 = negative), so negatives are plausible impressions rather than random ids. Sessions
+have realistic timestamps, so the default 30-minute inactivity gap recovers them exactly.
+
+Generative model (``U`` users, ``N`` items, ``K`` clusters; ``LN(m, s)`` is lognormal with
+log-mean ``m``, log-sd ``s``; every ``LN(-s²/2, s)`` factor has mean 1):
+
+Items (static, shared by all users)
+  * cluster sizes: every cluster gets one item, the other ``N - K`` items go to cluster ``c``
+    with probability ``∝ z_c``, ``z_c ~ LN(0, 0.7)``. The ``category`` feature is the cluster.
+  * cluster prior ``π_c ∝ n_c · v_c`` with ``v_c ~ LN(0, 1)`` (some clusters appeal more).
+  * within a cluster, the item of local rank ``r = 1..n_c`` has share ``∝ r^-α``
+    (``α = popularity_exponent``), so item popularity ``p_i = π_c · r^-α / H_α(n_c)`` is a
+    power law (a mixture of Zipf laws). Item ids are a random permutation of ``0..N-1``: the
+    id carries no popularity information.
+  * item quality ``q_i ~ N(0, quality_sd²)``.
+
+Users and sessions
+  * number of sessions ``S_u = 3 + Poisson((S̄ - 3) · LN(-0.32, 0.8))``, mean ``S̄``
+    (``sessions_per_user``; every user has at least 3 sessions).
+  * session length ``L = 1 + Poisson((L̄ - 1) · a_u · b_s)``, ``a_u ~ LN(-0.125, 0.5)`` (user
+    activity), ``b_s ~ LN(-0.32, 0.8)`` (session): mean ``L̄`` (``mean_session_length``), heavy
+    right tail.
+  * interests: user ``u`` has ``m_u = 1 + Poisson(I - 1)`` interest slots (``I =
+    interests_per_user``, capped at ``3I``); slot ``k`` holds a cluster ``c_k ~ π`` and a
+    log-weight ``ℓ_k = log g``, ``g ~ Gamma(1)`` (so the weights ``softmax(ℓ)`` are
+    Dirichlet(1): sparse).
+  * drift, before every session after the first: each slot is replaced with probability
+    ``δ = drift`` by a fresh draw (new cluster ``~ π``, new log-weight), and every log-weight
+    takes a random-walk step ``ℓ_k += N(0, 0.25²)``. Recent sessions are therefore more
+    predictive of the next one than old sessions.
+  * intent: session ``s`` focuses on ``1 + Binomial(2, 0.3)`` (1-3) slots drawn from the
+    current weights ``w = softmax(ℓ)``.
+
+Exposure (each of the ``L`` interactions of a session, independently)
+  * with probability ``popular_share`` a globally popular item (``i ~ p``);
+  * with probability ``explore_share`` a uniformly random item;
+  * otherwise an item of one of the session's intent clusters (uniform over the intent
+    clusters), popularity-weighted within the cluster (``i ~ p_i / π_c``).
+
+Response
+  * ``P(label = 1) = σ(b + β · (1[c_i ∈ intent] + w_u(c_i)) + q_i + e_u)`` with ``β =
+    affinity``, ``w_u(c)`` the user's current total weight on the item's cluster, user bias
+    ``e_u ~ N(0, 0.5²)``, and the intercept ``b`` solved (Newton) per chunk of users so that the
+    expected positive rate is ``positive_rate``.
+
+Timestamps (Unix seconds, float)
+  * a user's first interaction at 2024-01-01 00:00 UTC + ``U(0, 14 days)``;
+  * within a session, consecutive gaps ``clip(LN(log 20 s, 1), 1 s, 25 min)`` (seconds to
+    minutes);
+  * between sessions, ``1 h + LN(log 16 h, 1)`` (hours to days).
+  Every within-session gap is <= 25 min and every between-session gap is >= 1 h, so cutting at a
+  30-minute inactivity gap recovers the simulated sessions exactly.
+
+Presets (``size=...``; explicit options override them):
+
+========  =======  =========  =========  ===========  ========  ==========================
+size      users    items      sessions   mean length  clusters  interactions (expected)
+========  =======  =========  =========  ===========  ========  ==========================
+tiny      200      500        6          6            10        ~7k (unit tests)
+demo      3,000    4,000      12         8            40        ~290k (``make demo``)
+small     5,000    20,000     20         10           150       ~1M
+medium    10,000   100,000    25         10           500       ~2.5M
+recflow   28,000   1,500,000  35         23           2,000     ~22.5M (RecFlow scale)
+========  =======  =========  =========  ===========  ========  ==========================
+
+Generation is vectorised numpy over chunks of users (about a million interactions per chunk).
+The catalogue, the session structure and every chunk use their own random streams derived from
+``seed``, so the same options always give the identical frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from sessionrec_tf.data.contract import ColumnMapping, FeatureSpec, to_canonical
+from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.sources.base import LoadedLog, parse_options
+
+SOURCE = "synthetic"
+START_TIMESTAMP = 1_704_067_200.0  # 2024-01-01 00:00:00 UTC
+
+# Fixed shape parameters of the model (see the module docstring).
+MIN_SESSIONS = 3
+SESSIONS_SIGMA = 0.8
+USER_LENGTH_SIGMA = 0.5
+SESSION_LENGTH_SIGMA = 0.8
+CLUSTER_SIZE_SIGMA = 0.7
+CLUSTER_APPEAL_SIGMA = 1.0
+INTEREST_CONCENTRATION = 1.0
+MAX_SLOTS_FACTOR = 3.0
+WEIGHT_WALK_SD = 0.25
+MAX_INTENT = 3
+INTENT_EXTRA_P = 0.3
+USER_BIAS_SD = 0.5
+START_SPREAD_SECONDS = 14 * 86_400.0
+WITHIN_GAP_MEDIAN, WITHIN_GAP_SIGMA = 20.0, 1.0
+WITHIN_GAP_MIN, WITHIN_GAP_MAX = 1.0, 25 * 60.0
+BETWEEN_GAP_MIN, BETWEEN_GAP_MEDIAN, BETWEEN_GAP_SIGMA = 3_600.0, 16 * 3_600.0, 1.0
+RESAMPLE_ROUNDS = 4
+CHUNK_ROWS = 1_000_000  # target interactions per chunk of users (memory vs. overhead)
+
+PRESETS: dict[str, dict[str, float | int]] = {
+    "tiny": {"num_users": 200, "num_items": 500, "sessions_per_user": 6,
+             "mean_session_length": 6, "num_clusters": 10},
+    "demo": {"num_users": 3_000, "num_items": 4_000, "sessions_per_user": 12,
+             "mean_session_length": 8, "num_clusters": 40},
+    "small": {"num_users": 5_000, "num_items": 20_000, "sessions_per_user": 20,
+              "mean_session_length": 10, "num_clusters": 150},
+    "medium": {"num_users": 10_000, "num_items": 100_000, "sessions_per_user": 25,
+               "mean_session_length": 10, "num_clusters": 500},
+    "recflow": {"num_users": 28_000, "num_items": 1_500_000, "sessions_per_user": 35,
+                "mean_session_length": 23, "num_clusters": 2_000},
+}
+
+# Model knobs every preset shares unless it (or an explicit option) says otherwise.
+DEFAULTS: dict[str, float | int] = {
+    "interests_per_user": 3.0,
+    "drift": 0.05,
+    "positive_rate": 0.5,
+    "popularity_exponent": 0.9,
+    "popular_share": 0.1,
+    "explore_share": 0.05,
+    "affinity": 1.5,
+    "quality_sd": 0.8,
+}
+
+
+@dataclass(frozen=True)
+class SimulatorOptions:
+    """Options of the synthetic source; ``None`` takes the value from the ``size`` preset.
+
+    Args:
+      size: preset name (``tiny``, ``demo``, ``small``, ``medium``, ``recflow``).
+      num_users, num_items, num_clusters: catalogue and population sizes.
+      sessions_per_user: mean number of sessions per user (>= 3; each user has at least 3).
+      mean_session_length: mean interactions per session (>= 1).
+      interests_per_user: mean number of interest slots per user.
+      drift: per-session probability that an interest slot is replaced by a new cluster.
+      positive_rate: expected share of positive labels.
+      popularity_exponent: Zipf exponent of item popularity within a cluster.
+      popular_share, explore_share: share of exposures that are globally popular items and
+        uniformly random items (the rest come from the session's intent clusters).
+      affinity: weight of the user-cluster affinity in the response logit.
+      quality_sd: standard deviation of the item-quality term in the response logit.
+      seed: random seed (non-negative); same options and seed give the identical frame.
+    """
+
+    size: str = "demo"
+    num_users: int | None = None
+    num_items: int | None = None
+    sessions_per_user: float | None = None
+    mean_session_length: float | None = None
+    num_clusters: int | None = None
+    interests_per_user: float | None = None
+    drift: float | None = None
+    positive_rate: float | None = None
+    popularity_exponent: float | None = None
+    popular_share: float | None = None
+    explore_share: float | None = None
+    affinity: float | None = None
+    quality_sd: float | None = None
+    seed: int = 0
+
+    def resolved(self) -> dict[str, Any]:
+        """Every knob with its final value: defaults < preset < explicit options. Validated."""
+        if self.size not in PRESETS:
+            raise DataError(
+                f"source {SOURCE!r}: unknown size {self.size!r}; valid sizes: {list(PRESETS)}"
+            )
+        values: dict[str, Any] = {**DEFAULTS, **PRESETS[self.size]}
+        values.update({k: v for k, v in asdict(self).items() if v is not None})
+        for key in ("num_users", "num_items", "num_clusters", "seed"):
+            if int(values[key]) != values[key]:
+                raise DataError(f"source {SOURCE!r}: {key} must be an integer, got {values[key]}")
+            values[key] = int(values[key])
+        for key in DEFAULTS.keys() | {"sessions_per_user", "mean_session_length"}:
+            values[key] = float(values[key])
+        _validate(values)
+        return values
+
+
+def _validate(v: dict[str, Any]) -> None:
+    problems = []
+    if v["num_users"] < 1:
+        problems.append(f"num_users must be >= 1, got {v['num_users']}")
+    if not 1 <= v["num_clusters"] <= v["num_items"]:
+        problems.append(
+            f"need 1 <= num_clusters <= num_items, got num_clusters={v['num_clusters']}, "
+            f"num_items={v['num_items']}"
+        )
+    if v["sessions_per_user"] < MIN_SESSIONS:
+        problems.append(
+            f"sessions_per_user must be >= {MIN_SESSIONS} (every user has at least "
+            f"{MIN_SESSIONS} sessions), got {v['sessions_per_user']}"
+        )
+    if v["mean_session_length"] < 1:
+        problems.append(f"mean_session_length must be >= 1, got {v['mean_session_length']}")
+    if v["interests_per_user"] < 1:
+        problems.append(f"interests_per_user must be >= 1, got {v['interests_per_user']}")
+    if not 0.0 <= v["drift"] <= 1.0:
+        problems.append(f"drift must be in [0, 1], got {v['drift']}")
+    if not 0.0 < v["positive_rate"] < 1.0:
+        problems.append(f"positive_rate must be in (0, 1), got {v['positive_rate']}")
+    if v["popularity_exponent"] < 0:
+        problems.append(f"popularity_exponent must be >= 0, got {v['popularity_exponent']}")
+    shares = (v["popular_share"], v["explore_share"])
+    if min(shares) < 0 or sum(shares) > 1:
+        problems.append(
+            f"popular_share and explore_share must be >= 0 with a sum <= 1, got {shares}"
+        )
+    if v["quality_sd"] < 0:
+        problems.append(f"quality_sd must be >= 0, got {v['quality_sd']}")
+    if v["seed"] < 0:
+        problems.append(f"seed must be >= 0, got {v['seed']}")
+    if problems:
+        raise DataError(f"source {SOURCE!r}: " + "; ".join(problems))
+
+
+def _lognormal_mean1(rng: np.random.Generator, sigma: float, size: int) -> np.ndarray:
+    """Lognormal factors with mean 1."""
+    return rng.lognormal(-0.5 * sigma * sigma, sigma, size)
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """Items in *position* order: sorted by cluster, then by popularity rank inside it."""
+
+    cluster: np.ndarray  # (N,) int64, cluster of each position
+    starts: np.ndarray  # (K + 1,) first position of each cluster (and N)
+    cum: np.ndarray  # (N + 1,) cumulative popularity, cum[0] = 0, cum[N] = 1
+    prior_cum: np.ndarray  # (K,) cumulative cluster prior π
+    quality: np.ndarray  # (N,) float64
+    item_id: np.ndarray  # (N,) int64, the (shuffled) id of each position
+
+
+def _catalogue(v: dict[str, Any], rng: np.random.Generator) -> _Catalogue:
+    n, k = v["num_items"], v["num_clusters"]
+    size_w = rng.lognormal(0.0, CLUSTER_SIZE_SIGMA, k)
+    extra = rng.choice(k, size=n - k, p=size_w / size_w.sum())
+    counts = 1 + np.bincount(extra, minlength=k)
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    cluster = np.repeat(np.arange(k, dtype=np.int64), counts)
+    prior = counts * rng.lognormal(0.0, CLUSTER_APPEAL_SIGMA, k)
+    prior /= prior.sum()
+    local = (np.arange(n) - starts[cluster] + 1.0) ** -v["popularity_exponent"]
+    local /= np.bincount(cluster, weights=local, minlength=k)[cluster]
+    cum = np.concatenate([[0.0], np.cumsum(prior[cluster] * local)])
+    cum /= cum[-1]
+    prior_cum = np.cumsum(prior)
+    prior_cum /= prior_cum[-1]
+    return _Catalogue(
+        cluster=cluster,
+        starts=starts,
+        cum=cum,
+        prior_cum=prior_cum,
+        quality=rng.normal(0.0, v["quality_sd"], n),
+        item_id=rng.permutation(n).astype(np.int64),
+    )
+
+
+def _draw_positions(cat: _Catalogue, lo: np.ndarray, hi: np.ndarray,
+                    u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws of item positions from popularity restricted to [lo, hi)."""
+    target = cat.cum[lo] + u * (cat.cum[hi] - cat.cum[lo])
+    pos = np.searchsorted(cat.cum, target, side="right") - 1
+    return np.clip(pos, lo, hi - 1)
+
+
+def _structure(v: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(sessions per user, length of every session in user order)."""
+    users = v["num_users"]
+    rate = (v["sessions_per_user"] - MIN_SESSIONS) * _lognormal_mean1(rng, SESSIONS_SIGMA, users)
+    n_sessions = MIN_SESSIONS + rng.poisson(rate)
+    activity = _lognormal_mean1(rng, USER_LENGTH_SIGMA, users)
+    per_session = _lognormal_mean1(rng, SESSION_LENGTH_SIGMA, int(n_sessions.sum()))
+    rate = (v["mean_session_length"] - 1.0) * np.repeat(activity, n_sessions) * per_session
+    lengths = 1 + rng.poisson(rate)
+    return n_sessions.astype(np.int64), lengths.astype(np.int64)
+
+
+def _softmax_rows(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _calibrate_intercept(z: np.ndarray, rate: float) -> float:
+    """Intercept ``b`` with ``mean(sigmoid(b + z)) = rate`` (Newton's method)."""
+    b = math.log(rate / (1.0 - rate)) - float(z.mean())
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(b + z)))
+        slope = float(np.mean(p * (1.0 - p)))
+        step = (float(p.mean()) - rate) / max(slope, 1e-12)
+        b -= float(np.clip(step, -5.0, 5.0))
+        if abs(step) < 1e-9:
+            break
+    return b
+
+
+def _expose(
+    v: dict[str, Any],
+    cat: _Catalogue,
+    sess: np.ndarray,
+    intent: np.ndarray,
+    n_intent: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Item positions shown at interactions of sessions ``sess`` (popular / explore / intent)."""
+    n, n_items = len(sess), len(cat.cluster)
+    kind = rng.random(n)
+    u = rng.random(n)
+    pos = np.empty(n, dtype=np.int64)
+    popular = kind < v["popular_share"]
+    explore = ~popular & (kind < v["popular_share"] + v["explore_share"])
+    focused = ~(popular | explore)
+    zero = np.zeros(int(popular.sum()), dtype=np.int64)
+    pos[popular] = _draw_positions(cat, zero, zero + n_items, u[popular])
+    pos[explore] = np.minimum((u[explore] * n_items).astype(np.int64), n_items - 1)
+    fs = sess[focused]
+    c = intent[fs, (rng.random(len(fs)) * n_intent[fs]).astype(np.int64)]
+    pos[focused] = _draw_positions(cat, cat.starts[c], cat.starts[c + 1], u[focused])
+    return pos
+
+
+def _repeats(sess: np.ndarray, pos: np.ndarray, n_items: int) -> np.ndarray:
+    """Indices of interactions repeating an item already shown earlier in the same session."""
+    key = sess * n_items + pos
+    order = np.argsort(key, kind="stable")
+    same = key[order[1:]] == key[order[:-1]]
+    return np.sort(order[1:][same])
+
+
+def _simulate_chunk(
+    v: dict[str, Any],
+    cat: _Catalogue,
+    n_sessions: np.ndarray,
+    lengths: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Interactions of one chunk of users (local user index 0..len(n_sessions)-1)."""
+    users = len(n_sessions)
+    n_rows = len(lengths)  # sessions of the chunk, in user order
+    slots = max(1, math.ceil(MAX_SLOTS_FACTOR * v["interests_per_user"]))
+    rows = np.arange(n_rows)
+    sess_user = np.repeat(np.arange(users), n_sessions)
+    first = np.zeros(n_rows, dtype=bool)
+    first[np.concatenate([[0], np.cumsum(n_sessions)[:-1]])] = True
+
+    # Interest slots per session: a replacement event resets (cluster, log-weight); the
+    # log-weights take a random walk in between. `last` = row of the slot's latest event.
+    m = np.minimum(1 + rng.poisson(v["interests_per_user"] - 1.0, users), slots)
+    valid = (np.arange(slots)[None, :] < m[:, None])[sess_user]
+    event = valid & (first[:, None] | (rng.random((n_rows, slots)) < v["drift"]))
+    new_cluster = np.searchsorted(cat.prior_cum, rng.random((n_rows, slots)), side="right")
+    new_cluster = np.minimum(new_cluster, len(cat.prior_cum) - 1)
+    new_logw = np.log(rng.gamma(INTEREST_CONCENTRATION, size=(n_rows, slots)) + 1e-300)
+    walk = np.cumsum(rng.normal(0.0, WEIGHT_WALK_SD, (n_rows, slots)), axis=0)
+    last = np.maximum.accumulate(np.where(event, rows[:, None], 0), axis=0)
+    interest = np.take_along_axis(new_cluster, last, axis=0)
+    logw = np.take_along_axis(new_logw - walk, last, axis=0) + walk
+    weight = _softmax_rows(np.where(valid, logw, -np.inf))
+
+    # Session intent: 1-3 slots drawn by current weight.
+    n_intent = 1 + rng.binomial(MAX_INTENT - 1, INTENT_EXTRA_P, n_rows)
+    cum_w = np.cumsum(weight, axis=1)
+    u = rng.random((n_rows, MAX_INTENT)) * cum_w[:, -1:]
+    slot = np.minimum((u[:, :, None] >= cum_w[:, None, :]).sum(axis=2), slots - 1)
+    intent = np.take_along_axis(interest, slot, axis=1)
+    intent_ok = np.arange(MAX_INTENT)[None, :] < n_intent[:, None]
+
+    # Exposure, then re-draw repeated (session, item) pairs a few times.
+    sess = np.repeat(rows, lengths)
+    n = len(sess)
+    pos = _expose(v, cat, sess, intent, n_intent, rng)
+    check = np.arange(n)
+    for _ in range(RESAMPLE_ROUNDS):
+        dup = check[_repeats(sess[check], pos[check], len(cat.cluster))]
+        if len(dup) == 0:
+            break
+        pos[dup] = _expose(v, cat, sess[dup], intent, n_intent, rng)
+        touched = np.zeros(n_rows, dtype=bool)
+        touched[sess[dup]] = True
+        check = np.flatnonzero(touched[sess])
+    category = cat.cluster[pos]
+
+    # Response.
+    in_intent = ((intent[sess] == category[:, None]) & intent_ok[sess]).any(axis=1)
+    affinity = np.where(interest[sess] == category[:, None], weight[sess], 0.0).sum(axis=1)
+    user_bias = rng.normal(0.0, USER_BIAS_SD, users)
+    z = v["affinity"] * (in_intent + affinity) + cat.quality[pos] + user_bias[sess_user[sess]]
+    b = _calibrate_intercept(z, v["positive_rate"])
+    label = (rng.random(n) < 1.0 / (1.0 + np.exp(-(b + z)))).astype(np.int8)
+
+    # Timestamps: cumulative gaps per user, starting at the user's start offset.
+    gap = np.clip(rng.lognormal(math.log(WITHIN_GAP_MEDIAN), WITHIN_GAP_SIGMA, n),
+                  WITHIN_GAP_MIN, WITHIN_GAP_MAX)
+    session_start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    gap[session_start] = BETWEEN_GAP_MIN + rng.lognormal(
+        math.log(BETWEEN_GAP_MEDIAN), BETWEEN_GAP_SIGMA, n_rows)
+    user_start = session_start[first]
+    gap[user_start] = rng.random(users) * START_SPREAD_SECONDS
+    clock = np.cumsum(gap)
+    before = (clock[user_start] - gap[user_start])[sess_user[sess]]
+    return {
+        "user": sess_user[sess],
+        "item_id": cat.item_id[pos],
+        "timestamp": START_TIMESTAMP + (clock - before),
+        "label": label,
+        "category": category,
+    }
+
+
+def _generate(options: SimulatorOptions, progress: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+    v = options.resolved()
+    seed = v["seed"]
+    cat = _catalogue(v, np.random.default_rng([seed, 0]))
+    n_sessions, lengths = _structure(v, np.random.default_rng([seed, 1]))
+    user_rows = np.bincount(np.repeat(np.arange(v["num_users"]), n_sessions), weights=lengths,
+                            minlength=v["num_users"]).astype(np.int64)
+    row_end = np.cumsum(user_rows)
+    sess_end = np.cumsum(n_sessions)
+    total = int(row_end[-1])
+    # Chunk boundaries depend only on the options, so the output does not depend on anything
+    # else (each chunk has its own random stream).
+    cuts = np.searchsorted(row_end, np.arange(CHUNK_ROWS, total, CHUNK_ROWS), side="left")
+    bounds = np.unique(np.concatenate([[0], cuts + 1, [v["num_users"]]]))
+    bounds = bounds[bounds <= v["num_users"]]
+
+    out = {
+        "user_id": np.empty(total, dtype=np.int64),
+        "item_id": np.empty(total, dtype=np.int64),
+        "timestamp": np.empty(total, dtype=np.float64),
+        "label": np.empty(total, dtype=np.int8),
+        "category": np.empty(total, dtype=np.int64),
+    }
+    chunks = range(len(bounds) - 1)
+    for i in tqdm(chunks, desc="simulating users", unit="chunk", disable=not progress):
+        a, b = int(bounds[i]), int(bounds[i + 1])
+        s0 = int(sess_end[a - 1]) if a else 0
+        r0 = int(row_end[a - 1]) if a else 0
+        r1 = int(row_end[b - 1])
+        part = _simulate_chunk(v, cat, n_sessions[a:b], lengths[s0:int(sess_end[b - 1])],
+                               np.random.default_rng([seed, 2, i]))
+        out["user_id"][r0:r1] = part.pop("user") + a
+        for key, values in part.items():
+            out[key][r0:r1] = values
+    frame = pd.DataFrame(out, copy=False)
+    stats = {
+        "interactions": total,
+        "sessions": int(n_sessions.sum()),
+        "positives": int(out["label"].sum(dtype=np.int64)),
+        "items_seen": int(np.count_nonzero(np.bincount(out["item_id"],
+                                                       minlength=v["num_items"]))),
+    }
+    return frame, {"options": v, **stats}
+
+
+def simulate(options: SimulatorOptions, progress: bool = True) -> pd.DataFrame:
+    """Simulate a log: one row per exposure, sorted by user and time.
+
+    Columns: ``user_id`` (int64), ``item_id`` (int64), ``timestamp`` (float64 Unix seconds),
+    ``label`` (int8, 1 = positive), ``category`` (int64, the item's cluster; static per item).
+
+    Raises:
+      DataError: for an unknown preset or out-of-range options.
+    """
+    frame, _ = _generate(options, progress)
+    return frame
+
+
+def load_synthetic(path: str | None = None, **options: object) -> LoadedLog:
+    """The ``synthetic`` source: simulate a log (no input file) and convert it to the contract.
+
+    Args:
+      path: must be None or empty (the synthetic source reads no file).
+      **options: :class:`SimulatorOptions` fields, as values or text (``key=value``).
+
+    Raises:
+      DataError: for a path, unknown options, or out-of-range values.
+    """
+    if path:
+        raise DataError(
+            f"source {SOURCE!r} generates its data and takes no --input (got {path!r}); "
+            f"choose its size and knobs with options instead, e.g. size=demo seed=1 "
+            f"(options: {[f.name for f in fields(SimulatorOptions)]})"
+        )
+    opts = parse_options(SimulatorOptions, options, SOURCE)
+    raw, info = _generate(opts, progress=True)
+    mapping = ColumnMapping(features=(FeatureSpec("category", kind="item"),), integer_ids=True)
+    frame = to_canonical(raw, mapping, SOURCE)
+    del raw
+    v = info["options"]
+    description = (
+        f"synthetic session simulator (size={v['size']}, seed={v['seed']}): "
+        f"{info['interactions']:,} interactions, {info['sessions']:,} sessions, "
+        f"{v['num_users']:,} users, {info['items_seen']:,} of {v['num_items']:,} items, "
+        f"{v['num_clusters']:,} clusters"
+    )
+    info["positive_rate"] = info["positives"] / max(info["interactions"], 1)
+    return LoadedLog(frame=frame, mapping=mapping, description=description, info=info)

@@ -1,0 +1,131 @@
+"""Evaluation splits, defined per user by *cut points* into the user's history.
+
+Every split is "the input is a prefix of the user's history; the target is what follows":
+
+========  =========================================  ======================================
+protocol  test (input -> target)                     validation (one step earlier)
+========  =========================================  ======================================
+loso      sessions[:-1] -> positives of session -1   sessions[:-2] -> positives of session -2
+loio      history before the last positive ->        history before the 2nd-to-last
+          that positive item                         positive -> that item
+temporal  sessions starting <= T -> positives of     sessions[:c-1] -> positives of the
+          the first session after T (c = sessions    last session starting <= T
+          starting <= T)
+========  =========================================  ======================================
+
+The training input is the validation input (so neither the validation nor the test target is
+ever seen in training). Cut points are computed once at preparation time and stored in each
+user's record (``loio_valid_cut``, ``loio_test_cut``: positions of the 2nd-to-last and last
+positive in the user's flat history; ``temporal_cut``: number of sessions starting at or before
+T); :mod:`sessionrec_tf.data.reader` applies them to ragged batches. For loso and loio every
+user who passed the filters (>= 3 sessions, each with a positive) has a target; for temporal
+only users with a session on each side of T do (others are left out of that split and counted
+in ``splits.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PROTOCOLS = ("loso", "loio", "temporal")
+SPLITS = ("train", "valid", "test", "full")
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    """``temporal_split_time``: T in Unix seconds; default: the ``temporal_quantile`` of all
+    session start times (0.9: the last ~10% of sessions are after T)."""
+
+    temporal_split_time: float | None = None
+    temporal_quantile: float = 0.9
+
+
+def user_cut_points(df: pd.DataFrame, split_time: float) -> pd.DataFrame:
+    """Per-user cut points of an encoded frame sorted by (user, session, time).
+
+    Returns one row per user, in the frame's user order, with columns ``num_sessions``,
+    ``num_interactions``, ``loio_valid_cut``, ``loio_test_cut`` and ``temporal_cut``.
+    """
+    user_code, _ = pd.factorize(df["user_id"], sort=False)
+    n = len(df)
+    starts = np.flatnonzero(np.r_[True, user_code[1:] != user_code[:-1]])
+    lengths = np.diff(np.r_[starts, n])
+    pos_in_user = np.arange(n) - np.repeat(starts, lengths)
+    label = df["label"].to_numpy().astype(bool)
+    num_users = len(starts)
+    last = np.full(num_users, -1, dtype=np.int64)
+    np.maximum.at(last, user_code[label], pos_in_user[label])
+    before_last = label & (pos_in_user < last[user_code])
+    second = np.full(num_users, -1, dtype=np.int64)
+    np.maximum.at(second, user_code[before_last], pos_in_user[before_last])
+    sess = df["session"].to_numpy()
+    first_of_session = np.r_[True, (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])]
+    session_user = user_code[first_of_session]
+    session_start = df["timestamp"].to_numpy()[first_of_session]
+    num_sessions = np.bincount(session_user, minlength=num_users)
+    temporal = np.bincount(session_user, weights=session_start <= split_time,
+                           minlength=num_users).astype(np.int64)
+    return pd.DataFrame({
+        "num_sessions": num_sessions.astype(np.int64),
+        "num_interactions": lengths.astype(np.int64),
+        "loio_valid_cut": second,
+        "loio_test_cut": last,
+        "temporal_cut": temporal,
+    })
+
+
+def default_split_time(df: pd.DataFrame, quantile: float) -> float:
+    user_code, _ = pd.factorize(df["user_id"], sort=False)
+    sess = df["session"].to_numpy()
+    first = np.r_[True, (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])]
+    return float(np.quantile(df["timestamp"].to_numpy()[first], quantile))
+
+
+def summarize(df: pd.DataFrame, cuts: pd.DataFrame, split_time: float) -> dict[str, Any]:
+    """Users and targets per protocol and split, for ``splits.json``."""
+    label = df["label"].to_numpy().astype(np.int64)
+    user_code, _ = pd.factorize(df["user_id"], sort=False)
+    sess = df["session"].to_numpy()
+    ns = cuts["num_sessions"].to_numpy()
+    tc = cuts["temporal_cut"].to_numpy()
+
+    def session_positives(index_per_user: np.ndarray) -> int:
+        hit = sess == index_per_user[user_code]
+        return int(label[hit].sum())
+
+    users = len(cuts)
+    out: dict[str, Any] = {
+        "loso": {
+            "train": {"users": users, "input": "sessions[:-2]"},
+            "valid": {"users": users, "targets": session_positives(ns - 2)},
+            "test": {"users": users, "targets": session_positives(ns - 1)},
+        },
+        "loio": {
+            "train": {"users": users, "input": "history before the 2nd-to-last positive"},
+            "valid": {"users": int((cuts["loio_valid_cut"] >= 0).sum()),
+                      "targets": int((cuts["loio_valid_cut"] >= 0).sum())},
+            "test": {"users": int((cuts["loio_test_cut"] >= 0).sum()),
+                     "targets": int((cuts["loio_test_cut"] >= 0).sum())},
+        },
+    }
+    test_ok = (tc >= 1) & (tc < ns)
+    valid_ok = tc >= 2
+    out["temporal"] = {
+        "split_time": split_time,
+        "split_time_utc": datetime.fromtimestamp(split_time, UTC).isoformat(),
+        "train": {"users": int(valid_ok.sum()), "input": "sessions[:c-1], c = sessions <= T"},
+        "valid": {"users": int(valid_ok.sum()),
+                  "targets": session_positives(np.where(valid_ok, tc - 1, -1))},
+        "test": {"users": int(test_ok.sum()),
+                 "targets": session_positives(np.where(test_ok, tc, -1))},
+        "users_left_out_of_test": {
+            "no_session_after_T": int((tc >= ns).sum()),
+            "no_session_before_T": int((tc < 1).sum()),
+        },
+    }
+    return out
