@@ -172,28 +172,33 @@ class ColumnMapping:
                 f"column mapping has unknown keys {sorted(unknown)}; valid keys: {sorted(known)}"
             )
         kwargs = {k: v for k, v in d.items() if k != "features"}
+        if isinstance(kwargs.get("integer_ids"), str):
+            text = kwargs["integer_ids"].strip().lower()
+            if text not in ("true", "false", "1", "0", "yes", "no"):
+                raise DataError(f"column mapping: integer_ids must be true/false, got {text!r}")
+            kwargs["integer_ids"] = text in ("true", "1", "yes")
         feats = tuple(FeatureSpec.from_dict(f) for f in d.get("features", []) or [])
         return cls(**kwargs, features=feats)
 
 
-def _first_bad(mask: np.ndarray, rows: np.ndarray) -> tuple[int, int]:
-    """(source row of the first offending row, number of offending rows)."""
+def first_bad(mask: np.ndarray, rows: np.ndarray) -> tuple[int, int]:
+    """(row of the first offending entry, number of offending entries) for error messages."""
     idx = np.flatnonzero(mask)
     return int(rows[idx[0]]), len(idx)
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
     """repr of a cell value without numpy's type wrapper (``-5``, not ``np.int64(-5)``)."""
     item = getattr(value, "item", None)
     return repr(item() if callable(item) else value)
 
 
-def _first(values: pd.Series, mask: np.ndarray) -> str:
+def first_value(values: pd.Series, mask: np.ndarray) -> str:
     """The first offending value, shown."""
-    return _show(values.iloc[np.flatnonzero(mask)[0]])
+    return show_value(values.iloc[np.flatnonzero(mask)[0]])
 
 
-def _where(source: str, column: str, row: int, count: int) -> str:
+def where(source: str, column: str, row: int, count: int) -> str:
     extra = f" (first of {count} bad rows)" if count > 1 else ""
     # Data rows are numbered from 1; for text files with a header this is line row + 2.
     return f"{source}, column {column!r}, data row {row + 1}{extra}"
@@ -219,8 +224,8 @@ def _ids(values: pd.Series, source: str, column: str, integer: bool) -> pd.Serie
     rows = np.arange(len(values))
     missing = values.isna().to_numpy()
     if missing.any():
-        r, n = _first_bad(missing, rows)
-        raise DataError(f"{_where(source, column, r, n)}: id is missing (empty or NaN)")
+        r, n = first_bad(missing, rows)
+        raise DataError(f"{where(source, column, r, n)}: id is missing (empty or NaN)")
     if not integer:
         return _discrete(values)
     if pd.api.types.is_integer_dtype(values):
@@ -229,9 +234,9 @@ def _ids(values: pd.Series, source: str, column: str, integer: bool) -> pd.Serie
     arr = numeric.to_numpy(dtype=float)
     bad = np.isnan(arr) | (np.mod(np.nan_to_num(arr), 1.0) != 0)
     if bad.any():
-        r, n = _first_bad(bad, rows)
+        r, n = first_bad(bad, rows)
         raise DataError(
-            f"{_where(source, column, r, n)}: {_first(values, bad)} is not an "
+            f"{where(source, column, r, n)}: {first_value(values, bad)} is not an "
             f"integer id (this source requires integer ids)"
         )
     return pd.Series(arr.astype(np.int64), index=values.index)
@@ -243,9 +248,9 @@ def _timestamps(values: pd.Series, unit: str, source: str, column: str) -> np.nd
         parsed = pd.to_datetime(values, errors="coerce", utc=True)
         bad = parsed.isna().to_numpy()
         if bad.any():
-            r, n = _first_bad(bad, rows)
+            r, n = first_bad(bad, rows)
             raise DataError(
-                f"{_where(source, column, r, n)}: timestamp {_first(values, bad)}"
+                f"{where(source, column, r, n)}: timestamp {first_value(values, bad)}"
                 " is missing or not a date/time"
             )
         ts = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
@@ -253,21 +258,21 @@ def _timestamps(values: pd.Series, unit: str, source: str, column: str) -> np.nd
         numeric = pd.to_numeric(values, errors="coerce")
         bad_text = numeric.isna().to_numpy() & values.notna().to_numpy()
         if bad_text.any():
-            r, n = _first_bad(bad_text, rows)
+            r, n = first_bad(bad_text, rows)
             raise DataError(
-                f"{_where(source, column, r, n)}: timestamp "
-                f"{_first(values, bad_text)} is not a number"
+                f"{where(source, column, r, n)}: timestamp "
+                f"{first_value(values, bad_text)} is not a number"
             )
         ts = numeric.to_numpy(dtype=float) * TIMESTAMP_UNITS[unit]
     nan = np.isnan(ts)
     if nan.any():
-        r, n = _first_bad(nan, rows)
-        raise DataError(f"{_where(source, column, r, n)}: timestamp is NaN/missing")
+        r, n = first_bad(nan, rows)
+        raise DataError(f"{where(source, column, r, n)}: timestamp is NaN/missing")
     neg = ts < 0
     if neg.any():
-        r, n = _first_bad(neg, rows)
+        r, n = first_bad(neg, rows)
         raise DataError(
-            f"{_where(source, column, r, n)}: timestamp {_first(values, neg)} "
+            f"{where(source, column, r, n)}: timestamp {first_value(values, neg)} "
             "is negative"
         )
     return ts
@@ -278,9 +283,9 @@ def _labels(values: pd.Series, source: str, column: str) -> np.ndarray:
     numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isin(numeric, (0.0, 1.0))
     if bad.any():
-        r, n = _first_bad(bad, rows)
+        r, n = first_bad(bad, rows)
         raise DataError(
-            f"{_where(source, column, r, n)}: label {_first(values, bad)} is not "
+            f"{where(source, column, r, n)}: label {first_value(values, bad)} is not "
             "0 or 1 (1 = positive, 0 = negative)"
         )
     return numeric.astype(np.int8)
@@ -336,8 +341,8 @@ def to_canonical(raw: pd.DataFrame, mapping: ColumnMapping, source: str) -> pd.D
         sid = raw[mapping.session_id]
         missing = sid.isna().to_numpy()
         if missing.any():
-            r, n = _first_bad(missing, np.arange(len(sid)))
-            raise DataError(f"{_where(source, mapping.session_id, r, n)}: session id is missing")
+            r, n = first_bad(missing, np.arange(len(sid)))
+            raise DataError(f"{where(source, mapping.session_id, r, n)}: session id is missing")
         out["session_id"] = sid.astype(str).to_numpy()
     for f in mapping.features:
         col = raw[f.source_column]

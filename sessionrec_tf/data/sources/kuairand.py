@@ -151,17 +151,15 @@ def load_kuairand(path: str | None, **options: object) -> LoadedLog:
     require_columns(raw, ("user_id", "video_id", "time_ms", "duration_ms"), source, "KuaiRand")
 
     info: dict[str, Any] = {}
+    variant = "like/hate" if "label" in raw.columns else "original"
     if opts.label_column is not None:
         label_col = opts.label_column
-        variant = "log"
         info["label_rule"] = f"column {label_col!r} as given (1 = positive)"
     elif "label" in raw.columns:
         label_col = "label"
-        variant = "like/hate"
         info["label_rule"] = "label column: 1 (like) = positive, 0 (hate) = negative"
     elif "is_click" in raw.columns:
         label_col = "label"
-        variant = "original"
         raw["label"], rule_info = _engagement_label(raw, source)
         info.update(rule_info)
     else:

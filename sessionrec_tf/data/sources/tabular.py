@@ -27,6 +27,9 @@ dict, with the keys of :meth:`~sessionrec_tf.data.contract.ColumnMapping.from_di
       - {name: price_bucket, column: price, kind: item, bins: [5, 20, 100]}
       - {name: device, kind: interaction}
 
+Ids that all look like integers are read as integers (as the contract's ``int64`` ids; leading
+zeros are not kept), other ids as text; session ids are always read as text.
+
 Without ``column_map`` the contract's own names are expected (``user_id``, ``item_id``,
 ``timestamp`` in seconds, ``label``). A mapping naming a column that is not in the file fails
 with the contract's error, which lists the columns present.
@@ -51,7 +54,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sessionrec_tf.data.contract import ColumnMapping, _first_bad, _where, to_canonical
+from sessionrec_tf.data.contract import (
+    ColumnMapping,
+    first_bad,
+    first_value,
+    to_canonical,
+    where,
+)
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.sources.base import LoadedLog, parse_options
 
@@ -136,11 +145,7 @@ def read_delimited(
       usecols: positions of the columns to keep (files without a header).
       dtypes: expected column types.
     """
-    kwargs: dict[str, Any] = {
-        "sep": sep,
-        "header": 0 if header else None,
-        "skipinitialspace": False,
-    }
+    kwargs: dict[str, Any] = {"sep": sep, "header": 0 if header else None}
     if usecols is not None:
         kwargs["usecols"] = list(usecols)
     elif names is not None:
@@ -184,14 +189,14 @@ def numeric_column(
     present = values.notna().to_numpy()
     bad = np.isnan(arr) & present
     if bad.any():
-        r, n = _first_bad(bad, np.arange(len(values)))
+        r, n = first_bad(bad, np.arange(len(values)))
         raise DataError(
-            f"{_where(source, column, r, n)}: {values.iloc[np.flatnonzero(bad)[0]]!r} is not a "
-            "number"
+            f"{where(source, column, r, n)}: {first_value(values, bad)} is "
+            "not a number"
         )
     if not allow_missing and not present.all():
-        r, n = _first_bad(~present, np.arange(len(values)))
-        raise DataError(f"{_where(source, column, r, n)}: value is missing (empty or NaN)")
+        r, n = first_bad(~present, np.arange(len(values)))
+        raise DataError(f"{where(source, column, r, n)}: value is missing (empty or NaN)")
     return arr
 
 
@@ -201,10 +206,10 @@ def binary_flags(raw: pd.DataFrame, column: str, source: str) -> np.ndarray:
     arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isin(arr, (0.0, 1.0))
     if bad.any():
-        r, n = _first_bad(bad, np.arange(len(values)))
+        r, n = first_bad(bad, np.arange(len(values)))
         raise DataError(
-            f"{_where(source, column, r, n)}: flag {values.iloc[np.flatnonzero(bad)[0]]!r} is not "
-            "0 or 1"
+            f"{where(source, column, r, n)}: flag {first_value(values, bad)} "
+            "is not 0 or 1"
         )
     return arr == 1.0
 
