@@ -29,8 +29,8 @@ Users and sessions
     Dirichlet(1): sparse).
   * drift, before every session after the first: each slot is replaced with probability
     ``δ = drift`` by a fresh draw (new cluster ``~ π``, new log-weight), and every log-weight
-    takes a random-walk step ``ℓ_k += N(0, 0.25²)``. Recent sessions are therefore more
-    predictive of the next one than old sessions.
+    takes a random-walk step ``ℓ_k += N(0, (5δ)²)``. Recent sessions are therefore more
+    predictive of the next one than old sessions; ``drift=0`` gives static interests.
   * intent: session ``s`` focuses on ``1 + Binomial(2, 0.3)`` (1-3) slots drawn from the
     current weights ``w = softmax(ℓ)``.
 
@@ -97,7 +97,7 @@ CLUSTER_SIZE_SIGMA = 0.7
 CLUSTER_APPEAL_SIGMA = 1.0
 INTEREST_CONCENTRATION = 1.0
 MAX_SLOTS_FACTOR = 3.0
-WEIGHT_WALK_SD = 0.25
+WEIGHT_WALK_PER_DRIFT = 5.0  # log-weight random-walk sd per unit of drift
 MAX_INTENT = 3
 INTENT_EXTRA_P = 0.3
 USER_BIAS_SD = 0.5
@@ -126,7 +126,7 @@ DEFAULTS: dict[str, float | int] = {
     "interests_per_user": 3.0,
     "drift": 0.05,
     "positive_rate": 0.5,
-    "popularity_exponent": 0.9,
+    "popularity_exponent": 1.0,
     "popular_share": 0.1,
     "explore_share": 0.05,
     "affinity": 1.5,
@@ -362,7 +362,7 @@ def _simulate_chunk(
     new_cluster = np.searchsorted(cat.prior_cum, rng.random((n_rows, slots)), side="right")
     new_cluster = np.minimum(new_cluster, len(cat.prior_cum) - 1)
     new_logw = np.log(rng.gamma(INTEREST_CONCENTRATION, size=(n_rows, slots)) + 1e-300)
-    walk = np.cumsum(rng.normal(0.0, WEIGHT_WALK_SD, (n_rows, slots)), axis=0)
+    walk = np.cumsum(rng.normal(0.0, WEIGHT_WALK_PER_DRIFT * v["drift"], (n_rows, slots)), axis=0)
     last = np.maximum.accumulate(np.where(event, rows[:, None], 0), axis=0)
     interest = np.take_along_axis(new_cluster, last, axis=0)
     logw = np.take_along_axis(new_logw - walk, last, axis=0) + walk

@@ -1,0 +1,243 @@
+"""The synthetic source: a seeded session simulator with learnable next-session signal."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.filters import FilterOptions, apply_filters
+from sessionrec_tf.data.sessions import sessionize
+from sessionrec_tf.data.sources.synthetic import (
+    PRESETS,
+    START_TIMESTAMP,
+    SimulatorOptions,
+    load_synthetic,
+    simulate,
+)
+
+COLUMNS = {
+    "user_id": np.int64,
+    "item_id": np.int64,
+    "timestamp": np.float64,
+    "label": np.int8,
+    "category": np.int64,
+}
+# A few hundred users on the demo catalogue (~60k rows): big enough for statistics, fast.
+MID = {"size": "demo", "num_users": 600, "seed": 7}
+
+
+@pytest.fixture(scope="module")
+def mid() -> pd.DataFrame:
+    """Sessionized canonical frame of the MID configuration."""
+    return sessionize(load_synthetic(None, **MID).frame)
+
+
+def _sessionized(**options: object) -> tuple[pd.DataFrame, dict]:
+    log = load_synthetic(None, **options)
+    return sessionize(log.frame), log.info
+
+
+def _last_session_split(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(positives of the users' earlier sessions, positives of their last session)."""
+    last = df.groupby("user_id")["session"].transform("max")
+    pos = df[df["label"] == 1]
+    return pos[pos["session"] < last[pos.index]], pos[pos["session"] == last[pos.index]]
+
+
+def _recall(test: pd.DataFrame, recs: dict[int, np.ndarray]) -> float:
+    hits = [np.isin(g.to_numpy(), recs[u]).mean() for u, g in test.groupby("user_id")["item_id"]]
+    return float(np.mean(hits))
+
+
+# --- reproducibility and schema ------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_frame_and_other_seed_differs() -> None:
+    a = simulate(SimulatorOptions(size="tiny", seed=3), progress=False)
+    b = simulate(SimulatorOptions(size="tiny", seed=3), progress=False)
+    c = simulate(SimulatorOptions(size="tiny", seed=4), progress=False)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) != len(c) or not np.array_equal(a["item_id"], c["item_id"])
+
+
+def test_schema_dtypes_and_ranges() -> None:
+    opts = SimulatorOptions(size="tiny")
+    df = simulate(opts, progress=False)
+    assert {c: df[c].dtype for c in df.columns} == {c: np.dtype(t) for c, t in COLUMNS.items()}
+    preset = PRESETS["tiny"]
+    assert set(df["user_id"]) == set(range(int(preset["num_users"])))
+    assert df["item_id"].between(0, preset["num_items"] - 1).all()
+    assert df["category"].between(0, preset["num_clusters"] - 1).all()
+    assert set(df["label"].unique()) == {0, 1}
+    assert df["timestamp"].min() >= START_TIMESTAMP
+    assert df["timestamp"].max() < START_TIMESTAMP + 365 * 86_400
+
+
+def test_tiny_preset_is_fast() -> None:
+    simulate(SimulatorOptions(size="tiny"), progress=False)  # warm-up (imports, caches)
+    t = time.perf_counter()
+    df = simulate(SimulatorOptions(size="tiny", seed=1), progress=False)
+    assert time.perf_counter() - t < 1.0
+    assert 3_000 < len(df) < 20_000
+
+
+def test_load_synthetic_returns_canonical_log_with_item_category() -> None:
+    log = load_synthetic(None, size="tiny", num_users="50", seed="2", drift="0.1")
+    df = log.frame
+    assert df["user_id"].nunique() == 50
+    assert "_row" in df.columns and df["category"].dtype == np.int64
+    assert [(f.name, f.kind) for f in log.mapping.features] == [("category", "item")]
+    assert log.mapping.integer_ids
+    assert log.info["options"]["drift"] == 0.1 and log.info["options"]["num_users"] == 50
+    assert log.info["interactions"] == len(df)
+    assert log.info["positives"] == int(df["label"].sum())
+    assert "synthetic" in log.description
+
+
+# --- options ------------------------------------------------------------------------------
+
+
+def test_unknown_option_and_input_path_are_refused() -> None:
+    with pytest.raises(DataError, match="unknown option"):
+        load_synthetic(None, size="tiny", num_userz=10)
+    with pytest.raises(DataError, match="no --input"):
+        load_synthetic("interactions.csv", size="tiny")
+    assert load_synthetic("", size="tiny", num_users=20).frame["user_id"].nunique() == 20
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"size": "huge"}, "unknown size"),
+        ({"sessions_per_user": 2}, "sessions_per_user"),
+        ({"num_clusters": 600}, "num_clusters"),
+        ({"positive_rate": 1.0}, "positive_rate"),
+        ({"popular_share": 0.7, "explore_share": 0.5}, "sum <= 1"),
+    ],
+)
+def test_out_of_range_options_raise(options: dict, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        simulate(SimulatorOptions(**{"size": "tiny", **options}), progress=False)
+
+
+def test_explicit_options_override_the_preset() -> None:
+    df, info = _sessionized(size="tiny", num_users=500, sessions_per_user=10,
+                            mean_session_length=12, num_items=800, num_clusters=20,
+                            positive_rate=0.4, seed=5)
+    sessions_per_user = df.groupby("user_id")["session"].max() + 1
+    lengths = df.groupby(["user_id", "session"]).size()
+    assert df["user_id"].nunique() == 500
+    assert sessions_per_user.min() >= 3
+    assert sessions_per_user.mean() == pytest.approx(10, rel=0.1)
+    assert lengths.mean() == pytest.approx(12, rel=0.1)
+    assert df["label"].mean() == pytest.approx(0.4, abs=0.03)
+    assert df["item_id"].max() < 800 and df["category"].max() < 20
+    # The 30-minute gap recovers exactly the simulated sessions.
+    assert len(lengths) == info["sessions"]
+
+
+def test_timestamps_have_session_gaps() -> None:
+    df, _ = _sessionized(size="tiny", seed=2)
+    gap = df.groupby("user_id")["timestamp"].diff().to_numpy()
+    new_session = df["session"].diff().to_numpy() == 1
+    within, between = gap[~new_session & ~np.isnan(gap)], gap[new_session]
+    assert within.min() > 0 and within.max() <= 25 * 60  # seconds to minutes
+    assert between.min() >= 3_600 and np.median(between) > 6 * 3_600  # hours to days
+
+
+# --- distributions ------------------------------------------------------------------------
+
+
+def test_session_lengths_are_heavy_tailed(mid: pd.DataFrame) -> None:
+    lengths = mid.groupby(["user_id", "session"]).size()
+    # A Poisson length with this mean would have p99 ~ 2.2 x mean and max ~ 3 x mean.
+    assert lengths.quantile(0.99) > 4 * lengths.mean()
+    assert lengths.max() > 15 * lengths.median()
+
+
+def test_item_popularity_is_a_power_law_with_shuffled_ids(mid: pd.DataFrame) -> None:
+    counts = np.bincount(mid["item_id"], minlength=int(PRESETS["demo"]["num_items"]))
+    ranked = np.sort(counts)[::-1]
+    top1 = ranked[: len(ranked) // 100].sum() / ranked.sum()
+    top10 = ranked[: len(ranked) // 10].sum() / ranked.sum()
+    assert top1 > 0.1 and top10 > 0.4  # uniform popularity would give 0.01 and 0.10
+    popularity_rank = np.argsort(np.argsort(-counts, kind="stable"))
+    assert abs(np.corrcoef(np.arange(len(counts)), popularity_rank)[0, 1]) < 0.1
+
+
+def test_category_is_static_per_item(mid: pd.DataFrame) -> None:
+    assert mid.groupby("item_id")["category"].nunique().max() == 1
+    assert mid["category"].nunique() == PRESETS["demo"]["num_clusters"]
+
+
+def test_negatives_are_plausible_exposures(mid: pd.DataFrame) -> None:
+    """A user's negatives mostly come from the categories the user likes, unlike random ids."""
+    item_category = mid.drop_duplicates("item_id").set_index("item_id")["category"]
+    category_share = item_category.value_counts(normalize=True)
+    liked = mid[mid["label"] == 1].groupby("user_id")["category"].unique()
+    observed, expected = [], []
+    for user, negatives in mid[mid["label"] == 0].groupby("user_id")["category"]:
+        if user in liked.index:
+            observed.append(np.isin(negatives.to_numpy(), liked[user]).mean())
+            expected.append(category_share.reindex(liked[user]).sum())
+    assert np.mean(observed) > 0.6
+    assert np.mean(observed) > 3 * np.mean(expected)
+
+
+# --- learnable session-level signal ---------------------------------------------------------
+
+
+def test_next_session_is_predictable_beyond_popularity(mid: pd.DataFrame) -> None:
+    """Top items of the user's recent categories beat global most-popular on Recall@50."""
+    k = 50
+    history, test = _last_session_split(mid)
+    popularity = np.bincount(history["item_id"], minlength=int(mid["item_id"].max()) + 1)
+    most_popular = np.argsort(-popularity, kind="stable")[:k]
+    item_category = np.zeros(len(popularity), dtype=np.int64)
+    item_category[mid["item_id"].to_numpy()] = mid["category"].to_numpy()
+    recent = history[history["session"] >= history.groupby("user_id")["session"]
+                     .transform("max") - 2]
+    personal = {}
+    for user, categories in recent.groupby("user_id")["category"]:
+        weight = np.bincount(categories, minlength=item_category.max() + 1)
+        score = weight[item_category] * (popularity + 1.0)
+        personal[user] = np.argsort(-score, kind="stable")[:k]
+    test = test[test["user_id"].isin(list(personal))]
+    pop_recall = _recall(test, {u: most_popular for u in personal})
+    personal_recall = _recall(test, personal)
+    assert personal_recall > 1.5 * pop_recall
+    assert personal_recall > pop_recall + 0.15
+
+
+def test_interests_drift_so_recent_sessions_predict_better() -> None:
+    """Last-session positive categories: covered more by session t-1 than by session 0."""
+
+    def coverage_gap(drift: float) -> float:
+        df, _ = _sessionized(size="demo", num_users=800, sessions_per_user=15, drift=drift,
+                             seed=11)
+        pos = df[df["label"] == 1]
+        last = pos.groupby("user_id")["session"].transform("max")
+        sets = pos.groupby(["user_id", "session"])["category"].unique()
+        gaps = []
+        for user, target in pos[pos["session"] == last].groupby("user_id")["category"]:
+            n = int(sets[user].index.max())
+            if n >= 6:
+                recent = np.isin(target.to_numpy(), sets.get((user, n - 1), [])).mean()
+                first = np.isin(target.to_numpy(), sets.get((user, 0), [])).mean()
+                gaps.append(recent - first)
+        return float(np.mean(gaps))
+
+    drifting, static = coverage_gap(0.1), coverage_gap(0.0)
+    assert abs(static) < 0.06  # static interests: every past session is equally informative
+    assert drifting > static + 0.15
+
+
+def test_tiny_preset_survives_the_paper_filters() -> None:
+    df, _ = _sessionized(size="tiny")
+    kept = apply_filters(df, FilterOptions())
+    assert kept["user_id"].nunique() >= 0.8 * PRESETS["tiny"]["num_users"]
+    assert len(kept) >= 0.7 * len(df)
