@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from sessionrec_tf._keras_env import ensure_legacy_keras  # noqa: E402
 
@@ -166,42 +166,97 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- train
+
+def register_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a model (model.fit) with validation, early stopping, checkpoints",
+        description="Train an experiment config on a prepared dataset into a run directory. "
+                    "Running the same command again resumes from the last checkpoint.")
+    p.add_argument("--data", required=True, help="prepared dataset, e.g. tfrecords/NAME")
+    p.add_argument("--config", required=True,
+                   help="experiment YAML, or a shipped config name (sessionrec_hstu, "
+                        "sessionrec_transformer, sessionrec_gru, hstu, hstu_plus, sasrec, "
+                        "sasrec_plus, gru4rec)")
+    p.add_argument("--output", required=True, help="run directory, e.g. runs/NAME")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set model.sse=gru --set train.epochs=5")
+    p.add_argument("--overwrite", action="store_true", help="start over in --output")
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="Keras progress: 1 progress bar, 2 one line per epoch, 0 silent")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sessionrec_tf.config import load_config
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.training import Trainer
+
+    config = load_config(args.config, args.set)
+    data = PreparedDataset.load(args.data)
+    summary = Trainer(config, data, args.output, overwrite=args.overwrite,
+                      verbose=args.verbose).run()
+    print(f"run {args.output}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0
+
+
 # ----------------------------------------------------------------------------- demo
 
 def register_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the main job on the embedded default data")
-    p.add_argument("--output", default="tfrecords/demo")
-    p.add_argument("--size", default="demo")
+    p = sub.add_parser("demo", help="the main job on the embedded default data: prepare the "
+                                    "simulator data, train SessionRec-HSTU, compare with "
+                                    "most-popular")
+    p.add_argument("--data", default="tfrecords/demo", help="where the demo data is prepared")
+    p.add_argument("--output", default="runs/demo", help="the demo's run directory")
+    p.add_argument("--size", default="demo", help="simulator preset")
+    p.add_argument("--epochs", type=int, default=DEMO_EPOCHS)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=cmd_demo)
+
+
+DEMO_EPOCHS = 10
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import time
 
-    from sessionrec_tf.data import PrepareOptions, prepare_dataset, read_dataset
+    from sessionrec_tf.config import load_config
+    from sessionrec_tf.data import PrepareOptions, prepare_dataset
+    from sessionrec_tf.evaluation.popularity import MostPopular
+    from sessionrec_tf.training import Trainer, train_item_counts
 
-    print(f"== 1. prepare the simulator's {args.size!r} preset into {args.output}")
-    ds = prepare_dataset("synthetic", None, args.output, {"size": args.size},
-                         PrepareOptions(), progress=True)
-    print(f"== 2. read ragged batches [batch, sessions, items] from {args.output}")
+    print(f"== 1/3 prepare the simulator's {args.size!r} preset into {args.data}")
+    data = prepare_dataset("synthetic", None, args.data, {"size": args.size},
+                           PrepareOptions(), progress=True)
+    config = load_config("sessionrec_hstu", [f"train.epochs={args.epochs}", *args.set])
+    print(f"== 2/3 train SessionRec-HSTU into {args.output} ({args.epochs} epochs max)")
     t0 = time.time()
-    interactions = 0
-    batches = 0
-    for batch in read_dataset(ds, split="full", batch_size=64):
-        interactions += int(batch["item_id"].flat_values.shape[0])
-        batches += 1
-    dt = time.time() - t0
-    print(f"read {batches} batches, {interactions:,} interactions in {dt:.2f}s "
-          f"({interactions / max(dt, 1e-9):,.0f} interactions/s)")
-    example = next(iter(read_dataset(ds, split="test", batch_size=4, deterministic=True)))
-    for key, value in example.items():
-        print(f"  {key:<18} {value.shape} {value.dtype.name}")
+    trainer = Trainer(config, data, args.output, overwrite=True, verbose=2)
+    summary = trainer.run()
+    seconds = time.time() - t0
+    print("== 3/3 validation (leave-one-session-out, full catalog, seen positives excluded)")
+    model_metrics = trainer.validate()
+    popular = MostPopular(train_item_counts(data)).evaluate(data, ks=config.train.eval_ks)
+    ks = config.train.eval_ks
+    names = [f"{m}@{k}" for m in ("recall", "ndcg") for k in ks]
+    print(f"{'model':<22}" + "".join(f"{n:>12}" for n in names))
+    print(f"{'most-popular':<22}" + "".join(f"{popular[n]:>12.4f}" for n in names))
+    print(f"{'SessionRec-HSTU':<22}" + "".join(f"{model_metrics[n]:>12.4f}" for n in names))
+    print(f"trained {summary['epochs_run']} epochs (best epoch {summary['best_epoch']}) in "
+          f"{seconds:.0f}s")
+    metric = "recall@100" if 100 in ks else f"recall@{max(ks)}"
+    if model_metrics[metric] <= popular[metric]:
+        print(f"WARNING: SessionRec-HSTU does not beat most-popular on {metric}")
+        return 1
+    print(f"SessionRec-HSTU beats most-popular on {metric}: "
+          f"{model_metrics[metric]:.4f} vs {popular[metric]:.4f}")
     return 0
 
 
 # ----------------------------------------------------------------------------- main
 
-REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [register_prepare, register_demo]
+REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [
+    register_prepare, register_train, register_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,13 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sessionrec_tf.config import ConfigError
     from sessionrec_tf.data.errors import DataError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DataError, CliError) as err:
+    except (DataError, CliError, ConfigError) as err:
         print(f"sessionrec {args.command}: error: {err}", file=sys.stderr)
         return 2
 

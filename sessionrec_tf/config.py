@@ -1,0 +1,219 @@
+"""Experiment configuration: dataclasses loaded from YAML, overridable with ``key=value``.
+
+An experiment is ``{name, model, task, train}``; every field has a default (the paper's
+hyper-parameters where it gives them). Unknown keys and values of the wrong type are refused
+with the key's full path and the valid keys/expected type. The resolved config is saved next
+to every run and result.
+
+Shipped configs (``sessionrec_tf/configs/*.yaml``, usable by name): sessionrec_hstu,
+sessionrec_transformer, sessionrec_gru, hstu, hstu_plus, sasrec, sasrec_plus, gru4rec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A config key that does not exist, or a value of the wrong type."""
+
+
+@dataclass
+class ModelConfig:
+    """The model stack.
+
+    paradigm: ``session`` (SessionRec) or ``item`` (item-level baselines: each item is its
+      own session). item_input: for ``item``: ``all`` (negatives stay in the input, HSTU+)
+      or ``positives`` (HSTU, SASRec, GRU4Rec). max_len: SSE sequence length (sessions, or
+      items for ``item``); also HSTU's attention normaliser n.
+    """
+
+    paradigm: str = "session"
+    item_input: str = "all"
+    embedding_dim: int = 64
+    feature_dim: int = 16
+    embedding_mlp: list[int] = field(default_factory=list)
+    use_label: bool = True
+    ise: str = "mean"
+    ise_layers: int = 1
+    ise_heads: int = 1
+    ise_max_items: int = 256
+    sse: str = "hstu"
+    num_layers: int = 4
+    num_heads: int = 2
+    dropout: float = 0.2
+    max_len: int = 50
+
+
+@dataclass
+class TaskConfig:
+    """Losses. loss: ``softmax`` (Eq. 8) or ``bce`` (SASRec). alpha: rank-loss weight."""
+
+    loss: str = "softmax"
+    num_negatives: int = 128
+    sampler: str = "uniform"
+    in_batch_negatives: bool = False
+    remove_accidental_hits: bool = True
+    l2_normalize: bool = True
+    temperature: float = 0.05
+    alpha: float = 0.2
+
+
+@dataclass
+class TrainConfig:
+    """Training loop. Early stopping watches ``early_stopping_metric`` on the validation
+    split of ``protocol``; ``checkpoint_every_steps`` (0 = epoch ends only) bounds the work
+    lost when a run is killed."""
+
+    protocol: str = "loso"
+    batch_size: int = 64
+    epochs: int = 20
+    learning_rate: float = 0.001
+    weight_decay: float = 0.0
+    clipnorm: float | None = None
+    seed: int = 0
+    deterministic: bool = False
+    early_stopping_metric: str = "recall@100"
+    early_stopping_patience: int = 3
+    eval_ks: list[int] = field(default_factory=lambda: [10, 100])
+    eval_batch_size: int = 256
+    exclude_seen: str = "positives"
+    checkpoint_every_steps: int = 200
+    steps_per_epoch: int | None = None
+    shuffle_buffer: int = 10_000
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = "sessionrec_hstu"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.to_yaml())
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    """Check ``value`` against annotation ``tp`` (int -> float allowed); return it."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, path)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(f"{path}: {value!r} is not {' or '.join(map(_type_name, args))}")
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list of {_type_name(inner)}, got {value!r}")
+        return [_coerce(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    else:
+        raise ConfigError(f"{path}: unsupported field type {tp}")
+    raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r} "
+                      f"({type(value).__name__})")
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        where = f"{path}." if path else ""
+        raise ConfigError(f"unknown config key(s) {[where + u for u in unknown]}; valid keys "
+                          f"{'under ' + path if path else 'at the top level'}: {names}")
+    kwargs = {}
+    for key, value in data.items():
+        tp = hints[key]
+        sub = f"{path}.{key}" if path else key
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, sub)
+        else:
+            kwargs[key] = _coerce(value, tp, sub)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
+    return _build(ExperimentConfig, data, "")
+
+
+def shipped_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def load_config(path_or_name: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load a YAML file (or a shipped config by name) and apply ``key=value`` overrides."""
+    path = Path(path_or_name)
+    if not path.exists():
+        shipped = CONFIG_DIR / f"{path_or_name}.yaml"
+        if not shipped.exists():
+            raise ConfigError(
+                f"config {str(path_or_name)!r} is neither a file nor a shipped config; "
+                f"shipped configs: {shipped_configs()}")
+        path = shipped
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return apply_overrides(config_from_dict(data), overrides or [])
+
+
+def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """``["model.sse=gru", "train.epochs=3"]``: values parsed as YAML scalars, type-checked."""
+    data = config.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            if part not in node or not isinstance(node[part], dict):
+                raise ConfigError(f"unknown config section {'.'.join(parts[:i + 1])!r} in "
+                                  f"--set {item!r}; sections: {list(data)}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(f"unknown config key {key!r} in --set {item!r}; valid keys "
+                              f"there: {list(node)}")
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+    return config_from_dict(data)

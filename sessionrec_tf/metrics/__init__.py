@@ -1,0 +1,6 @@
+"""Ranking metrics and exact chunked top-K over the full catalog."""
+
+from sessionrec_tf.metrics.ranking import METRIC_NAMES, ranking_metrics, unique_targets
+from sessionrec_tf.metrics.topk import chunked_top_k
+
+__all__ = ["METRIC_NAMES", "chunked_top_k", "ranking_metrics", "unique_targets"]

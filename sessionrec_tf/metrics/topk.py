@@ -1,0 +1,73 @@
+"""Exact top-K over a whole catalog in chunks, with per-user exclusions.
+
+``scores = users @ candidates^T`` is never materialised for the whole catalog: candidates are
+scored ``chunk_size`` at a time and a running top-K is merged with each chunk's top-K, so
+memory is ``O(batch * (chunk_size + K))`` whatever the catalog size (1.5M items included).
+Excluded items (padding/OOV indices, the user's seen items) get ``-inf`` before selection.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from sessionrec_tf.data.vocab import NUM_RESERVED
+
+NEG_INF = float("-inf")
+
+
+def exclusion_indices(exclude: tf.RaggedTensor) -> tf.Tensor:
+    """``[n, 2]`` (user, item) pairs of a ``[B, n]`` ragged tensor of item ids to exclude."""
+    return tf.stack([exclude.value_rowids(), tf.cast(exclude.flat_values, tf.int64)], axis=1)
+
+
+def chunked_top_k(
+    users: tf.Tensor,
+    candidates: tf.Tensor,
+    k: int,
+    exclude: tf.RaggedTensor | None = None,
+    chunk_size: int = 65_536,
+    first_item: int = NUM_RESERVED,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Top-``k`` items by dot product.
+
+    Args:
+      users: ``[B, d]`` query embeddings.
+      candidates: ``[V, d]`` candidate embeddings, row = item index.
+      k: how many items (must be <= the number of eligible items).
+      exclude: ``[B, n]`` ragged item indices that must not be recommended to each user.
+      chunk_size: candidates scored at once.
+      first_item: indices below this (padding, OOV) are never recommended.
+
+    Returns:
+      ``(scores [B, k], ids [B, k] int64)``, best first; ties go to the lower item index.
+    """
+    num = tf.shape(candidates, out_type=tf.int64)[0]
+    batch = tf.shape(users)[0]
+    pairs = exclusion_indices(exclude) if exclude is not None else tf.zeros([0, 2], tf.int64)
+    best_scores = tf.fill([batch, k], NEG_INF)
+    best_ids = tf.zeros([batch, k], tf.int64)
+    start = tf.constant(0, tf.int64)
+
+    def body(start: tf.Tensor, best_scores: tf.Tensor, best_ids: tf.Tensor
+             ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        stop = tf.minimum(start + chunk_size, num)
+        chunk = candidates[start:stop]
+        scores = tf.matmul(users, chunk, transpose_b=True)  # [B, c]
+        ids = tf.range(start, stop)
+        scores = tf.where((ids < first_item)[None, :], NEG_INF, scores)
+        in_chunk = tf.logical_and(pairs[:, 1] >= start, pairs[:, 1] < stop)
+        local = tf.boolean_mask(pairs, in_chunk) - tf.stack([0, start])[None, :]
+        scores = tf.tensor_scatter_nd_update(
+            scores, local, tf.fill([tf.shape(local)[0]], NEG_INF))
+        kk = tf.minimum(k, tf.cast(stop - start, tf.int32))
+        top_s, top_i = tf.math.top_k(scores, k=kk)
+        merged_s = tf.concat([best_scores, top_s], axis=1)
+        merged_i = tf.concat([best_ids, tf.gather(ids, top_i)], axis=1)
+        # top_k keeps the earlier column among equal scores: running best (lower ids) first
+        sel_s, sel = tf.math.top_k(merged_s, k=k)
+        return stop, sel_s, tf.gather(merged_i, sel, batch_dims=1)
+
+    _, best_scores, best_ids = tf.while_loop(
+        lambda s, *_: s < num, body, [start, best_scores, best_ids],
+        shape_invariants=[start.shape, tf.TensorShape([None, k]), tf.TensorShape([None, k])])
+    return best_scores, best_ids

@@ -1,0 +1,74 @@
+"""Build a model from an experiment config and a prepared dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from sessionrec_tf.config import ExperimentConfig
+from sessionrec_tf.data.dataset import PreparedDataset
+from sessionrec_tf.data.tfrecord import INTERACTION_KEYS
+from sessionrec_tf.embedding.item_embedding import ItemEmbedding
+from sessionrec_tf.ise import make_ise
+from sessionrec_tf.models.sessionrec import SessionRec
+from sessionrec_tf.models.views import make_view
+from sessionrec_tf.sse import make_sse
+from sessionrec_tf.tasks import NextSessionRetrieval, SessionRank, Similarity, make_sampler
+
+MODEL_NAMES = ("sessionrec_hstu", "sessionrec_transformer", "sessionrec_gru", "hstu",
+               "hstu_plus", "sasrec", "sasrec_plus", "gru4rec")
+
+
+def build_model(config: ExperimentConfig, dataset: PreparedDataset,
+                item_counts: np.ndarray | None = None) -> SessionRec:
+    """The model described by ``config`` for the vocabularies and features of ``dataset``.
+
+    Args:
+      config: the experiment config.
+      dataset: prepared dataset (vocabulary sizes, item feature table, feature names).
+      item_counts: ``[num_items]`` positive counts in the training split, needed by the
+        popularity sampler.
+    """
+    m, t = config.model, config.task
+    sizes = dataset.vocab_sizes
+    embedding = ItemEmbedding(
+        num_items=dataset.num_items,
+        dim=m.embedding_dim,
+        item_features=dataset.item_features,
+        item_feature_sizes={k: sizes[k] for k in dataset.item_feature_names},
+        interaction_feature_sizes={k: sizes[k] for k in dataset.interaction_feature_names},
+        feature_dim=m.feature_dim,
+        use_label=m.use_label,
+        mlp_units=m.embedding_mlp,
+        name="embedding",
+    )
+    seed = config.train.seed
+    ise = make_ise(m.ise, m.embedding_dim, num_layers=m.ise_layers, num_heads=m.ise_heads,
+                   dropout=m.dropout, max_items=m.ise_max_items, seed=seed + 1)
+    sse = make_sse(m.sse, m.embedding_dim, num_layers=m.num_layers, num_heads=m.num_heads,
+                   max_len=m.max_len, dropout=m.dropout, seed=seed + 2)
+    keys = (*INTERACTION_KEYS, *dataset.interaction_feature_names)
+    view = make_view(m.paradigm, m.max_len, keys, m.item_input)
+    similarity = Similarity(t.l2_normalize, t.temperature)
+    sampler = make_sampler(t.sampler, dataset.num_items, item_counts)
+    retrieval = NextSessionRetrieval(
+        sampler, num_negatives=t.num_negatives, similarity=similarity, loss=t.loss,
+        in_batch_negatives=t.in_batch_negatives,
+        remove_accidental_hits=t.remove_accidental_hits, seed=seed + 3)
+    rank = SessionRank(similarity) if t.alpha > 0 else None
+    return SessionRec(embedding, ise, sse, view, retrieval, rank, alpha=t.alpha,
+                      eval_ks=config.train.eval_ks, exclude_seen=config.train.exclude_seen,
+                      name=config.name)
+
+
+def compile_model(model: SessionRec, config: ExperimentConfig) -> SessionRec:
+    tr = config.train
+    kwargs = {"learning_rate": tr.learning_rate}
+    if tr.clipnorm:
+        kwargs["clipnorm"] = tr.clipnorm
+    if tr.weight_decay:
+        optimizer = tf.keras.optimizers.AdamW(weight_decay=tr.weight_decay, **kwargs)
+    else:
+        optimizer = tf.keras.optimizers.Adam(**kwargs)
+    model.compile(optimizer=optimizer)
+    return model

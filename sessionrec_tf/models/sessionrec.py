@@ -1,0 +1,175 @@
+"""SessionRec: embedding -> ISE -> causal SSE -> next-session retrieval + rank tasks.
+
+    batch [B, S, I] --view--> [B, S', I] --embedding--> [B, S', I, d] --ISE--> [B, S', d]
+        --SSE (causal)--> [B, S', d] user states; state i predicts the next session's positives
+
+``call(batch)`` gives the user embeddings ``[B, d]`` (the state after the last session) that
+are scored against candidate embeddings by dot product. ``compute_loss`` is Eq. 10:
+``L_retrieval + alpha * L_rank``. The item-level baselines are this same class with an
+:class:`~sessionrec_tf.models.views.ItemView` ("each item is its own session").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from sessionrec_tf.embedding.item_embedding import ItemEmbedding
+from sessionrec_tf.metrics.ranking import ranking_metrics
+from sessionrec_tf.metrics.topk import chunked_top_k
+from sessionrec_tf.models.views import ItemView, SessionView
+from sessionrec_tf.tasks.rank import SessionRank
+from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
+from sessionrec_tf.tasks.targets import next_session_targets
+
+EXCLUDE_SEEN = ("positives", "all", "none")
+
+
+def seen_items(batch: Mapping[str, tf.Tensor], policy: str) -> tf.RaggedTensor | None:
+    """``[B, n]`` items of each user's input to exclude from recommendations."""
+    if policy == "none":
+        return None
+    items = batch["item_id"].merge_dims(1, 2)
+    if policy == "all":
+        return items
+    return tf.ragged.boolean_mask(items, tf.equal(batch["label"].merge_dims(1, 2), 1))
+
+
+class SessionRec(tfrs.Model):
+    """A generative next-session recommender.
+
+    Args:
+      embedding: the embedding module (interaction tokens, candidate embeddings).
+      ise: session encoder ``[B, S, I, d] -> [B, S, d]`` (:mod:`sessionrec_tf.ise`).
+      sse: causal sequence encoder ``(x, mask, timestamps) -> [B, L, d]``.
+      view: :class:`SessionView` (SessionRec) or :class:`ItemView` (item-level baselines).
+      retrieval: the next-session retrieval task (Eq. 8).
+      rank: the rank task (Eq. 9), or None.
+      alpha: weight of the rank loss (Eq. 10; paper default 0.2).
+      eval_ks: cut-offs of the ranking metrics computed by ``evaluate`` on batches that carry
+        ``target_item_id``.
+      exclude_seen: items removed from recommendations: ``positives`` (the user's positive
+        history), ``all`` (every item in the input) or ``none``.
+    """
+
+    def __init__(
+        self,
+        embedding: ItemEmbedding,
+        ise: tf.keras.layers.Layer,
+        sse: tf.keras.layers.Layer,
+        view: SessionView | ItemView,
+        retrieval: NextSessionRetrieval,
+        rank: SessionRank | None = None,
+        alpha: float = 0.2,
+        eval_ks: Sequence[int] = (10, 100),
+        exclude_seen: str = "positives",
+        name: str = "sessionrec",
+    ) -> None:
+        super().__init__(name=name)
+        if exclude_seen not in EXCLUDE_SEEN:
+            raise ValueError(f"exclude_seen must be one of {list(EXCLUDE_SEEN)}, "
+                             f"got {exclude_seen!r}")
+        self.embedding = embedding
+        self.ise = ise
+        self.sse = sse
+        self.view = view
+        self.retrieval = retrieval
+        self.rank = rank
+        self.alpha = float(alpha)
+        self.eval_ks = tuple(int(k) for k in eval_ks)
+        self.exclude_seen = exclude_seen
+        self.skipped_users = tf.keras.metrics.Sum(name="users_without_target")
+        self.eval_metrics = {
+            name: tf.keras.metrics.Mean(name=name)
+            for k in self.eval_ks for name in (f"recall@{k}", f"ndcg@{k}")
+        }
+
+    # ------------------------------------------------------------------ user tower
+    def encode(self, batch: Mapping[str, tf.Tensor], training: bool | None = None
+               ) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.RaggedTensor]]:
+        """``(states [B, L, d], mask [B, L], the view's batch)`` for a ragged batch."""
+        seq = self.view(batch)
+        tokens = self.embedding.interactions(seq)  # [B, S, I, d]
+        sessions = self.ise(tokens, training=training)  # [B, S, d]
+        lengths = sessions.row_lengths()
+        x = sessions.to_tensor()
+        mask = tf.sequence_mask(lengths, maxlen=tf.shape(x, out_type=tf.int64)[1])
+        times = seq["session_timestamp"].to_tensor()
+        states = self.sse(x, mask=mask, timestamps=times, training=training)
+        return states, mask, seq
+
+    def call(self, batch: Mapping[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
+        """``[B, d]`` user embeddings: the state after each user's last session.
+
+        Embedded with the task's similarity (L2-normalised when the task uses cosine), so
+        ``user @ candidate_embeddings()^T`` ranks the catalog. A user with no history gets 0.
+        """
+        states, mask, _ = self.encode(batch, training=training)
+        last = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) - 1
+        user = tf.gather(states, tf.maximum(last, 0), batch_dims=1)
+        user = tf.where((last >= 0)[:, None], user, tf.zeros_like(user))
+        return self.retrieval.similarity.embed(user)
+
+    # ------------------------------------------------------------------ item tower
+    def candidates(self, item_ids: tf.Tensor) -> tf.Tensor:
+        """Raw candidate embeddings ``[n, d]`` (tasks apply the similarity themselves)."""
+        return self.embedding.candidates(item_ids)
+
+    def candidate_embeddings(self) -> tf.Tensor:
+        """``[num_items, d]`` serving candidate embeddings (row = item index)."""
+        return self.retrieval.similarity.embed(self.embedding.all_candidates())
+
+    # ------------------------------------------------------------------ training
+    def compute_loss(self, inputs: Mapping[str, tf.Tensor], training: bool = False
+                     ) -> tf.Tensor:
+        states, mask, seq = self.encode(inputs, training=training)
+        flat_states = tf.boolean_mask(states, mask)  # [S_total, d], same order as seq rows
+        targets = next_session_targets(seq["item_id"], seq["label"])
+        queries = tf.gather(flat_states, tf.gather(targets.group_position, targets.row_group))
+        loss = self.retrieval(queries, targets, self.candidates, training=training)
+        if self.rank is not None and self.alpha > 0:
+            loss = loss + self.alpha * self.rank(queries, targets, self.candidates,
+                                                 training=training)
+        users = seq["item_id"].nrows(out_type=tf.int64)
+        session_user = seq["item_id"].value_rowids()
+        user_has_target = tf.math.unsorted_segment_max(
+            tf.ones_like(targets.group_position),
+            tf.gather(session_user, targets.group_position), users)
+        self.skipped_users.update_state(
+            tf.reduce_sum(tf.cast(user_has_target <= 0, tf.float32)))
+        return loss
+
+    def train_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """One optimiser step; reports the loss terms, not the (evaluation-only) rankings."""
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(inputs, training=True)
+            total = loss + tf.add_n([tf.constant(0.0), *self.losses])
+        grads = tape.gradient(total, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        ranking = {id(m) for m in self.eval_metrics.values()}
+        metrics = {m.name: m.result() for m in self.metrics if id(m) not in ranking}
+        metrics["loss"] = loss
+        return metrics
+
+    def test_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Loss on the batch's own sequences, plus full-catalog Recall/NDCG@K on targets."""
+        loss = self.compute_loss(inputs, training=False)
+        if "target_item_id" in inputs:
+            self.update_ranking_metrics(inputs)
+        metrics = {m.name: m.result() for m in self.metrics}
+        metrics["loss"] = loss
+        return metrics
+
+    def update_ranking_metrics(self, inputs: Mapping[str, tf.Tensor]) -> None:
+        users = self(inputs, training=False)
+        k = max(self.eval_ks)
+        _, top_ids = chunked_top_k(users, self.candidate_embeddings(), k,
+                                   exclude=seen_items(inputs, self.exclude_seen))
+        targets = inputs["target_item_id"]
+        has = targets.row_lengths() > 0
+        per_user = ranking_metrics(tf.boolean_mask(top_ids, has),
+                                   tf.ragged.boolean_mask(targets, has), self.eval_ks)
+        for name, metric in self.eval_metrics.items():
+            metric.update_state(per_user[name])

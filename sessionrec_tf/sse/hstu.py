@@ -1,0 +1,129 @@
+"""HSTU sequence encoder (Zhai et al. 2024, "Actions Speak Louder than Words"), causal.
+
+One block, as in the reference implementation::
+
+    x_hat      = LayerNorm(x)
+    U, V, Q, K = split(SiLU(x_hat W + b))             # per head: U, V [dv], Q, K [dqk]
+    A          = SiLU(Q K^T + rab_pos + rab_time) / n   # pointwise, NO softmax; causal mask
+    y          = x + Linear(Dropout(U * LayerNorm(A V)))
+
+``n`` is a constant, the maximum sequence length. ``rab_pos[i, j]`` is a learned bias per
+relative position ``j - i``; ``rab_time[i, j]`` a learned bias per log-bucket of the time gap
+``bucket = floor(ln(max(|t_i - t_j|, 1)) / 0.301)``, clipped to ``num_time_buckets``. Both are
+shared by the heads of a block. For session tokens the time is the session's first
+interaction. (The reference buckets ``t_{i+1} - t_j``, the time of the *next* event; we use
+``t_i - t_j`` so the user state never depends on when the next session happens.)
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from sessionrec_tf.layers.dropout import SeededDropout
+
+TIME_BUCKET_DIVISOR = 0.301
+
+
+def time_buckets(timestamps: tf.Tensor, num_buckets: int) -> tf.Tensor:
+    """``[B, L]`` seconds -> ``[B, L, L]`` bucket of ``|t_i - t_j|`` (row i = query)."""
+    dt = tf.abs(tf.cast(timestamps[:, :, None] - timestamps[:, None, :], tf.float32))
+    bucket = tf.floor(tf.math.log(tf.maximum(dt, 1.0)) / TIME_BUCKET_DIVISOR)
+    return tf.cast(tf.clip_by_value(bucket, 0.0, float(num_buckets)), tf.int32)
+
+
+class RelativeBias(tf.keras.layers.Layer):
+    """``rab_pos + rab_time``: ``[B, L]`` timestamps -> ``[B, L, L]`` additive attention bias."""
+
+    def __init__(self, max_len: int, num_time_buckets: int = 128, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.max_len = max_len
+        self.num_time_buckets = num_time_buckets
+
+    def build(self, input_shape: tf.TensorShape) -> None:
+        self.pos_weights = self.add_weight(
+            name="pos", shape=(2 * self.max_len - 1,),
+            initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
+        self.time_weights = self.add_weight(
+            name="time", shape=(self.num_time_buckets + 1,),
+            initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
+        super().build(input_shape)
+
+    def call(self, timestamps: tf.Tensor) -> tf.Tensor:
+        length = tf.shape(timestamps)[1]
+        idx = tf.range(length)
+        rel = idx[None, :] - idx[:, None] + self.max_len - 1  # j - i, shifted to >= 0
+        pos = tf.gather(self.pos_weights, rel)  # [L, L]
+        time = tf.gather(self.time_weights, time_buckets(timestamps, self.num_time_buckets))
+        return pos[None] + time
+
+
+class HSTUBlock(tf.keras.layers.Layer):
+    """One HSTU layer over ``[B, L, d]`` with a ``[B, L, L]`` attention mask."""
+
+    def __init__(self, dim: int, num_heads: int, qk_dim: int, v_dim: int, max_len: int,
+                 dropout: float, num_time_buckets: int = 128, seed: int = 0,
+                 **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.dim, self.num_heads, self.qk_dim, self.v_dim = dim, num_heads, qk_dim, v_dim
+        self.max_len = max_len
+        self.norm_in = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="norm_in")
+        self.uvqk = tf.keras.layers.Dense(num_heads * (2 * v_dim + 2 * qk_dim), name="uvqk")
+        self.bias = RelativeBias(max_len, num_time_buckets, name="rab")
+        self.norm_attn = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="norm_attn")
+        self.dropout = SeededDropout(dropout, seed=seed, name="dropout")
+        self.out = tf.keras.layers.Dense(dim, name="out")
+
+    def call(self, x: tf.Tensor, timestamps: tf.Tensor, attn_mask: tf.Tensor,
+             training: bool | None = None) -> tf.Tensor:
+        h, dv, dqk = self.num_heads, self.v_dim, self.qk_dim
+        batch, length = tf.shape(x)[0], tf.shape(x)[1]
+        uvqk = tf.nn.silu(self.uvqk(self.norm_in(x)))
+        u, v, q, k = tf.split(uvqk, [h * dv, h * dv, h * dqk, h * dqk], axis=-1)
+        q = tf.reshape(q, [batch, length, h, dqk])
+        k = tf.reshape(k, [batch, length, h, dqk])
+        v = tf.reshape(v, [batch, length, h, dv])
+        scores = tf.einsum("bihd,bjhd->bhij", q, k) + self.bias(timestamps)[:, None]
+        attn = tf.nn.silu(scores) / float(self.max_len)
+        attn = attn * tf.cast(attn_mask, attn.dtype)[:, None]
+        av = tf.reshape(tf.einsum("bhij,bjhd->bihd", attn, v), [batch, length, h * dv])
+        return x + self.out(self.dropout(u * self.norm_attn(av), training=training))
+
+
+class HSTUEncoder(tf.keras.layers.Layer):
+    """Causal HSTU stack: ``[B, L, d]`` tokens + ``[B, L]`` times -> ``[B, L, d]`` states.
+
+    Args:
+      dim: model width d.
+      num_layers: blocks (paper: 4).
+      num_heads: heads (paper: 2).
+      max_len: maximum sequence length, the attention normaliser ``n`` and the size of the
+        relative position table.
+      dropout: dropout rate (paper: 0.2).
+      qk_dim, v_dim: per-head widths (default ``dim // num_heads``).
+      num_time_buckets: log time buckets (128).
+      seed: seed of the dropout streams.
+    """
+
+    def __init__(self, dim: int, num_layers: int = 4, num_heads: int = 2, max_len: int = 200,
+                 dropout: float = 0.2, qk_dim: int | None = None, v_dim: int | None = None,
+                 num_time_buckets: int = 128, seed: int = 0, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.max_len = max_len
+        per_head = max(dim // num_heads, 1)
+        self.input_dropout = SeededDropout(dropout, seed=seed * 1000 + 999, name="input_dropout")
+        self.blocks = [
+            HSTUBlock(dim, num_heads, qk_dim or per_head, v_dim or per_head, max_len, dropout,
+                      num_time_buckets, seed=seed * 1000 + i, name=f"hstu_block_{i}")
+            for i in range(num_layers)
+        ]
+        self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+
+    def call(self, x: tf.Tensor, mask: tf.Tensor, timestamps: tf.Tensor,
+             training: bool | None = None) -> tf.Tensor:
+        length = tf.shape(x)[1]
+        causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
+        attn_mask = tf.logical_and(causal[None], mask[:, None, :])
+        x = self.input_dropout(x, training=training)
+        for block in self.blocks:
+            x = block(x, timestamps, attn_mask, training=training)
+        return self.final_norm(x)

@@ -1,0 +1,72 @@
+"""What each position of the sequence must predict: the next session's positives.
+
+For every position ``s`` of a user's sequence (a session token; for item-level models a
+single interaction), the *target session* is the first later session of the same user that
+holds at least one positive. The position then has one training row per positive of that
+session (Eq. 8), and the session's negatives are its rank-loss negatives (Eq. 9). With the
+paper's filters every session has a positive, so the target is simply session ``s + 1``; for
+item-level models whose input holds negatives (HSTU+), it is the next positive item.
+
+Everything is flat and vectorised: positions are indices into the batch's flat list of
+sessions (``[batch, sessions]`` ragged ``.values``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+
+@dataclass
+class TargetRows:
+    """Training rows of one batch.
+
+    Attributes:
+      group_position: ``[G]`` flat sequence position of each query (one group per position
+        that has a target session).
+      group_positives: ``[G, P]`` ragged positive item ids of each group's target session.
+      group_negatives: ``[G, Q]`` ragged negative item ids of each group's target session.
+      row_group: ``[R]`` group of each row; rows are ``group_positives.flat_values``.
+      positive_ids: ``[R]`` the positive item of each row.
+    """
+
+    group_position: tf.Tensor
+    group_positives: tf.RaggedTensor
+    group_negatives: tf.RaggedTensor
+    row_group: tf.Tensor
+    positive_ids: tf.Tensor
+
+    @property
+    def num_rows(self) -> tf.Tensor:
+        return tf.shape(self.positive_ids, out_type=tf.int64)[0]
+
+
+def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> TargetRows:
+    """Build the rows of a batch ``[batch, sessions, items]`` (see module docstring)."""
+    sessions = item_ids.values  # [S, I]
+    session_labels = labels.values
+    n_sessions = sessions.nrows(out_type=tf.int64)
+    session_user = item_ids.value_rowids()  # [S]
+    is_pos = tf.equal(session_labels, 1)
+    positives = tf.ragged.boolean_mask(sessions, is_pos)  # [S, P]
+    negatives = tf.ragged.boolean_mask(sessions, tf.logical_not(is_pos))  # [S, Q]
+    with_positive = tf.where(positives.row_lengths() > 0)[:, 0]  # sorted session indices
+    nxt = tf.searchsorted(with_positive, tf.range(1, n_sessions + 1), side="left",
+                          out_type=tf.int64)
+    has_next = nxt < tf.size(with_positive, out_type=tf.int64)
+    target = tf.gather(with_positive, tf.minimum(nxt, tf.maximum(
+        tf.size(with_positive, out_type=tf.int64) - 1, 0)))
+    same_user = tf.equal(tf.gather(session_user, target), session_user)
+    valid = tf.logical_and(has_next, same_user)
+    group_position = tf.boolean_mask(tf.range(n_sessions), valid)
+    target = tf.boolean_mask(target, valid)
+    group_positives = tf.gather(positives, target)
+    group_negatives = tf.gather(negatives, target)
+    return TargetRows(
+        group_position=group_position,
+        group_positives=group_positives,
+        group_negatives=group_negatives,
+        row_group=group_positives.value_rowids(),
+        positive_ids=group_positives.flat_values,
+    )

@@ -1,0 +1,240 @@
+"""``model.fit`` one epoch at a time, with validation, early stopping, checkpoints, resume.
+
+Each epoch is a ``model.fit`` call on that epoch's data, whose shuffle order is a pure
+function of ``(seed, epoch)``. Every ``checkpoint_every_steps`` steps and at every epoch end
+the whole training state is saved (model weights, optimizer slots, the dropout and sampling
+counters, epoch and step, early-stopping state). Running the same command again resumes from
+the latest checkpoint: a run killed mid-epoch continues at the step after its last
+checkpoint. Because all training randomness is stateless and keyed by checkpointed counters,
+a run interrupted at an epoch boundary and resumed ends with the same weights as an
+uninterrupted one (with ``deterministic: true``).
+
+After each epoch the validation split of ``train.protocol`` is evaluated over the full catalog;
+the best epoch by ``early_stopping_metric`` is kept in ``best/``, and training stops after
+``early_stopping_patience`` epochs without improvement.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from sessionrec_tf.config import ExperimentConfig
+from sessionrec_tf.data.dataset import PreparedDataset
+from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.reader import read_dataset
+from sessionrec_tf.models.builder import build_model, compile_model
+from sessionrec_tf.models.sessionrec import SessionRec
+from sessionrec_tf.training.run import (
+    BEST,
+    RUN_FILE,
+    build_with_dummy_batch,
+    check_vocabulary,
+    git_commit,
+)
+
+
+def train_item_counts(data: PreparedDataset, protocol: str = "loso") -> np.ndarray:
+    """``[num_items]`` positives per item in the training split (no validation/test data)."""
+    counts = np.zeros(data.num_items, dtype=np.int64)
+    for batch in read_dataset(data, "train", protocol, batch_size=512, shuffle=False):
+        items = batch["item_id"].flat_values.numpy()
+        pos = batch["label"].flat_values.numpy() == 1
+        counts += np.bincount(items[pos], minlength=data.num_items)
+    return counts
+
+
+class _StepCheckpoint(tf.keras.callbacks.Callback):
+    """Save the training state every ``every`` steps (step counted within the epoch)."""
+
+    def __init__(self, save: Callable[[int], None], every: int, offset: int) -> None:
+        super().__init__()
+        self.save, self.every, self.offset = save, every, offset
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = self.offset + batch + 1
+        if self.every and step % self.every == 0:
+            self.save(step)
+
+
+class Trainer:
+    """Train ``config`` on ``data`` into ``run_dir`` (resuming if it holds this run).
+
+    Args:
+      config: the experiment.
+      data: the prepared dataset.
+      run_dir: the run directory (created; resumed if it holds the same config and data).
+      overwrite: start over even if ``run_dir`` holds a run.
+      verbose: Keras progress bar verbosity (1 bar, 2 one line per epoch, 0 silent).
+      log: where messages go.
+    """
+
+    def __init__(self, config: ExperimentConfig, data: PreparedDataset, run_dir: str | Path,
+                 overwrite: bool = False, verbose: int = 1,
+                 log: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.verbose = verbose
+        self.log = log
+        self._prepare_dir(overwrite)
+        tr = config.train
+        if tr.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        tf.keras.utils.set_random_seed(tr.seed)
+        counts = train_item_counts(data, tr.protocol) if config.task.sampler == "popularity" \
+            else None
+        self.model: SessionRec = compile_model(build_model(config, data, counts), config)
+        build_with_dummy_batch(self.model)
+        self.state = {
+            "epoch": tf.Variable(0, dtype=tf.int64, trainable=False),
+            "step": tf.Variable(0, dtype=tf.int64, trainable=False),
+            "best": tf.Variable(-np.inf, dtype=tf.float64, trainable=False),
+            "best_epoch": tf.Variable(-1, dtype=tf.int64, trainable=False),
+            "wait": tf.Variable(0, dtype=tf.int64, trainable=False),
+        }
+        self.model.optimizer.build(self.model.trainable_variables)
+        self.checkpoint = tf.train.Checkpoint(model=self.model,
+                                              optimizer=self.model.optimizer, **self.state)
+        self.manager = tf.train.CheckpointManager(self.checkpoint,
+                                                  str(self.run_dir / "checkpoints"),
+                                                  max_to_keep=2)
+        self.best_checkpoint = tf.train.Checkpoint(model=self.model)
+        self.steps_per_epoch = tr.steps_per_epoch or math.ceil(
+            data.counts["users"] / tr.batch_size)
+        self.history: list[dict[str, Any]] = self._load_history()
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            self.log(f"resuming {self.run_dir} from {self.manager.latest_checkpoint}: epoch "
+                     f"{int(self.state['epoch'])}, step {int(self.state['step'])}")
+
+    # ------------------------------------------------------------------ run directory
+    def _prepare_dir(self, overwrite: bool) -> None:
+        run_file = self.run_dir / RUN_FILE
+        if overwrite and self.run_dir.exists():
+            shutil.rmtree(self.run_dir)
+        if run_file.exists():
+            info = json.loads(run_file.read_text())
+            saved = (self.run_dir / "config.yaml").read_text()
+            if saved != self.config.to_yaml():
+                raise DataError(
+                    f"{self.run_dir} holds a run with a different config; resume it with the "
+                    "same config, choose another --output, or pass --overwrite")
+            check_vocabulary(info, self.data, str(self.run_dir))
+            return
+        if self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise DataError(f"{self.run_dir} exists and is not a run directory; choose another "
+                            "--output or pass --overwrite")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.run_dir / "config.yaml")
+        info = {
+            "dataset": str(self.data.path.resolve()),
+            "dataset_name": self.data.name,
+            "vocab_fingerprint": self.data.vocab_fingerprint,
+            "vocab_sizes": self.data.vocab_sizes,
+            "git_commit": git_commit(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "status": "training",
+        }
+        run_file.write_text(json.dumps(info, indent=2) + "\n")
+
+    def _update_info(self, **fields: Any) -> None:
+        path = self.run_dir / RUN_FILE
+        info = json.loads(path.read_text())
+        info.update(fields)
+        path.write_text(json.dumps(info, indent=2, default=float) + "\n")
+
+    def _load_history(self) -> list[dict[str, Any]]:
+        path = self.run_dir / "history.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    def _save(self, epoch: int, step: int) -> None:
+        self.state["epoch"].assign(epoch)
+        self.state["step"].assign(step)
+        self.manager.save(checkpoint_number=epoch * self.steps_per_epoch + step)
+
+    # ------------------------------------------------------------------ training
+    def epoch_dataset(self, epoch: int, skip: int) -> tf.data.Dataset:
+        tr = self.config.train
+        ds = read_dataset(self.data, "train", tr.protocol, tr.batch_size, shuffle=True,
+                          seed=tr.seed, epoch=epoch, repeat=tr.steps_per_epoch is not None,
+                          shuffle_buffer=tr.shuffle_buffer)
+        return ds.skip(skip).take(self.steps_per_epoch - skip)
+
+    def validate(self) -> dict[str, float]:
+        tr = self.config.train
+        valid = read_dataset(self.data, "valid", tr.protocol, tr.eval_batch_size,
+                             deterministic=True)
+        for metric in self.model.metrics:
+            metric.reset_state()
+        result = self.model.evaluate(valid, verbose=0, return_dict=True)
+        return {k: float(v) for k, v in result.items()}
+
+    def run(self) -> dict[str, Any]:
+        """Train to the configured number of epochs or early stop; return the summary."""
+        tr = self.config.train
+        metric = tr.early_stopping_metric
+        writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / "validation"))
+        tensorboard = tf.keras.callbacks.TensorBoard(str(self.run_dir / "tensorboard"),
+                                                     update_freq="epoch", profile_batch=0)
+        t_start = time.time()
+        stopped_early = False
+        while int(self.state["epoch"]) < tr.epochs:
+            epoch, skip = int(self.state["epoch"]), int(self.state["step"])
+            if int(self.state["wait"]) >= tr.early_stopping_patience:
+                stopped_early = True
+                break
+            t0 = time.time()
+            saver = _StepCheckpoint(lambda s, e=epoch: self._save(e, s),
+                                    tr.checkpoint_every_steps, skip)
+            fit = self.model.fit(self.epoch_dataset(epoch, skip), epochs=epoch + 1,
+                                 initial_epoch=epoch, verbose=self.verbose,
+                                 callbacks=[saver, tensorboard])
+            train_seconds = time.time() - t0
+            val = self.validate()
+            if metric not in val:
+                raise DataError(f"early_stopping_metric {metric!r} is not computed; "
+                                f"available: {sorted(val)}")
+            improved = val[metric] > float(self.state["best"])
+            if improved:
+                self.state["best"].assign(val[metric])
+                self.state["best_epoch"].assign(epoch)
+                self.state["wait"].assign(0)
+                self.best_checkpoint.write(str(self.run_dir / BEST / "weights"))
+            else:
+                self.state["wait"].assign_add(1)
+            record = {"epoch": epoch + 1, "train_seconds": round(train_seconds, 2),
+                      "train": {k: float(v[-1]) for k, v in fit.history.items()},
+                      "valid": val, "best": bool(improved)}
+            self.history.append(record)
+            (self.run_dir / "history.json").write_text(json.dumps(self.history, indent=2))
+            with writer.as_default():
+                for k, v in val.items():
+                    tf.summary.scalar(f"valid/{k}", v, step=epoch + 1)
+            self.log(f"epoch {epoch + 1}: valid {metric} {val[metric]:.4f} "
+                     f"(best {float(self.state['best']):.4f} at epoch "
+                     f"{int(self.state['best_epoch']) + 1}); {train_seconds:.1f}s training")
+            self._save(epoch + 1, 0)
+        if int(self.state["wait"]) >= tr.early_stopping_patience:
+            stopped_early = True
+        prefix = tf.train.latest_checkpoint(str(self.run_dir / BEST))
+        if prefix:
+            self.best_checkpoint.read(prefix).assert_existing_objects_matched()
+        summary = {
+            "status": "finished",
+            "epochs_run": int(self.state["epoch"]),
+            "stopped_early": stopped_early,
+            "best_epoch": int(self.state["best_epoch"]) + 1,
+            f"best_valid_{metric}": float(self.state["best"]),
+            "seconds_this_session": round(time.time() - t_start, 2),
+        }
+        self._update_info(**summary)
+        return summary
