@@ -28,3 +28,19 @@ def kuairand_tsv() -> Path:
 def fixtures_dir() -> Path:
     return FIXTURES
 
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """The simulator's ``tiny`` preset, prepared once per test session."""
+    from sessionrec_tf.data import PrepareOptions, prepare_dataset
+
+    out = tmp_path_factory.mktemp("tiny") / "tiny"
+    return prepare_dataset("synthetic", None, out, {"size": "tiny", "seed": 0},
+                           PrepareOptions(), progress=False, log=None)
+
+
+TINY_MODEL = [
+    "model.embedding_dim=16", "model.num_layers=1", "model.max_len=20", "model.dropout=0.1",
+    "task.num_negatives=16", "train.batch_size=32", "train.eval_batch_size=64",
+]

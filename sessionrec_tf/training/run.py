@@ -28,6 +28,11 @@ RUN_FILE = "run.json"
 BEST = "best"
 
 
+def best_prefix(run_dir: Path) -> str:
+    """Checkpoint prefix of a run's best weights (``best/weights``)."""
+    return str(Path(run_dir) / BEST / "weights")
+
+
 def git_commit() -> str | None:
     """The library's git commit (``None`` outside a checkout); ``+dirty`` if modified."""
     here = Path(__file__).resolve().parent
@@ -76,8 +81,8 @@ class Run:
     @property
     def weights_prefix(self) -> str:
         """Checkpoint prefix of the best weights; DataError if the run has none."""
-        prefix = tf.train.latest_checkpoint(str(self.path / BEST))
-        if prefix is None:
+        prefix = best_prefix(self.path)
+        if not Path(prefix + ".index").exists():
             raise DataError(f"{self.path} has no weights yet ({self.path / BEST} is empty): the "
                             "run has not finished a validated epoch")
         return prefix

@@ -27,15 +27,15 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from sessionrec_tf.config import ExperimentConfig
+from sessionrec_tf.config import ExperimentConfig, load_config
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset
 from sessionrec_tf.models.builder import build_model, compile_model
 from sessionrec_tf.models.sessionrec import SessionRec
 from sessionrec_tf.training.run import (
-    BEST,
     RUN_FILE,
+    best_prefix,
     build_with_dummy_batch,
     check_vocabulary,
     git_commit,
@@ -86,6 +86,7 @@ class Trainer:
         self.verbose = verbose
         self.log = log
         self._prepare_dir(overwrite)
+        self._update_info(status="training")
         tr = config.train
         if tr.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -123,12 +124,21 @@ class Trainer:
             shutil.rmtree(self.run_dir)
         if run_file.exists():
             info = json.loads(run_file.read_text())
-            saved = (self.run_dir / "config.yaml").read_text()
-            if saved != self.config.to_yaml():
+            saved = load_config(self.run_dir / "config.yaml").to_dict()
+            mine = self.config.to_dict()
+            saved["train"].pop("epochs")
+            epochs = mine["train"].pop("epochs")
+            if saved != mine:
+                diff = [f"{sec}.{k}" for sec in mine if isinstance(mine[sec], dict)
+                        for k in mine[sec] if mine[sec][k] != saved[sec].get(k)]
+                diff += [k for k in mine if not isinstance(mine[k], dict) and mine[k] != saved[k]]
                 raise DataError(
-                    f"{self.run_dir} holds a run with a different config; resume it with the "
-                    "same config, choose another --output, or pass --overwrite")
+                    f"{self.run_dir} holds a run with a different config (differs in {diff}); "
+                    "resume it with the same config (only train.epochs may change), choose "
+                    "another --output, or pass --overwrite")
             check_vocabulary(info, self.data, str(self.run_dir))
+            self.config.save(self.run_dir / "config.yaml")
+            self.log(f"{self.run_dir} holds this run; continuing to {epochs} epochs")
             return
         if self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise DataError(f"{self.run_dir} exists and is not a run directory; choose another "
@@ -208,7 +218,7 @@ class Trainer:
                 self.state["best"].assign(val[metric])
                 self.state["best_epoch"].assign(epoch)
                 self.state["wait"].assign(0)
-                self.best_checkpoint.write(str(self.run_dir / BEST / "weights"))
+                self.best_checkpoint.write(best_prefix(self.run_dir))
             else:
                 self.state["wait"].assign_add(1)
             record = {"epoch": epoch + 1, "train_seconds": round(train_seconds, 2),
@@ -225,9 +235,8 @@ class Trainer:
             self._save(epoch + 1, 0)
         if int(self.state["wait"]) >= tr.early_stopping_patience:
             stopped_early = True
-        prefix = tf.train.latest_checkpoint(str(self.run_dir / BEST))
-        if prefix:
-            self.best_checkpoint.read(prefix).assert_existing_objects_matched()
+        if Path(best_prefix(self.run_dir) + ".index").exists():
+            self.best_checkpoint.read(best_prefix(self.run_dir)).assert_existing_objects_matched()
         summary = {
             "status": "finished",
             "epochs_run": int(self.state["epoch"]),

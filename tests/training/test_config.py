@@ -1,0 +1,85 @@
+"""Experiment configs: shipped configs build, strict keys and types, overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionrec_tf.config import (
+    ConfigError,
+    ExperimentConfig,
+    apply_overrides,
+    config_from_dict,
+    load_config,
+    shipped_configs,
+)
+from sessionrec_tf.models import MODEL_NAMES, build_model
+
+
+def test_every_model_has_a_shipped_config():
+    assert sorted(MODEL_NAMES) == shipped_configs()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_shipped_configs_build(name, tiny_dataset):
+    config = load_config(name, ["model.embedding_dim=8", "model.num_layers=1"])
+    assert config.name == name
+    model = build_model(config, tiny_dataset)
+    assert model.view.paradigm == config.model.paradigm
+
+
+def test_paper_defaults():
+    c = ExperimentConfig()
+    assert (c.train.batch_size, c.train.learning_rate, c.model.dropout) == (64, 0.001, 0.2)
+    assert (c.model.num_layers, c.model.num_heads, c.task.num_negatives) == (4, 2, 128)
+    assert c.task.alpha == 0.2
+
+
+def test_unknown_keys_are_refused_with_valid_keys():
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) \['model.layers'\]; valid "
+                                          r"keys under model: \[.*'num_layers'"):
+        config_from_dict({"model": {"layers": 3}})
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) \['optimizer'\]"):
+        config_from_dict({"optimizer": "sgd"})
+
+
+@pytest.mark.parametrize("data, pattern", [
+    ({"model": {"num_layers": "four"}}, r"model.num_layers: expected int, got 'four'"),
+    ({"train": {"learning_rate": "fast"}}, r"train.learning_rate: expected float"),
+    ({"task": {"l2_normalize": 1}}, r"task.l2_normalize: expected bool, got 1"),
+    ({"train": {"eval_ks": [10, "x"]}}, r"train.eval_ks\[1\]: expected int"),
+    ({"train": {"clipnorm": "big"}}, r"train.clipnorm: 'big' is not float or NoneType"),
+    ({"model": 3}, r"model: expected a mapping"),
+])
+def test_wrong_types_are_refused(data, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        config_from_dict(data)
+
+
+def test_overrides_and_round_trip(tmp_path):
+    c = apply_overrides(ExperimentConfig(), ["model.sse=gru", "train.epochs=3",
+                                             "train.eval_ks=[5, 50]", "train.clipnorm=1"])
+    assert (c.model.sse, c.train.epochs, c.train.eval_ks, c.train.clipnorm) == \
+        ("gru", 3, [5, 50], 1.0)
+    path = tmp_path / "c.yaml"
+    c.save(path)
+    assert load_config(path) == c
+    with pytest.raises(ConfigError, match=r"unknown config key 'model.sse_name'"):
+        apply_overrides(c, ["model.sse_name=gru"])
+    with pytest.raises(ConfigError, match=r"--set expects key=value"):
+        apply_overrides(c, ["model.sse"])
+    with pytest.raises(ConfigError, match=r"shipped configs: \["):
+        load_config("no_such_config")
+
+
+@pytest.mark.parametrize("override, pattern", [
+    ("model.ise=attention", r"unknown ISE 'attention'; valid ISEs: \['mean', 'max'"),
+    ("model.sse=lstm", r"unknown SSE 'lstm'; valid SSEs: \['hstu', 'transformer', 'gru'\]"),
+    ("model.paradigm=user", r"unknown paradigm 'user'"),
+    ("task.sampler=zipf", r"unknown sampler 'zipf'; valid samplers"),
+    ("task.loss=hinge", r"unknown retrieval loss 'hinge'"),
+    ("train.exclude_seen=some", r"exclude_seen must be one of"),
+])
+def test_unknown_component_names_list_valid_ones(override, pattern, tiny_dataset):
+    config = load_config("sessionrec_hstu", ["model.embedding_dim=8", override])
+    with pytest.raises(ValueError, match=pattern):
+        build_model(config, tiny_dataset)

@@ -1,0 +1,136 @@
+"""model.fit / evaluate on the reader's dataset; determinism; resume (in process and killed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import REPO, TINY_MODEL
+
+from sessionrec_tf.config import load_config
+from sessionrec_tf.data import DataError, PrepareOptions, prepare_dataset, read_dataset
+from sessionrec_tf.models import build_model, compile_model
+from sessionrec_tf.training import Run, Trainer
+
+
+def _weights(model: tf.keras.Model) -> list[np.ndarray]:
+    return [w.numpy() for w in model.weights]
+
+
+def test_fit_evaluate_and_user_tower(tiny_dataset):
+    config = load_config("sessionrec_hstu", TINY_MODEL)
+    tf.keras.utils.set_random_seed(0)
+    model = compile_model(build_model(config, tiny_dataset), config)
+    train = read_dataset(tiny_dataset, "train", batch_size=32)
+    history = model.fit(train, epochs=2, verbose=0)
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[1] < losses[0]
+    assert {"retrieval_loss", "rank_loss", "users_without_target"} <= set(history.history)
+    result = model.evaluate(read_dataset(tiny_dataset, "valid", batch_size=64), verbose=0,
+                            return_dict=True)
+    for k in (10, 100):
+        assert 0.0 <= result[f"recall@{k}"] <= 1.0
+        assert 0.0 <= result[f"ndcg@{k}"] <= 1.0
+    batch = next(iter(read_dataset(tiny_dataset, "test", batch_size=5, deterministic=True)))
+    users = model(batch)
+    assert users.shape == (5, 16)
+    # cosine similarity (l2_normalize): unit-norm user embeddings
+    np.testing.assert_allclose(tf.norm(users, axis=1).numpy(), 1.0, rtol=1e-5)
+    assert model.candidate_embeddings().shape == (tiny_dataset.num_items, 16)
+
+
+def _train(data, run_dir: Path, epochs: int, extra: list[str] | None = None) -> Trainer:
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, f"train.epochs={epochs}",
+                                             "train.deterministic=true",
+                                             "train.early_stopping_patience=10",
+                                             *(extra or [])])
+    trainer = Trainer(config, data, run_dir, verbose=0, log=lambda _m: None)
+    trainer.run()
+    return trainer
+
+
+def test_deterministic_runs_and_epoch_boundary_resume(tiny_dataset, tmp_path):
+    a = _weights(_train(tiny_dataset, tmp_path / "a", 2).model)
+    b = _weights(_train(tiny_dataset, tmp_path / "b", 2).model)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    # interrupted after epoch 1, resumed by a new Trainer: same weights as uninterrupted
+    _train(tiny_dataset, tmp_path / "c", 1)
+    resumed = _train(tiny_dataset, tmp_path / "c", 2)
+    c = _weights(resumed.model)
+    assert all(np.array_equal(x, y) for x, y in zip(a, c))
+    history = json.loads((tmp_path / "c" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    # a different seed gives different weights (the comparison above can fail)
+    d = _weights(_train(tiny_dataset, tmp_path / "d", 2, ["train.seed=5"]).model)
+    assert not all(np.array_equal(x, y) for x, y in zip(a, d))
+
+
+def test_run_directory_and_bad_inputs(tiny_dataset, tmp_path):
+    trainer = _train(tiny_dataset, tmp_path / "r", 1)
+    run = Run.load(tmp_path / "r")
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert info["status"] == "finished" and info["vocab_sizes"] == tiny_dataset.vocab_sizes
+    assert run.config == trainer.config
+    model, _ = run.restore()
+    batch = next(iter(read_dataset(tiny_dataset, "test", batch_size=4, deterministic=True)))
+    np.testing.assert_allclose(model(batch).numpy(), trainer.model(batch).numpy(), atol=1e-6)
+    # a different config in the same run directory is refused
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "train.deterministic=true",
+                                             "train.early_stopping_patience=10",
+                                             "model.sse=gru"])
+    with pytest.raises(DataError, match=r"different config \(differs in \['model.sse'\]\)"):
+        Trainer(config, tiny_dataset, tmp_path / "r", verbose=0)
+    # a dataset with other vocabularies is refused
+    other = prepare_dataset("synthetic", None, tmp_path / "other",
+                            {"size": "tiny", "seed": 1, "num_items": 300}, PrepareOptions(),
+                            progress=False, log=None)
+    with pytest.raises(DataError, match="different vocabularies"):
+        run.restore(other.path)
+    # not a run / no weights
+    with pytest.raises(DataError, match="is not a run directory"):
+        Run.load(tmp_path)
+    (tmp_path / "r" / "best").rename(tmp_path / "r" / "gone")
+    with pytest.raises(DataError, match="has no weights yet"):
+        _ = Run.load(tmp_path / "r").weights_prefix
+
+
+def test_killed_mid_epoch_run_resumes(tiny_dataset, tmp_path):
+    """Kill a `sessionrec train` subprocess mid-epoch; the same command resumes and finishes."""
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "sessionrec_tf.cli", "train", "--data", str(tiny_dataset.path),
+           "--config", "sessionrec_hstu", "--output", str(run_dir), "--verbose", "0"]
+    for s in [*TINY_MODEL, "train.batch_size=4", "train.checkpoint_every_steps=3",
+              "train.epochs=1"]:
+        cmd += ["--set", s]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    ckpt_dir = run_dir / "checkpoints"
+    deadline = time.time() + 240
+    saved_step = None
+    while time.time() < deadline and proc.poll() is None:
+        latest = tf.train.latest_checkpoint(str(ckpt_dir)) if ckpt_dir.exists() else None
+        if latest and int(latest.rsplit("-", 1)[1]) >= 6:
+            saved_step = int(latest.rsplit("-", 1)[1])
+            break
+        time.sleep(0.2)
+    assert saved_step is not None, f"no mid-epoch checkpoint: {proc.communicate()[0][-2000:]}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    steps_per_epoch = -(-tiny_dataset.counts["users"] // 4)
+    assert saved_step < steps_per_epoch  # killed inside epoch 1
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "resuming" in out.stdout and "epoch 0, step" in out.stdout
+    resumed_step = int(out.stdout.split("epoch 0, step ")[1].split()[0])
+    assert resumed_step >= 6 and resumed_step % 3 == 0
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "finished" and info["epochs_run"] == 1
