@@ -96,6 +96,23 @@ def keep_last_sessions(
     return out
 
 
+def drop_last_session(batch: Batch, keys: Sequence[str]
+                      ) -> tuple[dict[str, tf.RaggedTensor], tf.Tensor]:
+    """Remove each user's last session.
+
+    Returns:
+      The cut fields (and ``session_timestamp``), and ``[S]`` the new flat index of every
+      session of the input (``-1`` for the removed ones), to re-address flat positions.
+    """
+    lay = _Layout(_reference(batch, keys))
+    is_last = tf.equal(lay.session_index, tf.gather(lay.sessions_per_user - 1, lay.session_user))
+    removed_before = tf.cumsum(tf.cast(is_last, tf.int64), exclusive=True)
+    new_index = tf.where(is_last, tf.constant(-1, tf.int64),
+                         tf.range(tf.size(is_last, out_type=tf.int64)) - removed_before)
+    keep = lay.session_offset(lay.sessions_per_user - 1)
+    return take_prefix(batch, keys, keep), new_index
+
+
 def session_start(batch: Batch, keys: Sequence[str], session: tf.Tensor) -> tf.Tensor:
     """``[B]`` position in the flat history where session ``session[b]`` starts."""
     return _Layout(_reference(batch, keys)).session_offset(tf.cast(session, tf.int64))

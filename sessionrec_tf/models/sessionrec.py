@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from sessionrec_tf.data import batch_ops
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.metrics.ranking import ranking_metrics
 from sessionrec_tf.metrics.topk import chunked_top_k
@@ -91,6 +92,12 @@ class SessionRec(tfrs.Model):
                ) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.RaggedTensor]]:
         """``(states [B, L, d], mask [B, L], the view's batch)`` for a ragged batch."""
         seq = self.view(batch)
+        states, mask = self.encode_sequence(seq, training=training)
+        return states, mask, seq
+
+    def encode_sequence(self, seq: Mapping[str, tf.RaggedTensor],
+                        training: bool | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """States ``[B, L, d]`` and mask ``[B, L]`` of a batch already in the view's form."""
         tokens = self.embedding.interactions(seq)  # [B, S, I, d]
         sessions = self.ise(tokens, training=training)  # [B, S, d]
         lengths = sessions.row_lengths()
@@ -98,7 +105,7 @@ class SessionRec(tfrs.Model):
         mask = tf.sequence_mask(lengths, maxlen=tf.shape(x, out_type=tf.int64)[1])
         times = seq["session_timestamp"].to_tensor()
         states = self.sse(x, mask=mask, timestamps=times, training=training)
-        return states, mask, seq
+        return states, mask
 
     def call(self, batch: Mapping[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
         """``[B, d]`` user embeddings: the state after each user's last session.
@@ -124,10 +131,17 @@ class SessionRec(tfrs.Model):
     # ------------------------------------------------------------------ training
     def compute_loss(self, inputs: Mapping[str, tf.Tensor], training: bool = False
                      ) -> tf.Tensor:
-        states, mask, seq = self.encode(inputs, training=training)
-        flat_states = tf.boolean_mask(states, mask)  # [S_total, d], same order as seq rows
+        """Eq. 10 on a batch. The window is the last ``max_len + 1`` sessions: targets come
+        from all of them, the encoder reads all but each user's last (the SASRec shift), so
+        every position the encoder sees, including the last one used at serving, is trained.
+        """
+        seq = self.view(inputs, extra=1)
         targets = next_session_targets(seq["item_id"], seq["label"])
-        queries = tf.gather(flat_states, tf.gather(targets.group_position, targets.row_group))
+        encoder_input, new_index = batch_ops.drop_last_session(seq, self.view.keys)
+        states, mask = self.encode_sequence(encoder_input, training=training)
+        flat_states = tf.boolean_mask(states, mask)  # [S_total - B, d] in row order
+        positions = tf.gather(new_index, targets.group_position)  # never a removed session
+        queries = tf.gather(flat_states, tf.gather(positions, targets.row_group))
         loss = self.retrieval(queries, targets, self.candidates, training=training)
         if self.rank is not None and self.alpha > 0:
             loss = loss + self.alpha * self.rank(queries, targets, self.candidates,

@@ -29,8 +29,10 @@ class SessionView:
         self.max_len = max_len
         self.keys = tuple(keys)
 
-    def __call__(self, batch: Mapping[str, tf.Tensor]) -> dict[str, tf.RaggedTensor]:
-        return batch_ops.keep_last_sessions(batch, self.keys, self.max_len)
+    def __call__(self, batch: Mapping[str, tf.Tensor], extra: int = 0
+                 ) -> dict[str, tf.RaggedTensor]:
+        """The last ``max_len + extra`` sessions."""
+        return batch_ops.keep_last_sessions(batch, self.keys, self.max_len + extra)
 
 
 class ItemView:
@@ -43,7 +45,9 @@ class ItemView:
         self.keys = tuple(keys)
         self.include_negatives = include_negatives
 
-    def __call__(self, batch: Mapping[str, tf.Tensor]) -> dict[str, tf.RaggedTensor]:
+    def __call__(self, batch: Mapping[str, tf.Tensor], extra: int = 0
+                 ) -> dict[str, tf.RaggedTensor]:
+        """The last ``max_len + extra`` interactions, each its own session."""
         items = batch["item_id"]
         per_user = items.row_splits  # sessions per user
         inter_per_user = tf.gather(items.values.row_splits, per_user)
@@ -59,7 +63,7 @@ class ItemView:
         flat = {k: tf.RaggedTensor.from_nested_row_lengths(
             tf.boolean_mask(batch[k].flat_values, keep), [per_user_kept, ones], validate=False)
             for k in self.keys}
-        return batch_ops.keep_last_sessions(flat, self.keys, self.max_len)
+        return batch_ops.keep_last_sessions(flat, self.keys, self.max_len + extra)
 
 
 def make_view(paradigm: str, max_len: int, keys: Sequence[str],

@@ -10,8 +10,9 @@ from sessionrec_tf.layers.dropout import SeededDropout
 class TransformerEncoder(tf.keras.layers.Layer):
     """``[B, L, d]`` tokens -> ``[B, L, d]`` causal states (SASRec-style, pre-LN).
 
-    Positions are learned and counted back from each sequence's most recent token, so the
-    latest session always has position 0 whatever the history length.
+    Positions are learned absolute positions counted from the first token of the (most
+    recent ``max_len``) window, so state i depends on tokens 0..i only. (Counting back from
+    the last token would make every state depend on how many tokens follow it.)
 
     Args:
       dim: model width d; num_layers: blocks (paper: 4); num_heads: heads (paper: 2);
@@ -47,10 +48,8 @@ class TransformerEncoder(tf.keras.layers.Layer):
     def call(self, x: tf.Tensor, mask: tf.Tensor, timestamps: tf.Tensor | None = None,
              training: bool | None = None) -> tf.Tensor:
         length = tf.shape(x)[1]
-        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
-        back = lengths[:, None] - 1 - tf.range(length)[None, :]
-        back = tf.clip_by_value(back, 0, self.max_len - 1)
-        x = x + self.positions(back)
+        positions = tf.minimum(tf.range(length), self.max_len - 1)
+        x = x + self.positions(positions)[None]
         x = self.input_dropout(x, training=training)
         causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
         attn_mask = tf.logical_and(causal[None], mask[:, None, :])

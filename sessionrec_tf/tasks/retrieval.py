@@ -189,13 +189,16 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
         """The same loss through ``tfrs.tasks.Retrieval`` (in-batch capable, O(R^2))."""
         in_batch = self.in_batch_negatives if in_batch is None else in_batch
         candidates = tf.concat([pos_emb, neg_emb], axis=0)
-        ids = tf.concat([targets.positive_ids, negative_ids], axis=0)
-        prob = None
         if self.logq_correction:
-            prob = tf.exp(self._log_q(ids) - tf.math.log(float(self.num_negatives)))
+            # Exact log-Q correction folded into the embeddings: TFRS scores are
+            # [q, 1] . [c, -tau log Q(c)] / tau = q.c / tau - log Q(c). (Passing Q as
+            # candidate_sampling_probability would clip it to >= 1e-6, wrong for rare items.)
+            ids = tf.concat([targets.positive_ids, negative_ids], axis=0)
+            tau = self.similarity.temperature
+            q = tf.concat([q, tf.ones_like(q[:, :1])], axis=1)
+            candidates = tf.concat([candidates, -tau * self._log_q(ids)[:, None]], axis=1)
         summed = self.tfrs_retrieval(
-            q, candidates, candidate_sampling_probability=prob,
-            score_mask=self.score_mask(targets, negative_ids, in_batch),
+            q, candidates, score_mask=self.score_mask(targets, negative_ids, in_batch),
             compute_metrics=False, compute_batch_metrics=False)
         rows = tf.cast(tf.maximum(tf.shape(q)[0], 1), summed.dtype)
         return summed / rows

@@ -52,13 +52,13 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     positives = tf.ragged.boolean_mask(sessions, is_pos)  # [S, P]
     negatives = tf.ragged.boolean_mask(sessions, tf.logical_not(is_pos))  # [S, Q]
     with_positive = tf.where(positives.row_lengths() > 0)[:, 0]  # sorted session indices
+    # first session with a positive after s; index len(with_positive) = "none" (sentinel)
     nxt = tf.searchsorted(with_positive, tf.range(1, n_sessions + 1), side="left",
                           out_type=tf.int64)
-    has_next = nxt < tf.size(with_positive, out_type=tf.int64)
-    target = tf.gather(with_positive, tf.minimum(nxt, tf.maximum(
-        tf.size(with_positive, out_type=tf.int64) - 1, 0)))
-    same_user = tf.equal(tf.gather(session_user, target), session_user)
-    valid = tf.logical_and(has_next, same_user)
+    padded = tf.concat([with_positive, tf.constant([-1], tf.int64)], axis=0)
+    target = tf.gather(padded, nxt)
+    same_user = tf.equal(tf.gather(session_user, tf.maximum(target, 0)), session_user)
+    valid = tf.logical_and(target >= 0, same_user)
     group_position = tf.boolean_mask(tf.range(n_sessions), valid)
     target = tf.boolean_mask(target, valid)
     group_positives = tf.gather(positives, target)

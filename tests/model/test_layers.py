@@ -1,0 +1,764 @@
+"""Model layers checked against independent NumPy references, on tiny cases.
+
+Every reference below is written from the specification (``../shared/spec/SESSIONREC.md``
+sections 2 and 4 and the layers' documented contracts), not from the code under test: the
+tests only *read* the layers' weights (or set them to random values so that every term
+matters) and recompute the forward pass in float64 NumPy.
+
+- HSTU block / encoder forward pass and the log time buckets (incl. clipping at 128).
+- Causality of every SSE and of whole models (session view and item view) built from configs
+  on a tiny prepared dataset.
+- ISEs: pooling vs segment reductions, bucketed GRU/Transformer vs a per-session loop.
+- ItemEmbedding: candidate vs interaction tokens, static features from the item table.
+- Views: ItemView / SessionView contents, truncation and session timestamps.
+- Bad inputs: unknown names, indivisible head counts, bad rates, mismatched tables.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+# isort: off
+import sessionrec_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads)
+import tensorflow as tf
+# isort: on
+from helpers import loaded_log, random_log
+
+from sessionrec_tf.config import config_from_dict
+from sessionrec_tf.data import FilterOptions, PrepareOptions, prepare_log, read_dataset
+from sessionrec_tf.embedding import ItemEmbedding
+from sessionrec_tf.ise import ISE_NAMES, GruISE, PoolingISE, TransformerISE, make_ise
+from sessionrec_tf.layers import SeededDropout
+from sessionrec_tf.models import ItemView, SessionView, build_model, make_view
+from sessionrec_tf.sse import SSE_NAMES, TransformerEncoder, make_sse
+from sessionrec_tf.sse.hstu import HSTUBlock, HSTUEncoder, time_buckets
+
+# ---------------------------------------------------------------------------------------------
+# NumPy reference building blocks
+# ---------------------------------------------------------------------------------------------
+
+
+def np_silu(x: np.ndarray) -> np.ndarray:
+    return x / (1.0 + np.exp(-x))
+
+
+def np_gelu(x: np.ndarray) -> np.ndarray:
+    """Exact GELU, x * Phi(x) (Keras' ``gelu`` activation, approximate=False)."""
+    erf = np.vectorize(math.erf)
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def np_layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def np_time_bucket(ti: np.ndarray, tj: np.ndarray, num_buckets: int = 128) -> np.ndarray:
+    """Spec: clip(floor(ln(max(|t_i - t_j|, 1)) / 0.301), 0, num_buckets)."""
+    dt = np.abs(ti.astype(np.float64) - tj.astype(np.float64))
+    return np.clip(np.floor(np.log(np.maximum(dt, 1.0)) / 0.301), 0, num_buckets).astype(int)
+
+
+def w(var: tf.Variable) -> np.ndarray:
+    return var.numpy().astype(np.float64)
+
+
+def randomize_weights(layer: tf.keras.layers.Layer, seed: int, scale: float = 0.5) -> None:
+    """Set every float weight to random values, so biases, gammas and rab tables all matter."""
+    rng = np.random.default_rng(seed)
+    for var in layer.weights:
+        if var.dtype.is_floating:
+            var.assign(rng.normal(0.0, scale, var.shape).astype(np.float32))
+
+
+def np_hstu_block(block: HSTUBlock, x: np.ndarray, ts: np.ndarray, attn_mask: np.ndarray,
+                  max_len: int, num_heads: int, qk_dim: int, v_dim: int) -> np.ndarray:
+    """The HSTU block of spec section 4, in float64, from the block's weights."""
+    batch, length, _ = x.shape
+    h = num_heads
+    x_hat = np_layer_norm(x, w(block.norm_in.gamma), w(block.norm_in.beta),
+                          block.norm_in.epsilon)
+    uvqk = np_silu(x_hat @ w(block.uvqk.kernel) + w(block.uvqk.bias))
+    u = uvqk[..., : h * v_dim]
+    v = uvqk[..., h * v_dim: 2 * h * v_dim].reshape(batch, length, h, v_dim)
+    q = uvqk[..., 2 * h * v_dim: 2 * h * v_dim + h * qk_dim].reshape(batch, length, h, qk_dim)
+    k = uvqk[..., 2 * h * v_dim + h * qk_dim:].reshape(batch, length, h, qk_dim)
+    pos_w, time_w = w(block.bias.pos_weights), w(block.bias.time_weights)
+    av = np.zeros((batch, length, h, v_dim))
+    for b in range(batch):
+        for head in range(h):
+            for i in range(length):
+                for j in range(length):
+                    if not attn_mask[b, i, j]:
+                        continue
+                    score = (q[b, i, head] @ k[b, j, head] + pos_w[j - i + max_len - 1]
+                             + time_w[np_time_bucket(ts[b, i], ts[b, j])])
+                    av[b, i, head] += np_silu(score) / max_len * v[b, j, head]
+    av = av.reshape(batch, length, h * v_dim)
+    normed = np_layer_norm(av, w(block.norm_attn.gamma), w(block.norm_attn.beta),
+                           block.norm_attn.epsilon)
+    return x + (u * normed) @ w(block.out.kernel) + w(block.out.bias)
+
+
+def causal_padding_mask(mask: np.ndarray) -> np.ndarray:
+    """``[B, L]`` validity -> ``[B, L, L]``: query i may read key j iff j <= i and j valid."""
+    length = mask.shape[1]
+    causal = np.tril(np.ones((length, length), bool))
+    return causal[None] & mask[:, None, :]
+
+
+# A tiny HSTU case: B=2, L=4 (second row has a padded last position), d=8, 2 heads.
+BASE_T = 1_700_000_000
+# gaps between consecutive tokens: 0 s, 1 s, 30 s / 2 h, 30 days, huge (clips at 128)
+TIMES = np.array([
+    [BASE_T, BASE_T, BASE_T + 1, BASE_T + 31],
+    [BASE_T, BASE_T + 7_200, BASE_T + 7_200 + 30 * 86_400, 0],
+], dtype=np.int64)
+MASK = np.array([[True, True, True, True], [True, True, True, False]])
+
+
+def tiny_input(seed: int = 0, batch: int = 2, length: int = 4, dim: int = 8) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(batch, length, dim)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. HSTU
+# ---------------------------------------------------------------------------------------------
+
+
+def test_time_buckets_follow_the_log_formula():
+    ts = np.array([[BASE_T, BASE_T, BASE_T + 1, BASE_T + 30, BASE_T + 7_200,
+                    BASE_T + 30 * 86_400, BASE_T + 10**17]], dtype=np.int64)
+    got = time_buckets(tf.constant(ts), 128).numpy()
+    want = np_time_bucket(ts[0][:, None], ts[0][None, :])
+    np.testing.assert_array_equal(got[0], want)
+    # the gaps land in distinct buckets, and the table is indexed symmetrically
+    dt0 = {g: want[0, i] for i, g in enumerate(["0s", "0s", "1s", "30s", "2h", "30d", "huge"])}
+    assert dt0["0s"] == 0 and dt0["1s"] == 0  # ln(max(1, 1)) = 0
+    assert dt0["30s"] == int(math.log(30) / 0.301) == 11
+    assert dt0["2h"] == int(math.log(7_200) / 0.301) == 29
+    assert dt0["30d"] == int(math.log(30 * 86_400) / 0.301) == 49
+    assert dt0["huge"] == 128  # floor(ln(1e17) / 0.301) = 130, clipped to 128
+    np.testing.assert_array_equal(got[0], got[0].T)
+    assert got.dtype == np.int32 and got.shape == (1, 7, 7)
+    # a smaller table clips there
+    assert time_buckets(tf.constant(ts), 20).numpy().max() == 20
+
+
+@pytest.mark.parametrize("max_len", [4, 7])
+def test_hstu_block_matches_numpy_reference(max_len):
+    dim, heads = 8, 2
+    block = HSTUBlock(dim, heads, qk_dim=4, v_dim=4, max_len=max_len, dropout=0.0)
+    x = tiny_input(1)
+    attn = causal_padding_mask(MASK)
+    block(tf.constant(x), tf.constant(TIMES), tf.constant(attn))  # build
+    randomize_weights(block, seed=2)
+    got = block(tf.constant(x), tf.constant(TIMES), tf.constant(attn), training=False).numpy()
+    want = np_hstu_block(block, x.astype(np.float64), TIMES, attn, max_len, heads, 4, 4)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+    assert block.bias.pos_weights.shape == (2 * max_len - 1,)
+    assert block.bias.time_weights.shape == (129,)
+
+
+def test_hstu_block_reference_is_sensitive_to_time_and_position_bias():
+    """Guard against a vacuous comparison: the rab tables really change the output."""
+    block = HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0)
+    x, attn = tiny_input(3), causal_padding_mask(MASK)
+    block(tf.constant(x), tf.constant(TIMES), tf.constant(attn))
+    randomize_weights(block, seed=4)
+    base = block(tf.constant(x), tf.constant(TIMES), tf.constant(attn)).numpy()
+    # bucket 49 (the 30-day gap) only occurs in row 1
+    t = block.bias.time_weights.numpy()
+    t[49] += 3.0
+    block.bias.time_weights.assign(t)
+    moved = block(tf.constant(x), tf.constant(TIMES), tf.constant(attn)).numpy()
+    assert np.abs(moved[1] - base[1]).max() > 1e-3
+    np.testing.assert_allclose(moved[0], base[0], atol=1e-6)
+    want = np_hstu_block(block, x.astype(np.float64), TIMES, attn, 5, 2, 4, 4)
+    np.testing.assert_allclose(moved, want, atol=1e-5, rtol=1e-5)
+
+
+def test_hstu_block_with_unequal_qk_and_v_widths():
+    block = HSTUBlock(6, 3, qk_dim=2, v_dim=5, max_len=4, dropout=0.0)
+    x, attn = tiny_input(5, dim=6), causal_padding_mask(MASK)
+    block(tf.constant(x), tf.constant(TIMES), tf.constant(attn))
+    randomize_weights(block, seed=6)
+    got = block(tf.constant(x), tf.constant(TIMES), tf.constant(attn)).numpy()
+    want = np_hstu_block(block, x.astype(np.float64), TIMES, attn, 4, 3, 2, 5)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_hstu_encoder_is_stacked_blocks_then_final_layer_norm():
+    enc = HSTUEncoder(8, num_layers=2, num_heads=2, max_len=6, dropout=0.3)
+    x = tiny_input(7)
+    enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))
+    randomize_weights(enc, seed=8)
+    got = enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES),
+              training=False).numpy()
+    h = x.astype(np.float64)
+    attn = causal_padding_mask(MASK)
+    for block in enc.blocks:
+        h = np_hstu_block(block, h, TIMES, attn, 6, 2, 4, 4)
+    fn = enc.final_norm
+    want = np_layer_norm(h, w(fn.gamma), w(fn.beta), fn.epsilon)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Causality: SSEs alone, then whole models
+# ---------------------------------------------------------------------------------------------
+
+SSE_LEN = 6
+SSE_MASK = np.array([[True] * 6, [True] * 4 + [False] * 2])
+SSE_TIMES = BASE_T + np.cumsum(np.array([[0, 5, 60, 4_000, 90_000, 10],
+                                         [0, 3_000, 3_000, 86_400, 0, 0]]), axis=1)
+
+
+def _sse(name: str) -> tf.keras.layers.Layer:
+    tf.keras.utils.set_random_seed(0)
+    layer = make_sse(name, 8, num_layers=2, num_heads=2, max_len=10, dropout=0.2, seed=0)
+    layer(tf.constant(tiny_input(0, length=SSE_LEN)), mask=tf.constant(SSE_MASK),
+          timestamps=tf.constant(SSE_TIMES))
+    randomize_weights(layer, seed=11, scale=0.3)
+    return layer
+
+
+def _run_sse(layer: tf.keras.layers.Layer, x: np.ndarray, mask: np.ndarray,
+             times: np.ndarray) -> np.ndarray:
+    return layer(tf.constant(x), mask=tf.constant(mask), timestamps=tf.constant(times),
+                 training=False).numpy()
+
+
+@pytest.mark.parametrize("name", SSE_NAMES)
+def test_sse_future_tokens_never_change_past_states(name):
+    layer = _sse(name)
+    x = tiny_input(12, length=SSE_LEN)
+    base = _run_sse(layer, x, SSE_MASK, SSE_TIMES)
+    rng = np.random.default_rng(13)
+    for j in range(SSE_LEN):
+        x2, t2 = x.copy(), SSE_TIMES.copy()
+        x2[:, j:] = rng.normal(size=x2[:, j:].shape)
+        t2[:, j:] += rng.integers(1, 10**6, size=t2[:, j:].shape)
+        out = _run_sse(layer, x2, SSE_MASK, t2)
+        np.testing.assert_allclose(out[:, :j], base[:, :j], atol=1e-6, err_msg=f"j={j}")
+        for b in range(2):
+            if SSE_MASK[b, j]:  # a valid position j: its own state must move
+                assert np.abs(out[b, j] - base[b, j]).max() > 1e-4, (name, b, j)
+
+
+@pytest.mark.parametrize("name", SSE_NAMES)
+def test_sse_padding_content_is_ignored(name):
+    layer = _sse(name)
+    x = tiny_input(14, length=SSE_LEN)
+    base = _run_sse(layer, x, SSE_MASK, SSE_TIMES)
+    x2, t2 = x.copy(), SSE_TIMES.copy()
+    x2[1, 4:] = 100.0
+    t2[1, 4:] = 123
+    out = _run_sse(layer, x2, SSE_MASK, t2)
+    np.testing.assert_allclose(out[SSE_MASK], base[SSE_MASK], atol=1e-6)
+
+
+def _prefix_check(name: str) -> None:
+    layer = _sse(name)
+    x = tiny_input(15, length=SSE_LEN)
+    full = _run_sse(layer, x, SSE_MASK, SSE_TIMES)
+    for m in range(1, SSE_LEN):
+        cut = _run_sse(layer, x[:, :m], SSE_MASK[:, :m], SSE_TIMES[:, :m])
+        valid = SSE_MASK[:, :m]
+        np.testing.assert_allclose(cut[valid], full[:, :m][valid], atol=1e-6,
+                                   err_msg=f"{name}: prefix of length {m}")
+
+
+@pytest.mark.parametrize("name", ["hstu", "gru"])
+def test_sse_state_after_token_i_does_not_depend_on_later_tokens_existing(name):
+    """The state after token i is the same whether or not later tokens exist (serving = a
+    prefix of a training sequence)."""
+    _prefix_check(name)
+
+
+def test_transformer_sse_state_does_not_depend_on_later_tokens_existing():
+    _prefix_check("transformer")
+
+
+# --- whole models --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    log = loaded_log(random_log(12, 25, seed=3))
+    opts = PrepareOptions(filters=FilterOptions(min_item_interactions=1,
+                                                min_user_interactions=1), num_shards=1)
+    out = tmp_path_factory.mktemp("layers_ds") / "tiny"
+    return prepare_log(log, out, opts, progress=False, log=None)
+
+
+@pytest.fixture(scope="module")
+def tiny_batch(tiny_dataset):
+    ds = read_dataset(tiny_dataset, split="full", batch_size=6, deterministic=True,
+                      prefetch=False)
+    return next(iter(ds))
+
+
+MODEL_CASES = {
+    # name: (paradigm, item_input, sse)
+    "session_hstu": ("session", "all", "hstu"),
+    "session_transformer": ("session", "all", "transformer"),
+    "session_gru": ("session", "all", "gru"),
+    "item_all_hstu": ("item", "all", "hstu"),
+    "item_positives_hstu": ("item", "positives", "hstu"),
+    "item_positives_gru": ("item", "positives", "gru"),
+    "item_all_transformer": ("item", "all", "transformer"),
+}
+
+
+def _model(dataset, paradigm: str, item_input: str, sse: str):
+    cfg = config_from_dict({
+        "name": f"t_{paradigm}_{sse}",
+        "model": {"paradigm": paradigm, "item_input": item_input, "sse": sse,
+                  "embedding_dim": 8, "feature_dim": 4, "num_layers": 2, "num_heads": 2,
+                  "dropout": 0.2, "max_len": 60},
+        "task": {"num_negatives": 4, "alpha": 0.2},
+    })
+    tf.keras.utils.set_random_seed(1)
+    return build_model(cfg, dataset)
+
+
+INTER_KEYS = ("item_id", "label", "timestamp", "dwell", "cat")
+
+
+def _as_lists(batch) -> dict[str, list]:
+    return {k: batch[k].to_list() for k in INTER_KEYS}
+
+
+def _to_batch(lists: dict[str, list]) -> dict[str, tf.RaggedTensor]:
+    out = {k: tf.ragged.constant(v, dtype=tf.int64, ragged_rank=2, row_splits_dtype=tf.int64)
+           for k, v in lists.items()}
+    ts = out["timestamp"]
+    out["session_timestamp"] = tf.RaggedTensor.from_row_splits(
+        tf.gather(ts.flat_values, ts.values.row_splits[:-1]), ts.row_splits)
+    return out
+
+
+def _view_tokens_before(lists, b: int, j: int, item_input: str, paradigm: str) -> int:
+    """Number of SSE tokens of user b that come from sessions < j (in the unchanged part)."""
+    if paradigm == "session":
+        return j
+    labels = lists["label"][b][:j]
+    return sum(len(s) if item_input == "all" else sum(lab == 1 for lab in s) for s in labels)
+
+
+def _perturb_session(lists, b: int, j: int, num_items: int, rng) -> dict[str, list]:
+    new = {k: [[list(s) for s in u] for u in v] for k, v in lists.items()}
+    n = len(new["item_id"][b][j])
+    new["item_id"][b][j] = [int(i) for i in rng.integers(2, num_items, n)]
+    labels = [1 - lab for lab in new["label"][b][j]]
+    labels[0] = 1  # at least one positive, so the item view (positives) also sees it
+    new["label"][b][j] = labels
+    new["dwell"][b][j] = [int(i) for i in rng.integers(0, 3, n)]
+    shift = int(rng.integers(1, 5_000))
+    new["timestamp"][b][j] = [t + shift for t in new["timestamp"][b][j]]
+    return new
+
+
+def _check_model_causality(dataset, batch, paradigm, item_input, sse) -> None:
+    model = _model(dataset, paradigm, item_input, sse)
+    lists = _as_lists(batch)
+    base_states, base_mask, _ = model.encode(_to_batch(lists), training=False)
+    base_states, base_mask = base_states.numpy(), base_mask.numpy()
+    rng = np.random.default_rng(21)
+    checked = 0
+    for b in range(3):
+        for j in range(len(lists["item_id"][b])):
+            new = _perturb_session(lists, b, j, dataset.num_items, rng)
+            states, mask, _ = model.encode(_to_batch(new), training=False)
+            states, mask = states.numpy(), mask.numpy()
+            p = _view_tokens_before(lists, b, j, item_input, paradigm)
+            np.testing.assert_allclose(states[b, :p], base_states[b, :p], atol=1e-6,
+                                       err_msg=f"user {b}, session {j}")
+            assert mask[b].sum() > p
+            n_after = min(mask[b].sum(), base_mask[b].sum())
+            assert np.abs(states[b, p:n_after] - base_states[b, p:n_after]).max() > 1e-5, \
+                f"changing session {j} of user {b} changed nothing"
+            for other in range(len(lists["item_id"])):  # other users are independent
+                if other != b:
+                    n = int(base_mask[other].sum())
+                    assert int(mask[other].sum()) == n
+                    # float32 noise only: the batch's padded length can change with user b's
+                    np.testing.assert_allclose(states[other, :n], base_states[other, :n],
+                                               atol=1e-5)
+            checked += 1
+    assert checked >= 9
+
+
+@pytest.mark.parametrize("case", list(MODEL_CASES))
+def test_model_changing_session_j_never_changes_earlier_states(tiny_dataset, tiny_batch, case):
+    _check_model_causality(tiny_dataset, tiny_batch, *MODEL_CASES[case])
+
+
+def test_sasrec_model_changing_session_j_never_changes_earlier_states(tiny_dataset,
+                                                                       tiny_batch):
+    _check_model_causality(tiny_dataset, tiny_batch, "item", "positives", "transformer")
+
+
+def test_transformer_position_used_at_serving_is_trained(tiny_dataset):
+    batch = next(iter(read_dataset(tiny_dataset, split="train", batch_size=12,
+                                   deterministic=True, prefetch=False)))
+    model = _model(tiny_dataset, "session", "all", "transformer")
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(batch, training=False)
+    grad = tf.convert_to_tensor(tape.gradient(loss, model.sse.positions.embeddings)).numpy()
+    assert np.linalg.norm(grad[1]) > 0  # the test can see gradients at all
+    assert np.linalg.norm(grad[0]) > 0, "positions[0] is never trained"
+
+
+def test_model_call_is_the_state_after_the_last_session(tiny_dataset, tiny_batch):
+    model = _model(tiny_dataset, "session", "all", "hstu")
+    states, mask, _ = model.encode(tiny_batch, training=False)
+    user = model(tiny_batch, training=False).numpy()
+    last = mask.numpy().sum(axis=1) - 1
+    raw = states.numpy()[np.arange(len(last)), last]
+    want = raw / np.linalg.norm(raw, axis=1, keepdims=True)  # task uses l2_normalize
+    np.testing.assert_allclose(user, want, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. ISE
+# ---------------------------------------------------------------------------------------------
+
+# users -> session lengths; user 1 has no session at all
+ISE_LAYOUT = [[1, 2, 3], [], [4, 5, 6, 7, 8, 9], [9]]
+ISE_DIM = 5
+
+
+def ise_tokens(seed: int = 0, layout=ISE_LAYOUT, dim: int = ISE_DIM):
+    """Ragged ``[B, S, I, d]`` tokens and the per-session NumPy arrays."""
+    rng = np.random.default_rng(seed)
+    sessions = [rng.normal(size=(n, dim)).astype(np.float32) for u in layout for n in u]
+    flat = np.concatenate(sessions) if sessions else np.zeros((0, dim), np.float32)
+    rt = tf.RaggedTensor.from_nested_row_lengths(
+        flat, [np.array([len(u) for u in layout], np.int64),
+               np.array([n for u in layout for n in u], np.int64)])
+    return rt, sessions
+
+
+def _check_structure(out: tf.RaggedTensor, layout, dim: int) -> None:
+    assert isinstance(out, tf.RaggedTensor) and out.ragged_rank == 1
+    assert out.row_lengths().numpy().tolist() == [len(u) for u in layout]
+    assert out.flat_values.shape[-1] == dim
+
+
+@pytest.mark.parametrize("mode", ["mean", "max", "max_relu"])
+def test_pooling_ise_matches_numpy_segment_reductions(mode):
+    rt, sessions = ise_tokens(1)
+    out = make_ise(mode, ISE_DIM)(rt)
+    _check_structure(out, ISE_LAYOUT, ISE_DIM)
+    ref = {"mean": lambda s: s.mean(0), "max": lambda s: s.max(0),
+           "max_relu": lambda s: np.maximum(s, 0).max(0)}[mode]
+    want = np.stack([ref(s.astype(np.float64)) for s in sessions])
+    np.testing.assert_allclose(out.flat_values.numpy(), want, atol=1e-6)
+
+
+def _seq_ise(kind: str, max_items: int) -> tf.keras.layers.Layer:
+    tf.keras.utils.set_random_seed(2)
+    if kind == "gru":
+        return GruISE(8, num_layers=2, max_items=max_items)
+    return TransformerISE(ISE_DIM, num_layers=2, num_heads=1, dropout=0.3,
+                          max_items=max_items, seed=1)
+
+
+def _ise_reference(layer, kind: str, session: np.ndarray) -> np.ndarray:
+    """The layer's own encoder on ONE session, unpadded (slow reference)."""
+    x = tf.constant(session[None])
+    if kind == "gru":
+        for gru in layer.grus:
+            x = gru(x)
+        return x.numpy()[0]
+    # bidirectional pre-LN blocks + final LN + mean, written from TransformerISE's contract
+    for blk in layer.blocks:
+        h = blk["ln1"](x)
+        x = x + blk["mha"](h, h)
+        h = blk["ln2"](x)
+        x = x + blk["ff2"](blk["ff1"](h))
+    return tf.reduce_mean(layer.final_ln(x), axis=1).numpy()[0]
+
+
+@pytest.mark.parametrize("kind", ["gru", "transformer"])
+@pytest.mark.parametrize("max_items", [6, 16])
+def test_sequence_ise_buckets_equal_per_session_loop(kind, max_items):
+    rt, sessions = ise_tokens(3)
+    layer = _seq_ise(kind, max_items)
+    layer(rt)
+    randomize_weights(layer, seed=4, scale=0.3)
+    out = layer(rt, training=False)
+    width = 8 if kind == "gru" else ISE_DIM
+    _check_structure(out, ISE_LAYOUT, width)
+    want = np.stack([_ise_reference(layer, kind, s[-max_items:]) for s in sessions])
+    np.testing.assert_allclose(out.flat_values.numpy(), want, atol=1e-5, rtol=1e-5)
+    if max_items == 6:  # sessions of 7..9 items: only their last 6 items count
+        long = [i for i, s in enumerate(sessions) if len(s) > 6]
+        assert long
+        for i in long:
+            changed = [s.copy() for s in sessions]
+            changed[i][: len(changed[i]) - 6] += 5.0
+            out2 = layer(tf.RaggedTensor.from_row_splits(
+                tf.RaggedTensor.from_row_lengths(np.concatenate(changed),
+                                                 [len(s) for s in changed]),
+                rt.row_splits), training=False)
+            np.testing.assert_allclose(out2.flat_values.numpy(), out.flat_values.numpy(),
+                                       atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["gru", "transformer"])
+def test_sequence_ise_with_empty_buckets(kind):
+    layout = [[1, 1], [1], [16]]  # only the first and last buckets are used
+    rt, sessions = ise_tokens(5, layout)
+    layer = _seq_ise(kind, 8)
+    layer(rt)
+    out = layer(rt, training=False)
+    _check_structure(out, layout, 8 if kind == "gru" else ISE_DIM)
+    want = np.stack([_ise_reference(layer, kind, s[-8:]) for s in sessions])
+    np.testing.assert_allclose(out.flat_values.numpy(), want, atol=1e-5, rtol=1e-5)
+
+
+def test_ise_handles_a_batch_without_sessions():
+    rt, _ = ise_tokens(6, [[], []])
+    for name in ISE_NAMES:
+        out = make_ise(name, ISE_DIM, max_items=4)(rt)
+        assert out.row_lengths().numpy().tolist() == [0, 0], name
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. ItemEmbedding
+# ---------------------------------------------------------------------------------------------
+
+N_ITEMS = 10
+CAT_TABLE = np.array([0, 0, 1, 2, 3, 1, 2, 3, 1, 2], np.int64)
+
+
+def _embedding(mlp_units=(6,)) -> ItemEmbedding:
+    tf.keras.utils.set_random_seed(3)
+    emb = ItemEmbedding(N_ITEMS, 8, item_features={"cat": CAT_TABLE},
+                        item_feature_sizes={"cat": 4},
+                        interaction_feature_sizes={"dwell": 5}, feature_dim=3,
+                        mlp_units=mlp_units)
+    emb.candidates(tf.constant([2], tf.int64))
+    emb.interactions({"item_id": tf.constant([2], tf.int64),
+                      "label": tf.constant([1], tf.int64), "dwell": tf.constant([1], tf.int64)})
+    randomize_weights(emb, seed=9)
+    return emb
+
+
+def _np_mlp(mlp, x: np.ndarray) -> np.ndarray:
+    layers = mlp.layers_
+    for i, dense in enumerate(layers):
+        x = x @ w(dense.kernel) + w(dense.bias)
+        if i < len(layers) - 1:
+            x = np_gelu(x)
+    return x
+
+
+def _emb_batch():
+    items = [[[2, 3], [4]], [[5, 6, 7]], []]
+    labels = [[[1, 0], [1]], [[0, 0, 1]], []]
+    dwell = [[[0, 4], [2]], [[1, 1, 3]], []]
+    mk = lambda v: tf.ragged.constant(v, dtype=tf.int64, ragged_rank=2,  # noqa: E731
+                                      row_splits_dtype=tf.int64)
+    return {"item_id": mk(items), "label": mk(labels), "dwell": mk(dwell)}
+
+
+def test_item_embedding_matches_numpy_reference():
+    emb = _embedding()
+    ids = np.arange(N_ITEMS)
+    item_t = w(emb.item_table.embeddings)
+    cat_t = w(emb.feature_tables["cat"].embeddings)
+    dwell_t = w(emb.feature_tables["dwell"].embeddings)
+    label_t = w(emb.label_table.embeddings)
+    want_c = _np_mlp(emb.candidate_mlp, np.concatenate([item_t[ids], cat_t[CAT_TABLE]], -1))
+    np.testing.assert_allclose(emb.all_candidates().numpy(), want_c, atol=1e-5)
+    batch = _emb_batch()
+    out = emb.interactions(batch)
+    it, lab, dw = (batch[k].flat_values.numpy() for k in ("item_id", "label", "dwell"))
+    want_i = _np_mlp(emb.interaction_mlp, np.concatenate(
+        [item_t[it], cat_t[CAT_TABLE[it]], dwell_t[dw], label_t[lab + 1]], -1))
+    np.testing.assert_allclose(out.flat_values.numpy(), want_i, atol=1e-5)
+
+
+def test_interaction_tokens_keep_the_ragged_structure():
+    emb = _embedding()
+    batch = _emb_batch()
+    out = emb.interactions(batch)
+    assert isinstance(out, tf.RaggedTensor) and out.ragged_rank == 2
+    assert out.shape.as_list() == [3, None, None, 8]
+    for a, b in zip(out.nested_row_splits, batch["item_id"].nested_row_splits):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    dense = emb.interactions({k: v.values.values[None] for k, v in batch.items()})
+    assert dense.shape == (1, 6, 8)
+    np.testing.assert_allclose(dense.numpy()[0], out.flat_values.numpy(), atol=1e-6)
+
+
+def test_candidates_ignore_interaction_features_and_labels():
+    emb = _embedding()
+    before = emb.all_candidates().numpy()
+    batch = _emb_batch()
+    tokens = {}
+    for label in (0, 1):
+        for dwell in (0, 4):
+            b = {"item_id": batch["item_id"],
+                 "label": tf.ones_like(batch["label"]) * label,
+                 "dwell": tf.ones_like(batch["dwell"]) * dwell}
+            tokens[label, dwell] = emb.interactions(b).flat_values.numpy()
+            np.testing.assert_array_equal(emb.all_candidates().numpy(), before)
+    # the same item appears with different labels/features: one candidate, many tokens
+    assert np.abs(tokens[0, 0] - tokens[1, 0]).min() > 1e-6  # label matters, every token
+    assert np.abs(tokens[0, 0] - tokens[0, 4]).min() > 1e-6  # dwell matters, every token
+    # the candidate MLP reads only the item id and static features: no hidden inputs
+    width = emb.item_table.output_dim + emb.feature_tables["cat"].output_dim
+    assert emb.candidate_mlp.layers_[0].kernel.shape[0] == width
+
+
+def test_static_item_features_come_from_the_item_table():
+    emb = _embedding()
+    before = emb.all_candidates().numpy()
+    batch = _emb_batch()
+    tok_before = emb.interactions(batch).flat_values.numpy()
+    # a "cat" column in the batch is not read: the table is the source of static features
+    with_cat = dict(batch, cat=tf.zeros_like(batch["item_id"]))
+    np.testing.assert_array_equal(emb.interactions(with_cat).flat_values.numpy(), tok_before)
+    table = CAT_TABLE.copy()
+    table[4] = 0  # item 4: category 3 -> 0
+    emb.item_feature_lookup["cat"].assign(table)
+    after = emb.all_candidates().numpy()
+    assert np.abs(after[4] - before[4]).max() > 1e-4
+    np.testing.assert_array_equal(np.delete(after, 4, 0), np.delete(before, 4, 0))
+    tok_after = emb.interactions(batch).flat_values.numpy()
+    is4 = batch["item_id"].flat_values.numpy() == 4
+    assert np.abs(tok_after[is4] - tok_before[is4]).max() > 1e-4
+    np.testing.assert_array_equal(tok_after[~is4], tok_before[~is4])
+    # and an embedding built from the changed table agrees with the assigned one
+    rebuilt = ItemEmbedding(N_ITEMS, 8, item_features={"cat": table},
+                            item_feature_sizes={"cat": 4},
+                            interaction_feature_sizes={"dwell": 5}, feature_dim=3,
+                            mlp_units=(6,))
+    rebuilt.build()
+    np.testing.assert_array_equal(rebuilt.item_feature_lookup["cat"].numpy(), table)
+
+
+def test_item_embedding_without_label():
+    emb = ItemEmbedding(N_ITEMS, 4, use_label=False)
+    items = tf.ragged.constant([[[2, 3]], [[4]]], dtype=tf.int64, ragged_rank=2)
+    a = emb.interactions({"item_id": items, "label": tf.zeros_like(items)})
+    b = emb.interactions({"item_id": items, "label": tf.ones_like(items)})
+    np.testing.assert_array_equal(a.flat_values.numpy(), b.flat_values.numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Views
+# ---------------------------------------------------------------------------------------------
+
+VIEW_KEYS = ("item_id", "label", "timestamp")
+# user 0: 3 sessions; user 1: one session of negatives only; user 2: 2 sessions
+V_ITEMS = [[[10, 11, 12], [13], [14, 15]], [[20, 21]], [[30], [31, 32, 33]]]
+V_LABELS = [[[1, 0, 1], [0], [1, 1]], [[0, 0]], [[1], [0, 1, 1]]]
+V_TIMES = [[[100, 101, 102], [200], [300, 301]], [[50, 51]], [[7], [9, 10, 11]]]
+
+
+def _view_batch():
+    mk = lambda v: tf.ragged.constant(v, dtype=tf.int64, ragged_rank=2,  # noqa: E731
+                                      row_splits_dtype=tf.int64)
+    return {"item_id": mk(V_ITEMS), "label": mk(V_LABELS), "timestamp": mk(V_TIMES)}
+
+
+def _flat_user(u: int, keep_negatives: bool) -> list[tuple[int, int, int]]:
+    return [(i, lab, t)
+            for s_i, s_l, s_t in zip(V_ITEMS[u], V_LABELS[u], V_TIMES[u])
+            for i, lab, t in zip(s_i, s_l, s_t) if keep_negatives or lab == 1]
+
+
+@pytest.mark.parametrize("include_negatives", [False, True])
+@pytest.mark.parametrize("max_len", [2, 3, 100])
+def test_item_view_each_item_its_own_session(include_negatives, max_len):
+    out = ItemView(max_len, VIEW_KEYS, include_negatives=include_negatives)(_view_batch())
+    for u in range(3):
+        kept = _flat_user(u, include_negatives)[-max_len:]
+        assert out["item_id"][u].to_list() == [[i] for i, _, _ in kept]
+        assert out["label"][u].to_list() == [[lab] for _, lab, _ in kept]
+        assert out["timestamp"][u].to_list() == [[t] for _, _, t in kept]
+        assert out["session_timestamp"][u].numpy().tolist() == [t for _, _, t in kept]
+    assert out["item_id"].ragged_rank == 2
+
+
+@pytest.mark.parametrize("max_len", [1, 2, 100])
+def test_session_view_keeps_the_last_sessions(max_len):
+    out = SessionView(max_len, VIEW_KEYS)(_view_batch())
+    for u in range(3):
+        assert out["item_id"][u].to_list() == V_ITEMS[u][-max_len:]
+        assert out["label"][u].to_list() == V_LABELS[u][-max_len:]
+        assert out["timestamp"][u].to_list() == V_TIMES[u][-max_len:]
+        assert out["session_timestamp"][u].numpy().tolist() == \
+            [s[0] for s in V_TIMES[u][-max_len:]]
+
+
+def test_make_view_maps_config_names():
+    assert isinstance(make_view("session", 5, VIEW_KEYS), SessionView)
+    v = make_view("item", 5, VIEW_KEYS, "positives")
+    assert isinstance(v, ItemView) and not v.include_negatives
+    assert make_view("item", 5, VIEW_KEYS, "all").include_negatives
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Bad input
+# ---------------------------------------------------------------------------------------------
+
+
+def test_unknown_ise_lists_valid_names():
+    with pytest.raises(ValueError, match="unknown ISE") as err:
+        make_ise("median", 8)
+    for name in ISE_NAMES:
+        assert name in str(err.value)
+
+
+def test_unknown_sse_lists_valid_names():
+    with pytest.raises(ValueError, match="unknown SSE") as err:
+        make_sse("lstm", 8)
+    for name in SSE_NAMES:
+        assert name in str(err.value)
+
+
+def test_indivisible_heads_are_refused():
+    with pytest.raises(ValueError, match="divisible"):
+        make_ise("transformer", 10, num_heads=3)
+    with pytest.raises(ValueError, match="divisible"):
+        make_sse("transformer", 10, num_heads=3)
+    with pytest.raises(ValueError, match="divisible"):
+        TransformerEncoder(6, num_heads=4)
+
+
+def test_other_bad_arguments():
+    with pytest.raises(ValueError, match="pooling mode"):
+        PoolingISE("median")
+    with pytest.raises(ValueError, match="at least one layer"):
+        GruISE(8, num_layers=0)
+    with pytest.raises(ValueError, match="dropout rate"):
+        SeededDropout(1.0)
+    with pytest.raises(ValueError, match="dropout rate"):
+        make_sse("hstu", 8, dropout=-0.1)
+    with pytest.raises(ValueError, match="paradigm"):
+        make_view("items", 5, VIEW_KEYS)
+    with pytest.raises(ValueError, match="item_input"):
+        make_view("item", 5, VIEW_KEYS, "negatives")
+    with pytest.raises(ValueError, match="different features"):
+        ItemEmbedding(N_ITEMS, 8, item_features={"cat": CAT_TABLE}, item_feature_sizes={})
+    with pytest.raises(ValueError, match="rows"):
+        ItemEmbedding(N_ITEMS, 8, item_features={"cat": CAT_TABLE[:5]},
+                      item_feature_sizes={"cat": 4})
+
+
+def test_hstu_refuses_sequences_longer_than_max_len():
+    enc = make_sse("hstu", 8, num_layers=1, num_heads=2, max_len=3, dropout=0.0)
+    x = tiny_input(0, length=4)
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError)):
+        enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))

@@ -1,0 +1,538 @@
+"""Task maths against numpy references written from the spec (SESSIONREC.md section 3).
+
+Every reference below is re-derived from the specification, on tiny hand-built batches:
+nothing here calls the code under test to produce an expected value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sessionrec_tf.tasks import (
+    NextSessionRetrieval,
+    PopularitySampler,
+    SessionRank,
+    Similarity,
+    UniformSampler,
+    next_session_targets,
+)
+
+V = 30  # catalog size (ids 0 and 1 reserved)
+D = 4
+TOL = {"rtol": 1e-5, "atol": 1e-5}
+
+# [user][session] = (item ids, labels); flat session index in comments.
+USERS = [
+    [  # user A
+        ([3, 4, 5], [1, 0, 1]),                # s0
+        ([6, 7, 6, 8], [1, 1, 1, 0]),          # s1: repeated positive 6, one negative
+        ([9, 10], [0, 0]),                     # s2: no positive -> skipped as a target
+        ([11, 12, 5, 13, 12], [1, 0, 1, 0, 0]),  # s3: repeated negative 12
+        ([14, 15], [1, 1]),                    # s4: no negatives
+    ],
+    [  # user B: a single session, no target
+        ([3, 6], [1, 0]),                      # s5
+    ],
+    [  # user C
+        ([20, 21], [1, 1]),                    # s6
+        ([6, 22, 23], [1, 1, 0]),              # s7
+        ([24], [0]),                           # s8: no positive, last -> s7 has no target
+    ],
+    [  # user D: first session without positives
+        ([25], [0]),                           # s9
+        ([26, 27], [1, 0]),                    # s10
+    ],
+]
+
+
+def ragged_batch(users: list) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+    items = tf.ragged.constant([[s[0] for s in u] for u in users], dtype=tf.int64,
+                               ragged_rank=2)
+    labels = tf.ragged.constant([[s[1] for s in u] for u in users], dtype=tf.int64,
+                                ragged_rank=2)
+    return items, labels
+
+
+def ref_targets(users: list) -> dict:
+    """Pure-Python targets: first later session of the same user with >= 1 positive."""
+    flat = [(u, items, labels) for u, sessions in enumerate(users) for items, labels in sessions]
+    out = {"group_position": [], "group_positives": [], "group_negatives": [],
+           "row_group": [], "positive_ids": []}
+    for s, (user, _, _) in enumerate(flat):
+        for t in range(s + 1, len(flat)):
+            if flat[t][0] != user:
+                break
+            items, labels = flat[t][1], flat[t][2]
+            pos = [i for i, lab in zip(items, labels) if lab == 1]
+            if pos:
+                g = len(out["group_position"])
+                out["group_position"].append(s)
+                out["group_positives"].append(pos)
+                out["group_negatives"].append([i for i, lab in zip(items, labels) if lab != 1])
+                out["row_group"].extend([g] * len(pos))
+                out["positive_ids"].extend(pos)
+                break
+    return out
+
+
+REF = ref_targets(USERS)
+
+
+@pytest.fixture(scope="module")
+def targets():
+    return next_session_targets(*ragged_batch(USERS))
+
+
+@pytest.fixture(scope="module")
+def table() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(V, D)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def queries() -> np.ndarray:
+    rows = len(REF["positive_ids"])
+    return np.random.default_rng(1).normal(size=(rows, D)).astype(np.float32)
+
+
+def lookup(table: np.ndarray):
+    t = tf.constant(table)
+    return lambda ids: tf.gather(t, ids)
+
+
+# ----------------------------------------------------------------- numpy references
+def np_embed(x: np.ndarray, l2: bool) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return x / np.linalg.norm(x, axis=-1, keepdims=True) if l2 else x
+
+
+def np_score(q: np.ndarray, v: np.ndarray, temperature: float, l2: bool) -> float:
+    return float(np_embed(q, l2) @ np_embed(v, l2)) / temperature
+
+
+def np_logsumexp(x: list[float]) -> float:
+    x = np.asarray(x, np.float64)
+    m = x.max()
+    return float(m + np.log(np.exp(x - m).sum()))
+
+
+def np_softplus(x: float) -> float:
+    return float(np.logaddexp(0.0, x))
+
+
+def np_popularity_log_q(counts: np.ndarray, power: float, smoothing: float, n: int):
+    """Sampler doc: p_i ∝ (count_i + smoothing) ** power over real items; log Q = log(n p)."""
+    w = np.asarray(counts, np.float64).copy()
+    w[:2] = 0.0
+    w[2:] += smoothing
+    w = w ** power
+    p = w / w.sum()
+    with np.errstate(divide="ignore"):
+        return np.log(p) + np.log(n)
+
+
+def ref_softmax(queries, table, neg_ids, temperature=1.0, l2=False, rah=True, log_q=None,
+                in_batch=False, ref=REF) -> float:
+    rows = list(zip(ref["row_group"], ref["positive_ids"]))
+    losses = []
+    for r, (g, p) in enumerate(rows):
+        session = set(ref["group_positives"][g])
+
+        def logit(item: int, q=queries[r]) -> float:
+            s = np_score(q, table[item], temperature, l2)
+            return s - log_q[item] if log_q is not None else s
+
+        logits = [logit(p)]
+        if in_batch:
+            for j, (gj, pj) in enumerate(rows):
+                if j == r or gj == g or (rah and pj in session):
+                    continue
+                logits.append(logit(pj))
+        logits += [logit(n) for n in neg_ids if not (rah and n in session)]
+        losses.append(np_logsumexp(logits) - logits[0])
+    return float(np.mean(losses)) if losses else 0.0
+
+
+def ref_bce(queries, table, neg_ids, temperature=1.0, l2=False, rah=True) -> float:
+    losses = []
+    for r, (g, p) in enumerate(zip(REF["row_group"], REF["positive_ids"])):
+        n = neg_ids[r]
+        weight = 0.0 if rah and n in REF["group_positives"][g] else 1.0
+        losses.append(np_softplus(-np_score(queries[r], table[p], temperature, l2))
+                      + weight * np_softplus(np_score(queries[r], table[n], temperature, l2)))
+    return float(np.mean(losses))
+
+
+def ref_rank(queries, table, temperature=1.0, l2=False) -> float:
+    losses = []
+    for r, (g, p) in enumerate(zip(REF["row_group"], REF["positive_ids"])):
+        # a negative that is also a positive of the same session is contradictory: left out
+        negs = [n for n in REF["group_negatives"][g] if n not in REF["group_positives"][g]]
+        if not negs:
+            losses.append(0.0)
+            continue
+        pos = np_score(queries[r], table[p], temperature, l2)
+        logits = [pos] + [np_score(queries[r], table[n], temperature, l2) for n in negs]
+        losses.append(np_logsumexp(logits) - pos)
+    return float(np.mean(losses))
+
+
+# Shared negatives: 7 and 6 are positives of g0's session (s1); 5 of g1/g2's (s3); 14 of g3's
+# (s4); 6 and 22 of g4's (s7). Each is ALSO a positive of some other session, where it must
+# stay a negative. 17 is drawn twice.
+NEG = [7, 5, 6, 14, 2, 17, 17, 25, 22]
+COUNTS = np.array([0, 0, 40, 3, 0, 25, 60, 8, 1, 0, 2, 9, 4, 0, 30, 5, 0, 0, 12, 1,
+                   7, 3, 50, 2, 0, 6, 11, 0, 1, 20], np.float64)
+CONFIGS = [(1.0, False), (0.5, False), (0.2, True), (1.0, True)]
+
+
+def neg_tensor(ids: list[int]) -> tf.Tensor:
+    return tf.constant(ids, tf.int64)
+
+
+# ----------------------------------------------------------------- 1. targets
+def test_reference_targets_cover_the_hand_built_cases():
+    # guard the hand-built batch itself: s2 skipped, single-session and trailing users
+    assert REF["group_position"] == [0, 1, 2, 3, 6, 9]
+    assert REF["group_positives"] == [[6, 7, 6], [11, 5], [11, 5], [14, 15], [6, 22], [26]]
+    assert REF["group_negatives"] == [[8], [12, 13, 12], [12, 13, 12], [], [23], [27]]
+
+
+def test_next_session_targets_matches_reference(targets):
+    assert targets.group_position.numpy().tolist() == REF["group_position"]
+    assert targets.group_positives.to_list() == REF["group_positives"]
+    assert targets.group_negatives.to_list() == REF["group_negatives"]
+    assert targets.row_group.numpy().tolist() == REF["row_group"]
+    assert targets.positive_ids.numpy().tolist() == REF["positive_ids"]
+    assert int(targets.num_rows) == len(REF["positive_ids"])
+
+
+def test_next_session_targets_single_session_users_have_no_rows():
+    t = next_session_targets(*ragged_batch([[([3, 4], [1, 0])], [([5], [1])]]))
+    assert t.group_position.numpy().size == 0
+    assert t.positive_ids.numpy().size == 0
+    assert t.group_positives.to_list() == []
+
+
+def test_next_session_targets_batch_without_any_positive():
+    t = next_session_targets(*ragged_batch([[([3, 4], [0, 0]), ([5], [0])], [([6], [0])]]))
+    assert t.positive_ids.numpy().size == 0
+    assert t.group_position.numpy().size == 0
+
+
+# ----------------------------------------------------------------- 2. sampled softmax
+@pytest.mark.parametrize("rah", [True, False])
+@pytest.mark.parametrize(("temperature", "l2"), CONFIGS)
+def test_sampled_softmax_matches_numpy(targets, table, queries, temperature, l2, rah):
+    task = NextSessionRetrieval(UniformSampler(V), num_negatives=len(NEG),
+                                similarity=Similarity(l2_normalize=l2, temperature=temperature),
+                                remove_accidental_hits=rah)
+    got = task(tf.constant(queries), targets, lookup(table), training=False,
+               negative_ids=neg_tensor(NEG))
+    want = ref_softmax(queries, table, NEG, temperature, l2, rah)
+    np.testing.assert_allclose(float(got), want, **TOL)
+
+
+def test_accidental_hit_masking_changes_the_loss(table, queries):
+    # sensitivity guard: the masked and unmasked references must differ on this batch
+    assert abs(ref_softmax(queries, table, NEG, rah=True)
+               - ref_softmax(queries, table, NEG, rah=False)) > 1e-2
+
+
+def test_masking_is_per_target_session_not_global(targets, table, queries):
+    # a global mask (any positive of the batch) would give this, which must NOT be the loss
+    all_pos = set(REF["positive_ids"])
+    global_masked = [n for n in NEG if n not in all_pos]
+    task = NextSessionRetrieval(UniformSampler(V), num_negatives=len(NEG))
+    got = float(task(tf.constant(queries), targets, lookup(table), negative_ids=neg_tensor(NEG)))
+    wrong = ref_softmax(queries, table, global_masked, rah=False)
+    assert abs(got - wrong) > 1e-2
+    np.testing.assert_allclose(got, ref_softmax(queries, table, NEG), **TOL)
+
+
+@pytest.mark.parametrize(("temperature", "l2"), [(1.0, False), (0.25, True)])
+@pytest.mark.parametrize("power", [1.0, 0.75])
+def test_sampled_softmax_with_popularity_logq(targets, table, queries, temperature, l2, power):
+    sampler = PopularitySampler(COUNTS, power=power, smoothing=1.0)
+    log_q = np_popularity_log_q(COUNTS, power, 1.0, len(NEG))
+    np.testing.assert_allclose(
+        sampler.log_q(tf.range(2, V), len(NEG)).numpy(), log_q[2:], **TOL)
+    task = NextSessionRetrieval(sampler, num_negatives=len(NEG),
+                                similarity=Similarity(l2_normalize=l2, temperature=temperature))
+    assert task.logq_correction  # default on for the popularity sampler
+    got = task(tf.constant(queries), targets, lookup(table), negative_ids=neg_tensor(NEG))
+    want = ref_softmax(queries, table, NEG, temperature, l2, log_q=log_q)
+    np.testing.assert_allclose(float(got), want, **TOL)
+    # and the correction matters on this batch
+    assert abs(want - ref_softmax(queries, table, NEG, temperature, l2)) > 1e-2
+
+
+def test_uniform_logq_correction_is_a_no_op(targets, table, queries):
+    losses = []
+    for logq in (False, True):
+        task = NextSessionRetrieval(UniformSampler(V), num_negatives=len(NEG),
+                                    logq_correction=logq)
+        losses.append(float(task(tf.constant(queries), targets, lookup(table),
+                                 negative_ids=neg_tensor(NEG))))
+    np.testing.assert_allclose(losses[0], losses[1], **TOL)
+    np.testing.assert_allclose(losses[0], ref_softmax(queries, table, NEG), **TOL)
+
+
+# ----------------------------------------------------------------- 3. fast path vs TFRS path
+def _paths(task: NextSessionRetrieval, targets, table, queries, neg_ids, in_batch: bool):
+    sim = task.similarity
+    cand = lookup(table)
+    q = sim.embed(tf.constant(queries))
+    pos_emb = sim.embed(cand(targets.positive_ids))
+    neg = neg_tensor(neg_ids)
+    neg_emb = sim.embed(cand(neg))
+    fast = task.sampled_softmax_loss(q, pos_emb, neg_emb, targets, neg)
+    via_tfrs = task.tfrs_loss(q, pos_emb, neg_emb, targets, neg, in_batch=in_batch)
+    return float(fast), float(via_tfrs)
+
+
+@pytest.mark.parametrize("sampler_kind", ["uniform", "popularity"])
+@pytest.mark.parametrize("rah", [True, False])
+@pytest.mark.parametrize(("temperature", "l2"), CONFIGS)
+def test_fast_path_equals_tfrs_path(targets, table, queries, temperature, l2, rah, sampler_kind):
+    sampler = UniformSampler(V) if sampler_kind == "uniform" else PopularitySampler(COUNTS)
+    task = NextSessionRetrieval(sampler, num_negatives=len(NEG),
+                                similarity=Similarity(l2_normalize=l2, temperature=temperature),
+                                remove_accidental_hits=rah)
+    fast, via_tfrs = _paths(task, targets, table, queries, NEG, in_batch=False)
+    np.testing.assert_allclose(fast, via_tfrs, **TOL)
+    log_q = np_popularity_log_q(COUNTS, 1.0, 1.0, len(NEG)) if sampler_kind != "uniform" else None
+    np.testing.assert_allclose(fast, ref_softmax(queries, table, NEG, temperature, l2, rah,
+                                                 log_q=log_q), **TOL)
+
+
+# Regression: TFRS clips candidate_sampling_probability to >= 1e-6; the task must not.
+def test_tfrs_path_logq_for_items_rarer_than_1e6(targets, table, queries):
+    counts = COUNTS.copy()
+    counts[2] = 1e8  # every other item: p = (count + 1) / ~1e8, between 1e-8 and 6e-7
+    task = NextSessionRetrieval(PopularitySampler(counts), num_negatives=len(NEG))
+    log_q = np_popularity_log_q(counts, 1.0, 1.0, len(NEG))
+    want = ref_softmax(queries, table, NEG, log_q=log_q)
+    fast, via_tfrs = _paths(task, targets, table, queries, NEG, in_batch=False)
+    np.testing.assert_allclose(fast, want, **TOL)  # the fast path is right
+    np.testing.assert_allclose(via_tfrs, want, **TOL)
+
+
+@pytest.mark.parametrize("logq", [False, True])
+@pytest.mark.parametrize("rah", [True, False])
+@pytest.mark.parametrize(("temperature", "l2"), CONFIGS)
+def test_in_batch_negatives_match_numpy(targets, table, queries, temperature, l2, rah, logq):
+    sampler = PopularitySampler(COUNTS) if logq else UniformSampler(V)
+    task = NextSessionRetrieval(sampler, num_negatives=len(NEG), in_batch_negatives=True,
+                                similarity=Similarity(l2_normalize=l2, temperature=temperature),
+                                remove_accidental_hits=rah)
+    got = task(tf.constant(queries), targets, lookup(table), training=False,
+               negative_ids=neg_tensor(NEG))
+    log_q = np_popularity_log_q(COUNTS, 1.0, 1.0, len(NEG)) if logq else None
+    want = ref_softmax(queries, table, NEG, temperature, l2, rah, log_q=log_q, in_batch=True)
+    np.testing.assert_allclose(float(got), want, **TOL)
+    # in-batch negatives change the loss (the test would not see them otherwise)
+    assert abs(want - ref_softmax(queries, table, NEG, temperature, l2, rah, log_q=log_q)) > 1e-3
+
+
+# ----------------------------------------------------------------- 4. BCE (SASRec)
+# one negative per row; rows are (g0: 6 7 6)(g1: 11 5)(g2: 11 5)(g3: 14 15)(g4: 6 22)(g5: 26)
+BCE_NEG = [7, 2, 6, 5, 6, 11, 14, 15, 3, 22, 14, 27]
+BCE_HITS = [True, False, True, True, False, True, False, True, False, True, False, False]
+
+
+def test_bce_hand_built_hits():
+    assert len(BCE_NEG) == len(REF["positive_ids"])
+    hits = [n in REF["group_positives"][g] for n, g in zip(BCE_NEG, REF["row_group"])]
+    assert hits == BCE_HITS
+
+
+@pytest.mark.parametrize("rah", [True, False])
+@pytest.mark.parametrize(("temperature", "l2"), CONFIGS)
+def test_bce_matches_numpy(targets, table, queries, temperature, l2, rah):
+    task = NextSessionRetrieval(UniformSampler(V), loss="bce", remove_accidental_hits=rah,
+                                similarity=Similarity(l2_normalize=l2, temperature=temperature))
+    got = task(tf.constant(queries), targets, lookup(table), training=False,
+               negative_ids=neg_tensor(BCE_NEG))
+    want = ref_bce(queries, table, BCE_NEG, temperature, l2, rah)
+    np.testing.assert_allclose(float(got), want, **TOL)
+
+
+def test_bce_masking_matters(table, queries):
+    assert abs(ref_bce(queries, table, BCE_NEG, rah=True)
+               - ref_bce(queries, table, BCE_NEG, rah=False)) > 1e-2
+
+
+# ----------------------------------------------------------------- 5. rank (Eq. 9)
+@pytest.mark.parametrize(("temperature", "l2"), CONFIGS + [(0.05, True)])
+def test_rank_matches_numpy(targets, table, queries, temperature, l2):
+    task = SessionRank(Similarity(l2_normalize=l2, temperature=temperature))
+    got = task(tf.constant(queries), targets, lookup(table))
+    want = ref_rank(queries, table, temperature, l2)
+    np.testing.assert_allclose(float(got), want, **TOL)
+
+
+def test_rank_is_zero_when_no_session_has_negatives(table):
+    users = [[([3], [1]), ([4, 5], [1, 1])], [([6], [1]), ([7], [1])]]
+    t = next_session_targets(*ragged_batch(users))
+    q = tf.constant(np.ones((int(t.num_rows), D), np.float32))
+    assert float(SessionRank()(q, t, lookup(table))) == 0.0
+
+
+def test_rank_leaves_out_negatives_that_are_positives_of_the_same_session(table):
+    # session 2 shows item 9 twice: engaged once (positive), ignored once (negative); 4 is a
+    # plain negative. Row "9" and row "8" must be scored against {4} only.
+    contradictory = [[([3], [1]), ([8, 9, 9, 4], [1, 1, 0, 0])]]
+    clean = [[([3], [1]), ([8, 9, 4], [1, 1, 0])]]
+    t_bad = next_session_targets(*ragged_batch(contradictory))
+    t_ok = next_session_targets(*ragged_batch(clean))
+    assert t_bad.group_negatives.to_list() == [[9, 4]]
+    q = tf.constant(np.random.default_rng(7).normal(size=(2, D)).astype(np.float32))
+    rank = SessionRank(Similarity(temperature=0.5))
+    got = float(rank(q, t_bad, lookup(table)))
+    np.testing.assert_allclose(got, float(rank(q, t_ok, lookup(table))), **TOL)
+    want = np.mean([
+        np_logsumexp([np_score(q.numpy()[r], table[p], 0.5, False),
+                      np_score(q.numpy()[r], table[4], 0.5, False)])
+        - np_score(q.numpy()[r], table[p], 0.5, False)
+        for r, p in enumerate([8, 9])])
+    np.testing.assert_allclose(got, want, **TOL)
+
+
+# ----------------------------------------------------------------- 6. empty batches, gradients
+def _all_tasks():
+    return {
+        "softmax": NextSessionRetrieval(UniformSampler(V), num_negatives=5),
+        "softmax_l2_logq": NextSessionRetrieval(
+            PopularitySampler(COUNTS), num_negatives=5,
+            similarity=Similarity(l2_normalize=True, temperature=0.1)),
+        "in_batch": NextSessionRetrieval(UniformSampler(V), num_negatives=5,
+                                         in_batch_negatives=True),
+        "bce": NextSessionRetrieval(UniformSampler(V), loss="bce"),
+        "rank": SessionRank(Similarity(l2_normalize=True, temperature=0.1)),
+    }
+
+
+def _loss_and_grads(task, targets, table: np.ndarray, rows: int, negative_ids=None):
+    q = tf.Variable(np.random.default_rng(2).normal(size=(rows, D)).astype(np.float32))
+    t = tf.Variable(table)
+    kwargs = {} if negative_ids is None else {"negative_ids": neg_tensor(negative_ids)}
+    with tf.GradientTape() as tape:
+        loss = task(q, targets, lambda ids: tf.gather(t, ids), training=True, **kwargs)
+    gq, gt = tape.gradient(loss, [q, t])
+    return float(loss), [tf.convert_to_tensor(g).numpy() if g is not None else None
+                         for g in (gq, gt)]
+
+
+@pytest.mark.parametrize("name", list(_all_tasks()))
+def test_batch_without_rows_gives_zero_loss_and_finite_grads(name, table):
+    t = next_session_targets(*ragged_batch([[([3, 4], [1, 0])], [([5, 6], [1, 1])]]))
+    assert int(t.num_rows) == 0
+    loss, grads = _loss_and_grads(_all_tasks()[name], t, table, rows=0)
+    assert loss == 0.0
+    for g in grads:
+        assert g is None or np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("name", list(_all_tasks()))
+def test_grads_are_finite_with_masked_candidates(name, targets, table):
+    # fixed negatives holding accidental hits, so the masks are exercised
+    negs = {"rank": None, "bce": BCE_NEG}.get(name, NEG)
+    loss, grads = _loss_and_grads(_all_tasks()[name], targets, table,
+                                  rows=int(targets.num_rows), negative_ids=negs)
+    assert np.isfinite(loss) and loss > 0
+    assert grads[0] is not None and np.all(np.isfinite(grads[0]))
+    assert np.any(grads[0] != 0)
+    assert grads[1] is not None and np.all(np.isfinite(grads[1]))
+
+
+def test_masked_negative_is_exactly_absent_loss_and_gradient(table):
+    # one row: positive 6; negatives [6, 9] with 6 an accidental hit == negatives [9] alone
+    t = next_session_targets(*ragged_batch([[([3], [1]), ([6, 8], [1, 0])]]))
+    assert t.positive_ids.numpy().tolist() == [6]
+    q = tf.constant(np.random.default_rng(3).normal(size=(1, D)).astype(np.float32))
+    out = []
+    for negs in ([6, 9], [9]):
+        var = tf.Variable(table)
+        task = NextSessionRetrieval(UniformSampler(V), num_negatives=len(negs))
+        with tf.GradientTape() as tape:
+            loss = task(q, t, lambda ids, v=var: tf.gather(v, ids),
+                        negative_ids=neg_tensor(negs))
+        out.append((float(loss), tf.convert_to_tensor(tape.gradient(loss, var)).numpy()))
+    np.testing.assert_allclose(out[0][0], out[1][0], **TOL)
+    np.testing.assert_allclose(out[0][1], out[1][1], **TOL)
+    s6 = float(q.numpy()[0] @ table[6])
+    s9 = float(q.numpy()[0] @ table[9])
+    np.testing.assert_allclose(out[0][0], np_logsumexp([s6, s9]) - s6, **TOL)
+
+
+# ----------------------------------------------------------------- 7. samplers
+def _seed(step: int, base: int = 7) -> tf.Tensor:
+    return tf.constant([base, step], tf.int64)
+
+
+def test_uniform_sampler_range_and_coverage():
+    s = UniformSampler(12).sample(20_000, _seed(0)).numpy()
+    assert s.min() >= 2 and s.max() < 12
+    assert set(s.tolist()) == set(range(2, 12))
+    freq = np.bincount(s, minlength=12)[2:] / s.size
+    np.testing.assert_allclose(freq, 1 / 10, atol=0.01)
+    np.testing.assert_allclose(UniformSampler(12).log_q(tf.constant([2, 5]), 20).numpy(),
+                               np.log(20 / 10), **TOL)
+
+
+def _chi_square_ok(draws: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    n = draws.size
+    observed = np.bincount(draws, minlength=probs.size).astype(np.float64)
+    support = probs > 0
+    assert observed[~support].sum() == 0, "drew an item of probability 0"
+    expected = n * probs[support]
+    chi2 = float(((observed[support] - expected) ** 2 / expected).sum())
+    df = int(support.sum()) - 1
+    # generous bound: mean df, sd sqrt(2 df); 6 sd with a fixed seed is never flaky
+    return chi2, df + 6.0 * np.sqrt(2.0 * df)
+
+
+@pytest.mark.parametrize("power", [1.0, 0.75])
+def test_popularity_sampler_follows_counts(power):
+    sampler = PopularitySampler(COUNTS, power=power, smoothing=1.0)
+    draws = sampler.sample(100_000, _seed(3)).numpy()
+    assert draws.min() >= 2 and draws.max() < V
+    probs = np.exp(np_popularity_log_q(COUNTS, power, 1.0, 1))
+    chi2, bound = _chi_square_ok(draws, probs)
+    assert chi2 < bound, (chi2, bound)
+    # zero-count items are still drawn (smoothing)
+    assert np.all(np.bincount(draws, minlength=V)[2:] > 0)
+
+
+def test_popularity_sampler_rejects_a_wrong_distribution():
+    # sensitivity guard for the chi-square check: uniform draws fail it
+    draws = UniformSampler(V).sample(100_000, _seed(3)).numpy()
+    chi2, bound = _chi_square_ok(draws, np.exp(np_popularity_log_q(COUNTS, 1.0, 1.0, 1)))
+    assert chi2 > bound
+
+
+@pytest.mark.parametrize("sampler", [UniformSampler(V), PopularitySampler(COUNTS)],
+                         ids=["uniform", "popularity"])
+def test_sampler_draws_are_a_function_of_seed_and_step(sampler):
+    a = sampler.sample(64, _seed(5)).numpy()
+    b = sampler.sample(64, _seed(5)).numpy()
+    c = sampler.sample(64, _seed(6)).numpy()
+    d = sampler.sample(64, _seed(5, base=8)).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert not np.array_equal(a, d)
+
+
+def test_task_sampling_stream_advances_in_training_only(targets, table, queries):
+    def run(training: bool) -> list[float]:
+        task = NextSessionRetrieval(UniformSampler(V), num_negatives=4, seed=11)
+        return [float(task(tf.constant(queries), targets, lookup(table), training=training))
+                for _ in range(3)]
+
+    train_a, train_b = run(True), run(True)
+    assert train_a == train_b  # same seed -> same stream
+    assert len(set(train_a)) == 3  # each step draws fresh negatives
+    evals = run(False)
+    assert len(set(evals)) == 1  # evaluation draws are fixed
