@@ -54,7 +54,7 @@ class ItemView:
         counts = inter_per_user[1:] - inter_per_user[:-1]
         keep = (tf.ones_like(items.flat_values, tf.bool) if self.include_negatives
                 else tf.equal(batch["label"].flat_values, 1))
-        user_of = tf.repeat(tf.range(tf.size(counts, out_type=tf.int64)), counts)
+        user_of = batch_ops.repeat_range(counts)
         kept_user = tf.boolean_mask(user_of, keep)
         n_users = tf.size(counts, out_type=tf.int64)
         per_user_kept = tf.math.bincount(kept_user, minlength=n_users, maxlength=n_users,

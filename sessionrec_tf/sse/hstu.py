@@ -79,13 +79,15 @@ class HSTUBlock(tf.keras.layers.Layer):
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
         uvqk = tf.nn.silu(self.uvqk(self.norm_in(x)))
         u, v, q, k = tf.split(uvqk, [h * dv, h * dv, h * dqk, h * dqk], axis=-1)
-        q = tf.reshape(q, [batch, length, h, dqk])
-        k = tf.reshape(k, [batch, length, h, dqk])
-        v = tf.reshape(v, [batch, length, h, dv])
-        scores = tf.einsum("bihd,bjhd->bhij", q, k) + self.bias(timestamps)[:, None]
+        # [B, L, H*D] -> [B, H, L, D]; batched matmuls (einsum takes a slow path here)
+        q = tf.transpose(tf.reshape(q, [batch, length, h, dqk]), [0, 2, 1, 3])
+        k = tf.transpose(tf.reshape(k, [batch, length, h, dqk]), [0, 2, 1, 3])
+        v = tf.transpose(tf.reshape(v, [batch, length, h, dv]), [0, 2, 1, 3])
+        scores = tf.matmul(q, k, transpose_b=True) + self.bias(timestamps)[:, None]
         attn = tf.nn.silu(scores) / float(self.max_len)
         attn = attn * tf.cast(attn_mask, attn.dtype)[:, None]
-        av = tf.reshape(tf.einsum("bhij,bjhd->bihd", attn, v), [batch, length, h * dv])
+        av = tf.transpose(tf.matmul(attn, v), [0, 2, 1, 3])
+        av = tf.reshape(av, [batch, length, h * dv])
         return x + self.out(self.dropout(u * self.norm_attn(av), training=training))
 
 

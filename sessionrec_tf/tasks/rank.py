@@ -7,7 +7,8 @@ in session ``g`` but not engaged):
     loss_r = 0                                                          otherwise
 
 A "negative" whose item is also a positive of the same session (shown twice, engaged once)
-is contradictory and left out of ``N_g``, like an accidental hit in the retrieval task.
+is contradictory and is not in ``N_g`` (:func:`~sessionrec_tf.tasks.targets.next_session_targets`
+leaves it out).
 
 The loss is the mean over *all* rows (rows of sessions without negatives count as zeros), so
 ``alpha`` in ``L = L_retrieval + alpha * L_rank`` (Eq. 10) weighs comparable quantities.
@@ -49,13 +50,6 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
         starts = tf.gather(negatives.row_splits[:-1], targets.row_group)
         limits = tf.gather(negatives.row_splits[1:], targets.row_group)
         pairs = tf.ragged.range(starts, limits)  # [R, Q_r] indices into neg_emb
-        pair_neg = tf.gather(negatives.flat_values, pairs)  # [R, Q_r] negative ids
-        own = tf.gather(targets.group_positives, targets.row_group)  # [R, P] positive ids
-        contradictory = tf.reduce_any(
-            tf.equal(tf.gather(own, pair_neg.value_rowids()), pair_neg.flat_values[:, None]),
-            axis=1)
-        pairs = tf.ragged.boolean_mask(pairs, tf.logical_not(
-            pairs.with_flat_values(contradictory)))
         pair_row = pairs.value_rowids()
         pair_scores = sim.scale(tf.reduce_sum(
             tf.gather(q, pair_row) * tf.gather(neg_emb, pairs.flat_values), axis=-1))

@@ -26,7 +26,8 @@ class TargetRows:
       group_position: ``[G]`` flat sequence position of each query (one group per position
         that has a target session).
       group_positives: ``[G, P]`` ragged positive item ids of each group's target session.
-      group_negatives: ``[G, Q]`` ragged negative item ids of each group's target session.
+      group_negatives: ``[G, Q]`` ragged negative item ids of each group's target session
+        (without items that are also positives of that session: shown twice, engaged once).
       row_group: ``[R]`` group of each row; rows are ``group_positives.flat_values``.
       positive_ids: ``[R]`` the positive item of each row.
     """
@@ -62,7 +63,7 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     group_position = tf.boolean_mask(tf.range(n_sessions), valid)
     target = tf.boolean_mask(target, valid)
     group_positives = tf.gather(positives, target)
-    group_negatives = tf.gather(negatives, target)
+    group_negatives = _without_positives(tf.gather(negatives, target), group_positives)
     return TargetRows(
         group_position=group_position,
         group_positives=group_positives,
@@ -70,3 +71,18 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
         row_group=group_positives.value_rowids(),
         positive_ids=group_positives.flat_values,
     )
+
+
+def _without_positives(negatives: tf.RaggedTensor, positives: tf.RaggedTensor
+                       ) -> tf.RaggedTensor:
+    """Drop from each row of ``negatives`` the ids present in the same row of ``positives``.
+
+    Membership by sorted (row, id) keys and a binary search: O((P + Q) log P).
+    """
+    shift = tf.constant(2**32, tf.int64)
+    pos_keys = tf.sort(positives.value_rowids() * shift + positives.flat_values)
+    neg_keys = negatives.value_rowids() * shift + negatives.flat_values
+    at = tf.searchsorted(pos_keys, neg_keys, side="left", out_type=tf.int64)
+    found = tf.gather(tf.concat([pos_keys, [-1]], 0), at)
+    return tf.ragged.boolean_mask(negatives, negatives.with_flat_values(
+        tf.not_equal(found, neg_keys)))

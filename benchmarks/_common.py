@@ -1,0 +1,64 @@
+"""Shared by the benchmark scripts: machine description and appending to RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import tensorflow as tf
+
+    return (f"{cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, Python "
+            f"{platform.python_version()}, TensorFlow {tf.__version__} (CPU)")
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def command() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in [
+        str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]])
+
+
+def record(title: str, body: str) -> None:
+    """Append a dated section (command, machine, commit, body) to RESULTS.md and print it."""
+    section = (f"\n## {title}\n\n- date: {time.strftime('%Y-%m-%d %H:%M %Z')}\n"
+               f"- command: `{command()}`\n- machine: {machine()}\n"
+               f"- commit: {git_commit()}\n\n{body.strip()}\n")
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nEvery section is appended by a script in "
+                           "`benchmarks/`; it states the exact command, the machine and the "
+                           "date. Ratios are measured side by side in one run.\n")
+    with RESULTS.open("a") as fh:
+        fh.write(section)
+    print(section)
+
+
+def peak_rss_mb(children: bool = False) -> float:
+    import resource
+
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024.0
