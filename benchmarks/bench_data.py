@@ -63,16 +63,21 @@ def main() -> None:
     c = meta["counts"]
     report = json.loads((out / "data_report.json").read_text())
     loaded = report["steps"][0]
-    body = f"""
-| measure | value |
-|---|---|
-| simulated interactions (before filters) | {loaded['rows']:,} ({loaded['users']:,} users, {loaded['items']:,} items) |
-| prepared interactions (after filters, cap {args.max_positives} positives) | {c['rows']:,} ({c['users']:,} users, {c['items']:,} items, {c['sessions']:,} sessions, mean session length {c['avg_session_length']}) |
-| `prepare` wall time (simulate + sessionize + filter + vocab + splits + TFRecords) | {seconds:.1f} s |
-| `prepare` peak RSS | {rss / 1024:.2f} GiB |
-| reader, train split, batch 64, parallel (AUTOTUNE) | {par:,.0f} interactions/s ({n:,} interactions) |
-| reader, train split, batch 64, deterministic (1 file at a time, ordered) | {det:,.0f} interactions/s |
-"""
+    rows = [
+        ("simulated interactions (before filters)",
+         f"{loaded['rows']:,} ({loaded['users']:,} users, {loaded['items']:,} items)"),
+        (f"prepared interactions (after filters, cap {args.max_positives} positives)",
+         f"{c['rows']:,} ({c['users']:,} users, {c['items']:,} items, {c['sessions']:,} "
+         f"sessions, mean session length {c['avg_session_length']})"),
+        ("`prepare` wall time (simulate + sessionize + filter + vocab + splits + TFRecords)",
+         f"{seconds:.1f} s"),
+        ("`prepare` peak RSS", f"{rss / 1024:.2f} GiB"),
+        ("reader, train split, batch 64, parallel (AUTOTUNE)",
+         f"{par:,.0f} interactions/s ({n:,} interactions)"),
+        ("reader, train split, batch 64, deterministic (1 file at a time, ordered)",
+         f"{det:,.0f} interactions/s"),
+    ]
+    body = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     record(f"Data path at `{args.size}` scale (issue 2)", body)
 
 
