@@ -200,6 +200,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- evaluate
+
+def register_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate", help="full-catalog Recall/NDCG/HR/MRR@K of a run's best weights",
+        description="Evaluate a trained run on a split; writes RUN/metrics.json and prints "
+                    "a table.")
+    p.add_argument("--run", required=True, help="run directory, e.g. runs/NAME")
+    p.add_argument("--protocol", default="loso", help="loso, loio or temporal")
+    p.add_argument("--split", default="test", choices=["test", "valid"])
+    p.add_argument("--data", help="prepared dataset (default: the run's)")
+    p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500], help="cut-offs")
+    p.add_argument("--exclude-seen", choices=["positives", "all", "none"],
+                   help="seen-item policy (default: the run's config, normally positives)")
+    p.add_argument("--index", default="exact", choices=["exact", "scann"],
+                   help="exact chunked top-K, or ScaNN (also reports its recall vs exact)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--output", help="metrics file (default RUN/metrics.json)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sessionrec_tf.evaluation import evaluate_run, metrics_table
+
+    record = evaluate_run(args.run, args.protocol, args.split, args.data, args.k,
+                          args.exclude_seen, args.index, args.batch_size,
+                          output=args.output)
+    print(metrics_table(record))
+    return 0
+
+
 # ----------------------------------------------------------------------------- demo
 
 def register_demo(sub: argparse._SubParsersAction) -> None:
@@ -256,7 +287,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- main
 
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [
-    register_prepare, register_train, register_demo]
+    register_prepare, register_train, register_evaluate, register_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,75 @@
+"""Evaluate a run directory: restore the best weights, evaluate a split, write metrics.json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.evaluation.evaluator import DEFAULT_KS, Evaluator, check_request
+from sessionrec_tf.training.run import Run, git_commit
+
+# Evaluating with protocol P a run trained with protocol T is refused when T's training input
+# can contain P's test targets: loio trains on the history up to the 2nd-to-last positive,
+# which can lie inside the last session, whose positives are the loso/temporal targets.
+LEAKY = {("loio", "loso"), ("loio", "temporal")}
+
+
+def evaluate_run(run_dir: str | Path, protocol: str = "loso", split: str = "test",
+                 data: str | Path | None = None, ks: Sequence[int] = DEFAULT_KS,
+                 exclude_seen: str | None = None, index: str = "exact",
+                 batch_size: int = 256, progress: bool = True,
+                 output: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate ``run_dir``'s best weights; writes ``metrics.json`` (and returns the record).
+
+    The record holds the metrics, the protocol, split, seen-item policy, K list, users and
+    users/s, the full resolved config, the dataset and the git commit.
+    """
+    run = Run.load(run_dir)
+    trained = run.config.train.protocol
+    if (trained, protocol) in LEAKY:
+        raise DataError(
+            f"{run_dir} was trained with protocol {trained!r}, whose training input can hold "
+            f"the {protocol!r} test targets; train a {protocol!r} run to evaluate {protocol!r}")
+    policy = exclude_seen or run.config.train.exclude_seen
+    model, dataset = run.restore(data)
+    check_request(dataset, protocol, ks, policy)
+    result = Evaluator(model, dataset, ks, policy, batch_size).evaluate(
+        split, protocol, index=index, progress=progress)
+    record = {
+        "run": str(Path(run_dir)),
+        "model": run.config.name,
+        "trained_protocol": trained,
+        **result,
+        "dataset": str(dataset.path),
+        "git_commit": git_commit(),
+        "run_git_commit": run.info.get("git_commit"),
+        "config": run.config.to_dict(),
+    }
+    path = Path(output) if output else Path(run_dir) / "metrics.json"
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    if not isinstance(existing, dict) or "evaluations" not in existing:
+        existing = {"evaluations": {}}
+    existing["evaluations"][f"{protocol}/{split}/{index}"] = record
+    existing["latest"] = f"{protocol}/{split}/{index}"
+    path.write_text(json.dumps(existing, indent=2, default=float) + "\n")
+    return record
+
+
+def metrics_table(record: dict[str, Any]) -> str:
+    """The metrics of one evaluation as a printable table."""
+    m = record["metrics"]
+    ks = record["ks"]
+    lines = [f"{record['model']} on {record['dataset']}: {record['protocol']}/"
+             f"{record['split']}, {record['users']} users, seen items excluded: "
+             f"{record['exclude_seen']}, index: {record['index']}",
+             f"{'metric':<10}" + "".join(f"{'@' + str(k):>10}" for k in ks)]
+    for name in ("recall", "ndcg", "hr", "mrr"):
+        lines.append(f"{name:<10}" + "".join(f"{m[f'{name}@{k}']:>10.4f}" for k in ks))
+    lines.append(f"{record['users_per_second']:.0f} users/s")
+    for key, value in record.items():
+        if key.startswith("scann_recall"):
+            lines.append(f"{key}: {value:.4f}")
+    return "\n".join(lines)
