@@ -27,8 +27,10 @@ def unique_targets(targets: tf.RaggedTensor) -> tf.RaggedTensor:
     order = tf.argsort(vals, stable=True)
     order = tf.gather(order, tf.argsort(tf.gather(rows, order), stable=True))
     rows_s, vals_s = tf.gather(rows, order), tf.gather(vals, order)
-    first = tf.concat([[True], tf.logical_or(rows_s[1:] != rows_s[:-1],
-                                             vals_s[1:] != vals_s[:-1])], axis=0)
+    # the first element of every run of equal (row, id); [:1] keeps it empty for no targets
+    first = tf.concat([tf.ones_like(rows_s[:1], tf.bool),
+                       tf.logical_or(rows_s[1:] != rows_s[:-1], vals_s[1:] != vals_s[:-1])],
+                      axis=0)
     return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(vals_s, first),
                                              tf.boolean_mask(rows_s, first),
                                              nrows=targets.nrows(out_type=tf.int64),

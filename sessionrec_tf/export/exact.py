@@ -1,0 +1,48 @@
+"""Exact top-K in the serving graph: the candidate matrix is a variable, scored by matmul.
+
+    users [B, d] x candidates [V, d]^T -> top-K per user, excluded items removed
+
+The candidate embeddings are computed once at export time (``model.candidate_embeddings()``)
+and stored as a non-trainable variable, so a request costs one ``[B, d] x [d, V]`` product
+and a top-K, never the item tower. Stock TensorFlow ops only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from sessionrec_tf.metrics.topk import chunked_top_k
+
+DEFAULT_CHUNK = 262_144
+
+
+class ExactRetriever(tf.Module):
+    """Exact top-``k`` by dot product over all items (rows 0/1, padding/OOV, never returned).
+
+    Args:
+      candidates: ``[V, d]`` float32 candidate embeddings, row = item vocabulary index.
+      k: results per user.
+      chunk_size: candidates scored at once (memory ``O(batch * chunk_size)``).
+    """
+
+    exact = True
+
+    def __init__(self, candidates: tf.Variable, k: int, chunk_size: int = DEFAULT_CHUNK
+                 ) -> None:
+        super().__init__(name="exact_retriever")
+        self.candidates = candidates
+        self.k = int(k)
+        self.chunk_size = int(chunk_size)
+
+    def top_k(self, users: tf.Tensor, exclude: tf.RaggedTensor | None
+              ) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``."""
+        return chunked_top_k(users, self.candidates, self.k, exclude=exclude,
+                             chunk_size=self.chunk_size)
+
+
+def candidate_variable(candidates: np.ndarray) -> tf.Variable:
+    """The ``[V, d]`` candidate matrix as the non-trainable variable the export holds."""
+    return tf.Variable(np.asarray(candidates, np.float32), trainable=False,
+                       name="candidate_embeddings")

@@ -1,0 +1,76 @@
+"""ScaNN index parameters, with defaults scaled to the catalog size.
+
+A ScaNN index (tree partitioning + asymmetric hashing + exact re-scoring) has three knobs that
+trade recall for speed: ``num_leaves`` (partitions), ``num_leaves_to_search`` (partitions
+scanned per query) and ``num_reordering_candidates`` (hashed-score candidates re-scored
+exactly). Defaults for ``n`` candidates and ``k`` results:
+
+=========================  ==========================================  ====================
+parameter                  default                                     at 1.5M items, k=100
+=========================  ==========================================  ====================
+num_leaves                 ``round(1.6 * sqrt(n))``, at most ``n//50`` 1960
+num_leaves_to_search       ``ceil(num_leaves * 0.05)``, at least 8     98
+num_reordering_candidates  ``max(4 * k, 400)``, at most ``n``           400
+dimensions_per_block       2                                            2
+AH threshold (dot product) 0.2                                          0.2
+=========================  ==========================================  ====================
+
+(``benchmarks/bench_serving.py`` measures recall@100 against exact top-K at 1.5M items.)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from sessionrec_tf.data.errors import DataError
+
+
+@dataclass(frozen=True)
+class ScannOptions:
+    """ScaNN parameters; ``None`` means "scaled to the catalog" (see module docstring).
+
+    Attributes:
+      num_leaves: tree partitions.
+      num_leaves_to_search: partitions searched per query.
+      num_reordering_candidates: candidates re-scored with exact dot products.
+      dimensions_per_block: asymmetric-hashing block width (more = smaller, less accurate).
+      anisotropic_quantization_threshold: ScaNN's anisotropic loss threshold for dot product.
+      training_iterations: k-means iterations of the tree.
+      training_sample_size: points sampled to train the tree and the codebooks.
+    """
+
+    num_leaves: int | None = None
+    num_leaves_to_search: int | None = None
+    num_reordering_candidates: int | None = None
+    dimensions_per_block: int = 2
+    anisotropic_quantization_threshold: float = 0.2
+    training_iterations: int = 12
+    training_sample_size: int = 100_000
+
+    def resolved(self, num_candidates: int, k: int) -> ScannOptions:
+        """Every ``None`` replaced by its default for ``num_candidates`` items; validated."""
+        n = int(num_candidates)
+        if n < 1:
+            raise DataError("a ScaNN index needs at least one candidate item")
+        leaves = self.num_leaves or max(1, min(round(1.6 * math.sqrt(n)), n // 50))
+        search = self.num_leaves_to_search or min(leaves, max(8, math.ceil(leaves * 0.05)))
+        reorder = self.num_reordering_candidates or min(n, max(4 * k, 400))
+        out = replace(self, num_leaves=leaves, num_leaves_to_search=search,
+                      num_reordering_candidates=reorder)
+        problems = []
+        if not 1 <= leaves <= n:
+            problems.append(f"num_leaves={leaves} must be in [1, {n}] (the number of items)")
+        if not 1 <= search <= leaves:
+            problems.append(f"num_leaves_to_search={search} must be in [1, num_leaves={leaves}]")
+        if reorder < k:
+            problems.append(f"num_reordering_candidates={reorder} must be >= k={k}")
+        if self.dimensions_per_block < 1:
+            problems.append(f"dimensions_per_block={self.dimensions_per_block} must be >= 1")
+        if problems:
+            raise DataError("bad ScaNN options: " + "; ".join(problems))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

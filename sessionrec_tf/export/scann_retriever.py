@@ -1,0 +1,145 @@
+"""Approximate top-K in the serving graph with a ScaNN index (needs ScaNN's custom ops).
+
+The index is a ``tfrs.layers.factorized_top_k.ScaNN`` layer built over the candidate
+embeddings of every real item (rows 2.. of the candidate matrix; identifiers = vocabulary
+indices). A SavedModel holding it must be saved with ``namespace_whitelist=["Scann"]`` and
+loads only in a process that has imported ``scann`` (or in a TF Serving built with ScaNN's
+ops); stock TF Serving refuses it with ``Op type not registered 'Scann>TensorsToScann'``.
+
+Seen-item exclusion over-fetches: ``k + (most excluded items of any user in the batch)``
+neighbours are retrieved (re-scoring at least that many), the excluded ones dropped, and the
+best ``k`` kept, so exclusion never costs recall. The layer's own ``query_with_exclusions``
+compares every result with every exclusion (``[B, k + n, n]``), too slow for 8K-item
+histories; here membership is a sorted search.
+
+:func:`build_pybind_index` saves the same configuration as a standalone
+``scann.scann_ops_pybind`` index (no TensorFlow needed to search it) with the original item
+ids as document ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from sessionrec_tf.data.vocab import NUM_RESERVED
+from sessionrec_tf.export.scann_options import ScannOptions
+
+
+def _scann_config(builder: object, options: ScannOptions) -> object:
+    """Apply ``options`` (resolved) to a ScaNN builder (TF ops or pybind)."""
+    return (builder
+            .tree(num_leaves=options.num_leaves,
+                  num_leaves_to_search=options.num_leaves_to_search,
+                  training_iterations=options.training_iterations,
+                  training_sample_size=options.training_sample_size)
+            .score_ah(options.dimensions_per_block,
+                      anisotropic_quantization_threshold=(
+                          options.anisotropic_quantization_threshold),
+                      training_sample_size=options.training_sample_size)
+            .reorder(options.num_reordering_candidates))
+
+
+def _sorted_search(sorted_keys: tf.Tensor, keys: tf.Tensor) -> tf.Tensor:
+    """``keys`` (any shape, int64) found in the sorted 1-D ``sorted_keys``."""
+    guard = tf.concat([sorted_keys, tf.constant([np.iinfo(np.int64).max], tf.int64)], 0)
+    flat = tf.reshape(keys, [-1])
+    pos = tf.searchsorted(guard, flat, side="left", out_type=tf.int64)
+    found = tf.equal(tf.gather(guard, pos), flat)
+    return tf.reshape(found, tf.shape(keys))
+
+
+class ScannRetriever(tf.Module):
+    """Top-``k`` from a TFRS ScaNN index over ``candidates[2:]``.
+
+    Args:
+      candidates: ``[V, d]`` float32 candidate embeddings, row = item vocabulary index.
+      k: results per user.
+      options: ScaNN parameters (resolved against ``V - 2`` items).
+    """
+
+    exact = False
+
+    def __init__(self, candidates: np.ndarray, k: int, options: ScannOptions) -> None:
+        super().__init__(name="scann_retriever")
+        import scann  # noqa: F401  (registers the Scann ops)
+        import tensorflow_recommenders as tfrs
+        from scann.scann_ops.py import scann_ops
+
+        rows = np.ascontiguousarray(candidates[NUM_RESERVED:], dtype=np.float32)
+        self.num_candidates = int(rows.shape[0])
+        self.k = int(k)
+        self.options = options.resolved(self.num_candidates, self.k)
+        opts = self.options
+        self.index = tfrs.layers.factorized_top_k.ScaNN(
+            k=self.k, distance_measure="dot_product", num_leaves=opts.num_leaves,
+            num_leaves_to_search=opts.num_leaves_to_search,
+            training_iterations=opts.training_iterations,
+            dimensions_per_block=opts.dimensions_per_block,
+            num_reordering_candidates=opts.num_reordering_candidates, name="scann")
+        layer = self.index
+
+        def build_searcher(db: tf.Tensor) -> object:  # the layer's builder + AH threshold
+            builder = scann_ops.builder(db=db, num_neighbors=self.k,
+                                        distance_measure="dot_product")
+            return _scann_config(builder, opts).build(shared_name=f"{layer.name}/searcher")
+
+        layer._build_searcher = build_searcher
+        ids = np.arange(NUM_RESERVED, NUM_RESERVED + self.num_candidates, dtype=np.int64)
+        layer.index(tf.constant(rows), tf.constant(ids))
+
+    def top_k(self, users: tf.Tensor, exclude: tf.RaggedTensor | None
+              ) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``."""
+        from scann.scann_ops.py import scann_ops
+
+        k = tf.constant(self.k, tf.int32)
+        extra = (tf.cast(tf.reduce_max(tf.concat([exclude.row_lengths(), [0]], 0)), tf.int32)
+                 if exclude is not None else tf.constant(0, tf.int32))
+        fetch = tf.minimum(k + extra, self.num_candidates)
+        reorder = tf.maximum(fetch, self.options.num_reordering_candidates)
+        searcher = scann_ops.searcher_from_module(self.index._serialized_searcher)
+        result = searcher.search_batched_parallel(users, final_num_neighbors=fetch,
+                                                  pre_reorder_num_neighbors=reorder)
+        batch = tf.shape(users)[0]
+        scores = tf.reshape(result.distances, [batch, -1])
+        ids = tf.gather(self.index._identifiers, tf.reshape(result.indices, [batch, -1]))
+        if exclude is not None:
+            width = tf.constant(self.num_candidates + NUM_RESERVED, tf.int64)  # > any index
+            excluded = tf.sort(exclude.value_rowids() * width
+                               + tf.cast(exclude.flat_values, tf.int64))
+            rows = tf.range(tf.cast(batch, tf.int64))[:, None]
+            drop = _sorted_search(excluded, rows * width + ids)
+            scores = tf.where(drop, tf.constant(float("-inf")), scores)
+        top_scores, pos = tf.math.top_k(scores, k=tf.minimum(k, tf.shape(scores)[1]))
+        return top_scores, tf.gather(ids, pos, batch_dims=1)
+
+
+def build_pybind_index(candidates: np.ndarray, item_tokens: Sequence[str], k: int,
+                       options: ScannOptions, directory: Path) -> Path:
+    """Build and serialize a ``scann_ops_pybind`` index over ``candidates[2:]``.
+
+    Args:
+      candidates: ``[V, d]`` candidate embeddings (row = vocabulary index).
+      item_tokens: ``V - 2`` original item ids (as text), the index's document ids.
+      k: default number of neighbours.
+      options: resolved ScaNN options.
+      directory: created; receives ScaNN's files (``scann_assets.pbtxt``, docids, ...).
+
+    Load it with ``scann.scann_ops_pybind.load_searcher(directory)``; ``search`` then returns
+    item ids directly.
+    """
+    from scann import scann_ops_pybind
+
+    rows = np.ascontiguousarray(candidates[NUM_RESERVED:], dtype=np.float32)
+    if len(item_tokens) != rows.shape[0]:
+        raise ValueError(f"build_pybind_index: {len(item_tokens)} item ids for "
+                         f"{rows.shape[0]} candidate rows")
+    builder = scann_ops_pybind.builder(rows, k, "dot_product")
+    searcher = _scann_config(builder, options).build(docids=[str(t) for t in item_tokens])
+    directory.mkdir(parents=True, exist_ok=True)
+    searcher.serialize(str(directory))
+    return directory
