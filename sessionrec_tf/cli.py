@@ -231,6 +231,63 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- experiment
+
+def register_experiment(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "experiment", help="the paper's experiments: table2, table3, table4, alpha, "
+                           "efficiency, scaling, report",
+        description="Run one experiment; writes a Markdown table, a JSON file and a PNG plot "
+                    "into --output. Re-running resumes (finished runs are reused).")
+    p.add_argument("name", choices=["table2", "table3", "table4", "alpha", "efficiency",
+                                    "scaling", "report"])
+    p.add_argument("--data", help="prepared dataset (table2, table3, table4, alpha, report)")
+    p.add_argument("--output", required=True, help="results directory, e.g. results/X")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--budget", default="small", choices=["smoke", "small", "full"],
+                   help="epochs/patience (smoke: 1 epoch, tiny models; small: <=10 epochs; "
+                        "full: <=50 epochs) and simulator sizes")
+    p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override applied to every run, e.g. --set model.max_len=50")
+    p.add_argument("--parts", nargs="+", help="report only: which experiments to include")
+    p.set_defaults(func=cmd_experiment)
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sessionrec_tf import experiments as ex
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.experiments.report import PARTS
+
+    if args.name in ex.NEEDS_DATA and not args.data:
+        raise CliError(f"experiment {args.name} needs --data tfrecords/NAME")
+    if args.seeds < 1:
+        raise CliError("--seeds must be >= 1")
+    budget = ex.BUDGETS[args.budget]
+    out = Path(args.output)
+    data = PreparedDataset.load(args.data) if args.data else None
+    common = {"overrides": args.set}
+    if args.name == "table2":
+        ex.table2(data, out, args.seeds, budget, ks=args.k, **common)
+    elif args.name == "table3":
+        ex.table3(data, out, args.seeds, budget, ks=args.k, **common)
+    elif args.name == "table4":
+        ex.table4(data, out, args.seeds, budget, ks=args.k, **common)
+    elif args.name == "alpha":
+        ex.alpha_sweep(data, out, args.seeds, budget, ks=args.k, **common)
+    elif args.name == "efficiency":
+        ex.efficiency(out, budget, **common)
+    elif args.name == "scaling":
+        ex.scaling(out, args.seeds, budget, ks=args.k, **common)
+    else:
+        ex.report(data, out, args.seeds, budget, ks=args.k,
+                  parts=args.parts or PARTS, **common)
+    print(f"wrote results into {out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- demo
 
 def register_demo(sub: argparse._SubParsersAction) -> None:
@@ -287,7 +344,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- main
 
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [
-    register_prepare, register_train, register_evaluate, register_demo]
+    register_prepare, register_train, register_evaluate, register_experiment, register_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

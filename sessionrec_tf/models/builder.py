@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import tensorflow as tf
 
@@ -58,7 +60,7 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
     rank = SessionRank(similarity) if t.alpha > 0 else None
     return SessionRec(embedding, ise, sse, view, retrieval, rank, alpha=t.alpha,
                       eval_ks=config.train.eval_ks, exclude_seen=config.train.exclude_seen,
-                      name=config.name)
+                      name=re.sub(r"[^A-Za-z0-9_.-]", "_", config.name) or "sessionrec")
 
 
 def compile_model(model: SessionRec, config: ExperimentConfig) -> SessionRec:

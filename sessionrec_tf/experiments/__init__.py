@@ -1,0 +1,19 @@
+"""The paper's experiments, one command each (``sessionrec experiment NAME``).
+
+table2, table3, table4, alpha (comparisons on any prepared dataset), efficiency and scaling
+(simulator), report (all of them into REPORT.md).
+"""
+
+from __future__ import annotations
+
+from sessionrec_tf.experiments.comparisons import alpha_sweep, table2, table3, table4
+from sessionrec_tf.experiments.efficiency import efficiency
+from sessionrec_tf.experiments.grid import BUDGETS, Budget, Cell, run_grid
+from sessionrec_tf.experiments.report import report
+from sessionrec_tf.experiments.scaling import scaling
+
+EXPERIMENTS = ("table2", "table3", "table4", "alpha", "efficiency", "scaling", "report")
+NEEDS_DATA = ("table2", "table3", "table4", "alpha", "report")
+
+__all__ = ["BUDGETS", "EXPERIMENTS", "NEEDS_DATA", "Budget", "Cell", "alpha_sweep",
+           "efficiency", "report", "run_grid", "scaling", "table2", "table3", "table4"]

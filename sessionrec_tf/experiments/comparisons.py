@@ -1,0 +1,178 @@
+"""The paper's comparison tables on any prepared dataset: table2, table3, table4, alpha.
+
+- ``table2``: GRU4Rec, SASRec, SASRec+, HSTU, HSTU+, SessionRec-HSTU under LOSO and LOIO,
+  N@10/100/500 and R@10/100/500 (mean ± std over seeds), and the improvement of SessionRec
+  over the best baseline per column.
+- ``table3``: each backbone (GRU, Transformer, HSTU) item-level vs session-level (LOSO). The
+  item-level models get positives AND negatives in the input (like SessionRec) and the same
+  sampled-softmax loss, so only the paradigm differs.
+- ``table4``: ISE variants of SessionRec-HSTU (mean, max, max_relu, GRU l=1/2, Transformer
+  h/l) (LOSO).
+- ``alpha``: rank-loss weight sweep {0, 0.05, 0.1, 0.2, 0.5, 1, 2} of SessionRec-HSTU: NDCG@10,
+  R@10, R@500 (LOSO).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sessionrec_tf.data.dataset import PreparedDataset
+from sessionrec_tf.experiments.grid import Budget, Cell, provenance, run_grid
+from sessionrec_tf.experiments.outputs import (
+    bar_chart,
+    fmt,
+    line_chart,
+    markdown_table,
+    write_outputs,
+)
+
+TABLE2_CELLS = (
+    Cell("GRU4Rec", "gru4rec"),
+    Cell("SASRec", "sasrec"),
+    Cell("SASRec+", "sasrec_plus"),
+    Cell("HSTU", "hstu"),
+    Cell("HSTU+", "hstu_plus"),
+    Cell("SessionRec-HSTU", "sessionrec_hstu"),
+)
+TABLE3_BACKBONES = (
+    ("GRU", Cell("GRU item-level", "gru4rec", ("model.item_input=all",)),
+     Cell("SessionRec-GRU", "sessionrec_gru")),
+    ("Transformer", Cell("Transformer item-level", "sasrec_plus", ("model.item_input=all",)),
+     Cell("SessionRec-Transformer", "sessionrec_transformer")),
+    ("HSTU", Cell("HSTU item-level (HSTU+)", "hstu_plus"),
+     Cell("SessionRec-HSTU", "sessionrec_hstu")),
+)
+TABLE4_CELLS = (
+    Cell("mean", "sessionrec_hstu", ("model.ise=mean",)),
+    Cell("max", "sessionrec_hstu", ("model.ise=max",)),
+    Cell("max_relu", "sessionrec_hstu", ("model.ise=max_relu",)),
+    Cell("gru l=1", "sessionrec_hstu", ("model.ise=gru", "model.ise_layers=1")),
+    Cell("gru l=2", "sessionrec_hstu", ("model.ise=gru", "model.ise_layers=2")),
+    Cell("transformer h=1 l=1", "sessionrec_hstu",
+         ("model.ise=transformer", "model.ise_heads=1", "model.ise_layers=1")),
+    Cell("transformer h=2 l=2", "sessionrec_hstu",
+         ("model.ise=transformer", "model.ise_heads=2", "model.ise_layers=2")),
+)
+ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+def _columns(ks: Sequence[int]) -> list[tuple[str, str]]:
+    return [(f"N@{k}", f"ndcg@{k}") for k in ks] + [(f"R@{k}", f"recall@{k}") for k in ks]
+
+
+def _improvement(ours: float, best: float) -> str:
+    return f"{100.0 * (ours - best) / best:+.2f}%" if best > 0 else "n/a"
+
+
+def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
+           overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500),
+           protocols: Sequence[str] = ("loso", "loio")) -> dict[str, Any]:
+    grid = run_grid(TABLE2_CELLS, data, output, seeds, protocols, budget, overrides, ks)
+    agg = grid.aggregate()
+    cols = _columns(ks)
+    header = ["model"] + [f"{p.upper()} {c}" for p in protocols for c, _ in cols]
+    rows = []
+    for cell in TABLE2_CELLS:
+        rows.append([cell.label] + [fmt(agg[cell.label][p][m]) for p in protocols
+                                    for _, m in cols])
+    baselines = [c.label for c in TABLE2_CELLS if c.label != "SessionRec-HSTU"]
+    impv = ["Impv. vs best baseline"]
+    best_names = ["best baseline"]
+    for p in protocols:
+        for _, m in cols:
+            best = max(baselines, key=lambda b: agg[b][p][m]["mean"])
+            impv.append(_improvement(agg["SessionRec-HSTU"][p][m]["mean"], agg[best][p][m]["mean"]))
+            best_names.append(best)
+    rows += [impv, best_names]
+    title = f"Table 2: item-level baselines vs SessionRec-HSTU on {data.name}"
+    md = (markdown_table(header, rows) + f"\n\nFull-catalog metrics on the test split, mean ± "
+          f"std over {seeds} seed(s), seen positives excluded. Budget `{budget.name}`.\n")
+    main = f"recall@{max(ks)}"
+    figure = bar_chart([c.label for c in TABLE2_CELLS],
+                       {p.upper(): [agg[c.label][p][main]["mean"] for c in TABLE2_CELLS]
+                        for p in protocols},
+                       {p.upper(): [agg[c.label][p][main]["std"] for c in TABLE2_CELLS]
+                        for p in protocols},
+                       main, title)
+    payload = {"experiment": "table2", "aggregate": agg, "records": grid.records,
+               **provenance(data, budget, seeds, overrides)}
+    write_outputs(output, "table2", title, md, payload, figure)
+    return payload
+
+
+def table3(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
+           overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500)
+           ) -> dict[str, Any]:
+    cells = [c for _, item, sess in TABLE3_BACKBONES for c in (item, sess)]
+    grid = run_grid(cells, data, output, seeds, ("loso",), budget, overrides, ks)
+    agg = grid.aggregate()
+    cols = _columns(ks)
+    header = ["backbone", "paradigm"] + [c for c, _ in cols]
+    rows = []
+    for backbone, item, sess in TABLE3_BACKBONES:
+        rows.append([backbone, "item-level"] + [fmt(agg[item.label]["loso"][m]) for _, m in cols])
+        rows.append([backbone, "session-level"] + [fmt(agg[sess.label]["loso"][m])
+                                                   for _, m in cols])
+        rows.append([backbone, "Impv."] + [
+            _improvement(agg[sess.label]["loso"][m]["mean"], agg[item.label]["loso"][m]["mean"])
+            for _, m in cols])
+    title = f"Table 3: item-level vs session-level per backbone on {data.name} (LOSO)"
+    md = (markdown_table(header, rows) + "\n\nItem-level models read positives and negatives "
+          "(each item its own session) with the same loss; only the paradigm differs.\n")
+    main = f"recall@{max(ks)}"
+    names = [b for b, _, _ in TABLE3_BACKBONES]
+    figure = bar_chart(names, {
+        "item-level": [agg[i.label]["loso"][main]["mean"] for _, i, _ in TABLE3_BACKBONES],
+        "session-level": [agg[s.label]["loso"][main]["mean"] for _, _, s in TABLE3_BACKBONES]},
+        {"item-level": [agg[i.label]["loso"][main]["std"] for _, i, _ in TABLE3_BACKBONES],
+         "session-level": [agg[s.label]["loso"][main]["std"] for _, _, s in TABLE3_BACKBONES]},
+        main, title)
+    payload = {"experiment": "table3", "aggregate": agg, "records": grid.records,
+               **provenance(data, budget, seeds, overrides)}
+    write_outputs(output, "table3", title, md, payload, figure)
+    return payload
+
+
+def table4(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
+           overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500)
+           ) -> dict[str, Any]:
+    grid = run_grid(TABLE4_CELLS, data, output, seeds, ("loso",), budget, overrides, ks)
+    agg = grid.aggregate()
+    cols = _columns(ks)
+    header = ["ISE"] + [c for c, _ in cols]
+    rows = [[c.label] + [fmt(agg[c.label]["loso"][m]) for _, m in cols] for c in TABLE4_CELLS]
+    title = f"Table 4: ISE variants of SessionRec-HSTU on {data.name} (LOSO)"
+    main = f"recall@{max(ks)}"
+    figure = bar_chart([c.label for c in TABLE4_CELLS],
+                       {main: [agg[c.label]["loso"][main]["mean"] for c in TABLE4_CELLS]},
+                       {main: [agg[c.label]["loso"][main]["std"] for c in TABLE4_CELLS]},
+                       main, title)
+    payload = {"experiment": "table4", "aggregate": agg, "records": grid.records,
+               **provenance(data, budget, seeds, overrides)}
+    write_outputs(output, "table4", title, markdown_table(header, rows), payload, figure)
+    return payload
+
+
+def alpha_sweep(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
+                overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500),
+                alphas: Sequence[float] = ALPHAS) -> dict[str, Any]:
+    cells = [Cell(f"alpha={a:g}", "sessionrec_hstu", (f"task.alpha={a}",)) for a in alphas]
+    grid = run_grid(cells, data, output, seeds, ("loso",), budget, overrides, ks)
+    agg = grid.aggregate()
+    shown = [("N@10", "ndcg@10"), ("R@10", "recall@10"), (f"R@{max(ks)}", f"recall@{max(ks)}")]
+    header = ["alpha"] + [c for c, _ in shown]
+    rows = [[f"{a:g}"] + [fmt(agg[c.label]["loso"][m]) for _, m in shown]
+            for a, c in zip(alphas, cells)]
+    title = f"Rank-loss weight alpha (Eq. 10) on {data.name} (LOSO)"
+    xs = [max(a, 0.01) for a in alphas]
+    figure = line_chart(xs, {name: [agg[c.label]["loso"][m]["mean"] for c in cells]
+                             for name, m in shown},
+                        "alpha (0 plotted at 0.01)", "metric", title, logx=True,
+                        errors={name: [agg[c.label]["loso"][m]["std"] for c in cells]
+                                for name, m in shown})
+    payload = {"experiment": "alpha", "alphas": list(alphas), "aggregate": agg,
+               "records": grid.records, **provenance(data, budget, seeds, overrides)}
+    write_outputs(output, "alpha", title, markdown_table(header, rows), payload, figure)
+    return payload

@@ -1,0 +1,154 @@
+"""Run a grid of (model cell x protocol x seed): train, evaluate, aggregate over seeds.
+
+Every run lives in ``OUTPUT/runs/<cell>/<protocol>/seed<k>``. Training resumes if the run
+exists with the same config, and an evaluation already in the run's ``metrics.json`` with the
+same K list is reused, so an interrupted experiment is restarted by running it again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sessionrec_tf.config import load_config
+from sessionrec_tf.data.dataset import PreparedDataset
+from sessionrec_tf.evaluation.run_eval import evaluate_run
+from sessionrec_tf.training.run import git_commit
+from sessionrec_tf.training.trainer import Trainer
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model setting of an experiment: a shipped config plus overrides."""
+
+    label: str
+    config: str
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much compute an experiment may use.
+
+    ``overrides`` apply to every run (epochs, patience, ...); ``sizes`` feed the
+    simulator-based experiments (efficiency, scaling).
+    """
+
+    name: str
+    overrides: tuple[str, ...]
+    efficiency_users: int = 256
+    efficiency_steps: int = 20
+    scaling_users: tuple[int, ...] = (300, 1000, 3000, 10000, 30000)
+
+
+BUDGETS = {
+    "smoke": Budget("smoke", ("train.epochs=1", "model.embedding_dim=16", "model.num_layers=1",
+                              "task.num_negatives=16", "train.batch_size=32",
+                              "train.eval_batch_size=64"),
+                    efficiency_users=16, efficiency_steps=2, scaling_users=(100, 200)),
+    "small": Budget("small", ("train.epochs=10", "train.early_stopping_patience=2")),
+    "full": Budget("full", ("train.epochs=50", "train.early_stopping_patience=5"),
+                   efficiency_users=512, efficiency_steps=40),
+}
+
+
+@dataclass
+class GridResult:
+    """Per-run records and the mean/std over seeds of every (cell, protocol, metric)."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def aggregate(self) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+        """``{cell: {protocol: {metric: {"mean", "std", "n"}}}}``."""
+        groups: dict[tuple[str, str], list[dict[str, float]]] = {}
+        for r in self.records:
+            groups.setdefault((r["cell"], r["protocol"]), []).append(r["metrics"])
+        out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+        for (cell, protocol), runs in groups.items():
+            stats = {}
+            for metric in runs[0]:
+                values = np.array([m[metric] for m in runs], dtype=float)
+                stats[metric] = {"mean": float(values.mean()),
+                                 "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                                 "n": len(values)}
+            out.setdefault(cell, {})[protocol] = stats
+        return out
+
+
+def run_grid(
+    cells: Sequence[Cell],
+    data: PreparedDataset,
+    output: Path,
+    seeds: int = 3,
+    protocols: Sequence[str] = ("loso",),
+    budget: Budget = BUDGETS["small"],
+    overrides: Sequence[str] = (),
+    ks: Sequence[int] = (10, 100, 500),
+    log: Callable[[str], None] = print,
+    verbose: int = 2,
+) -> GridResult:
+    """Train and evaluate every (cell, protocol, seed); see the module docstring."""
+    result = GridResult()
+    total = len(cells) * len(protocols) * seeds
+    done = 0
+    for cell in cells:
+        for protocol in protocols:
+            for seed in range(seeds):
+                done += 1
+                run_dir = output / "runs" / cell.label / protocol / f"seed{seed}"
+                config = load_config(cell.config, [
+                    *budget.overrides, *cell.overrides, *overrides,
+                    f"train.protocol={protocol}", f"train.seed={seed}"])
+                config.name = cell.label
+                log(f"[{done}/{total}] {cell.label} {protocol} seed {seed} -> {run_dir}")
+                t0 = time.time()
+                summary = Trainer(config, data, run_dir, verbose=verbose, log=log).run()
+                train_seconds = time.time() - t0
+                record = _cached_evaluation(run_dir, protocol, ks)
+                if record is None:
+                    record = evaluate_run(run_dir, protocol, "test", ks=ks, progress=False)
+                history = json.loads((run_dir / "history.json").read_text())
+                epoch_seconds = [h["train_seconds"] for h in history]
+                result.records.append({
+                    "cell": cell.label, "config": cell.config, "protocol": protocol,
+                    "seed": seed, "run": str(run_dir), "metrics": record["metrics"],
+                    "users": record["users"], "exclude_seen": record["exclude_seen"],
+                    "epochs_run": summary["epochs_run"], "best_epoch": summary["best_epoch"],
+                    "seconds_per_epoch": float(np.median(epoch_seconds)) if epoch_seconds
+                    else None,
+                    "wall_seconds_this_session": round(train_seconds, 1),
+                    "resolved_config": config.to_dict(),
+                })
+    return result
+
+
+def _cached_evaluation(run_dir: Path, protocol: str, ks: Sequence[int]
+                       ) -> dict[str, Any] | None:
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        return None
+    entry = json.loads(path.read_text()).get("evaluations", {}).get(f"{protocol}/test/exact")
+    if entry and entry.get("ks") == sorted(set(int(k) for k in ks)):
+        return entry
+    return None
+
+
+def provenance(data: PreparedDataset | None, budget: Budget, seeds: int,
+               overrides: Sequence[str]) -> dict[str, Any]:
+    """What every result file records besides the numbers."""
+    return {
+        "dataset": str(data.path) if data is not None else None,
+        "dataset_counts": data.counts if data is not None else None,
+        "budget": budget.name,
+        "budget_overrides": list(budget.overrides),
+        "extra_overrides": list(overrides),
+        "seeds": seeds,
+        "git_commit": git_commit(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }

@@ -1,0 +1,77 @@
+"""Result files of an experiment: a Markdown table, a JSON file and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def fmt(stat: dict[str, float] | None, digits: int = 4) -> str:
+    """``mean ± std`` (std over seeds; omitted for one seed)."""
+    if stat is None:
+        return "n/a"
+    if stat.get("n", 1) > 1:
+        return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_outputs(output: Path, name: str, title: str, markdown: str, payload: dict[str, Any],
+                  figure: plt.Figure | None) -> dict[str, Path]:
+    """Write ``NAME.md``, ``NAME.json`` and ``NAME.png`` into ``output``."""
+    output.mkdir(parents=True, exist_ok=True)
+    paths = {"md": output / f"{name}.md", "json": output / f"{name}.json"}
+    paths["md"].write_text(f"# {title}\n\n{markdown.strip()}\n")
+    paths["json"].write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    if figure is not None:
+        paths["png"] = output / f"{name}.png"
+        figure.savefig(paths["png"], dpi=120, bbox_inches="tight")
+        plt.close(figure)
+    return paths
+
+
+def bar_chart(groups: Sequence[str], series: dict[str, Sequence[float]],
+              errors: dict[str, Sequence[float]] | None, ylabel: str, title: str) -> plt.Figure:
+    """Grouped bars: one group per entry of ``groups``, one bar per series."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups) * max(1, len(series)) / 2), 4))
+    width = 0.8 / max(1, len(series))
+    for i, (label, values) in enumerate(series.items()):
+        xs = [g + i * width for g in range(len(groups))]
+        err = errors.get(label) if errors else None
+        ax.bar(xs, values, width, yerr=err, label=label, capsize=3)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))])
+    ax.set_xticklabels(groups, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def line_chart(x: Sequence[float], series: dict[str, Sequence[float]], xlabel: str,
+               ylabel: str, title: str, logx: bool = False,
+               errors: dict[str, Sequence[float]] | None = None) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, values in series.items():
+        err = errors.get(label) if errors else None
+        ax.errorbar(x, values, yerr=err, marker="o", label=label, capsize=3)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig

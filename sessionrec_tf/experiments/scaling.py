@@ -1,0 +1,49 @@
+"""Recall@K vs training-data size (paper Figure 5), on the simulator.
+
+The simulator's ``demo`` generative setting (same catalog, same user model) is sampled at
+several numbers of users spanning two orders of magnitude; SessionRec-HSTU is trained on each
+and evaluated on that dataset's own leave-one-session-out test users (users are i.i.d., so the
+test sets estimate the same quantity). Plotted against the number of training interactions on
+a log x-axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sessionrec_tf.data import PrepareOptions, prepare_dataset
+from sessionrec_tf.experiments.grid import Budget, Cell, provenance, run_grid
+from sessionrec_tf.experiments.outputs import fmt, line_chart, markdown_table, write_outputs
+
+
+def scaling(output: Path, seeds: int, budget: Budget, overrides: Sequence[str] = (),
+            ks: Sequence[int] = (10, 100, 500), sizes: Sequence[int] | None = None,
+            preset: str = "demo") -> dict[str, Any]:
+    sizes = tuple(sizes or budget.scaling_users)
+    rows, points = [], []
+    k = max(ks)
+    records = []
+    for n in sizes:
+        data = prepare_dataset("synthetic", None, output / "data" / f"users{n}",
+                               {"size": preset, "num_users": n, "seed": 0}, PrepareOptions(),
+                               progress=False, log=None)
+        grid = run_grid([Cell(f"users={n}", "sessionrec_hstu")], data, output / f"users{n}",
+                        seeds, ("loso",), budget, overrides, ks)
+        stat = grid.aggregate()[f"users={n}"]["loso"]
+        points.append((n, data.counts["rows"], stat))
+        records += grid.records
+        rows.append([str(n), f"{data.counts['rows']:,}", fmt(stat[f"recall@{k}"]),
+                     fmt(stat["recall@10"]), fmt(stat["ndcg@10"])])
+    header = ["users", "interactions", f"R@{k}", "R@10", "N@10"]
+    title = f"Scaling: SessionRec-HSTU Recall@{k} vs training data (simulator `{preset}`)"
+    figure = line_chart([p[1] for p in points],
+                        {f"R@{k}": [p[2][f"recall@{k}"]["mean"] for p in points]},
+                        "interactions in the dataset (log)", f"Recall@{k}", title, logx=True,
+                        errors={f"R@{k}": [p[2][f"recall@{k}"]["std"] for p in points]})
+    payload = {"experiment": "scaling", "sizes": list(sizes), "records": records,
+               "points": [{"users": n, "interactions": i, "stats": s} for n, i, s in points],
+               **provenance(None, budget, seeds, overrides)}
+    write_outputs(output, "scaling", title, markdown_table(header, rows), payload, figure)
+    return payload

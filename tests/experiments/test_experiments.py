@@ -1,0 +1,72 @@
+"""Experiment framework: grid aggregation, caching/resume, result files, efficiency, scaling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sessionrec_tf.experiments import BUDGETS, Cell, alpha_sweep, efficiency, run_grid, scaling
+from sessionrec_tf.experiments.grid import Budget
+
+SMOKE = BUDGETS["smoke"]
+KS = (10, 50)
+
+
+def test_grid_aggregates_seeds_and_reuses_finished_runs(tiny_dataset, tmp_path):
+    cells = [Cell("SessionRec", "sessionrec_hstu"), Cell("HSTU+", "hstu_plus")]
+    grid = run_grid(cells, tiny_dataset, tmp_path, seeds=2, protocols=("loso",), budget=SMOKE,
+                    ks=KS, log=lambda _m: None, verbose=0)
+    assert len(grid.records) == 4
+    agg = grid.aggregate()
+    for cell in ("SessionRec", "HSTU+"):
+        values = [r["metrics"]["recall@50"] for r in grid.records if r["cell"] == cell]
+        stat = agg[cell]["loso"]["recall@50"]
+        assert stat["n"] == 2
+        assert stat["mean"] == pytest.approx(np.mean(values))
+        assert stat["std"] == pytest.approx(np.std(values, ddof=1))
+    # seeds differ, so the runs are not copies of each other
+    runs = [r for r in grid.records if r["cell"] == "SessionRec"]
+    assert runs[0]["resolved_config"]["train"]["seed"] == 0
+    assert runs[1]["resolved_config"]["train"]["seed"] == 1
+    # running again reuses the trained runs and their evaluations
+    index = tmp_path / "runs" / "SessionRec" / "loso" / "seed0" / "checkpoints" / "checkpoint"
+    mtime = index.stat().st_mtime_ns
+    again = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, protocols=("loso",),
+                     budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0)
+    assert [r["metrics"] for r in again.records] == [r["metrics"] for r in runs]
+    assert index.stat().st_mtime_ns == mtime
+
+
+def test_alpha_sweep_writes_table_json_and_plot(tiny_dataset, tmp_path):
+    payload = alpha_sweep(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS,
+                          alphas=(0.0, 0.5))
+    md = (tmp_path / "alpha.md").read_text()
+    assert "| alpha | N@10 | R@10 | R@50 |" in md and "| 0.5 |" in md
+    saved = json.loads((tmp_path / "alpha.json").read_text())
+    assert saved["alphas"] == [0.0, 0.5] and saved["git_commit"]
+    assert saved["records"][1]["resolved_config"]["task"]["alpha"] == 0.5
+    assert (tmp_path / "alpha.png").stat().st_size > 1000
+    assert set(payload["aggregate"]) == {"alpha=0", "alpha=0.5"}
+
+
+def test_efficiency_compares_both_models_at_equal_interactions(tmp_path):
+    budget = Budget("test", SMOKE.overrides, efficiency_users=16, efficiency_steps=2)
+    payload = efficiency(tmp_path, budget, session_lengths=(10,), interactions=120,
+                         overrides=("model.embedding_dim=16", "model.num_layers=1",
+                                    "task.num_negatives=16", "train.batch_size=8"))
+    res = payload["results"]["10"]
+    for label in ("SessionRec-HSTU", "HSTU+"):
+        assert res[label]["seconds_per_epoch"] > 0 and res[label]["peak_rss_mb"] > 100
+    # no truncation: item-level max_len covers the longest history, session-level its sessions
+    assert res["HSTU+"]["max_len"] == res["max_items"] > res["max_sessions"]
+    assert res["SessionRec-HSTU"]["max_len"] == res["max_sessions"]
+    assert (tmp_path / "efficiency.png").exists() and (tmp_path / "efficiency.md").exists()
+
+
+def test_scaling_writes_points(tmp_path):
+    payload = scaling(tmp_path, seeds=1, budget=SMOKE, ks=KS, sizes=(150,), preset="tiny")
+    assert payload["points"][0]["users"] == 150
+    assert 0.0 <= payload["points"][0]["stats"]["recall@50"]["mean"] <= 1.0
+    assert (tmp_path / "scaling.png").exists()
