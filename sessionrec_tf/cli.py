@@ -102,6 +102,9 @@ def register_prepare(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-positives", type=int, default=200,
                    help="keep each user's most recent sessions holding at most this many "
                         "positives (0 = no cap)")
+    g.add_argument("--max-interactions", type=int, default=0,
+                   help="keep each user's most recent sessions holding at most this many "
+                        "interactions (0 = no cap)")
     g.add_argument("--item-filter-positives-only", action="store_true",
                    help="leave negatives out of the item count (negative rows are then never "
                         "removed by the item filter)")
@@ -142,6 +145,7 @@ def prepare_options_from_args(args: argparse.Namespace) -> tuple[dict[str, Any],
         min_user_sessions=args.min_user_sessions,
         count_negatives_in_item_filter=not args.item_filter_positives_only,
         max_positives=args.max_positives or None,
+        max_interactions=args.max_interactions or None,
     )
     options = PrepareOptions(
         session_gap_seconds=args.session_gap,

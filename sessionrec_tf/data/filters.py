@@ -10,7 +10,9 @@ Filters (each threshold configurable, defaults from the paper, section 4.1.1):
 3. sessions with fewer than ``min_session_positives`` positives;
 4. users with fewer than ``min_user_sessions`` sessions;
 5. per user, only the most recent sessions holding at most ``max_positives`` positives are
-   kept (whole sessions; a user whose last session alone exceeds the cap is removed).
+   kept (whole sessions; a user whose last session alone exceeds the cap is removed);
+6. likewise at most ``max_interactions`` interactions (off by default; used to give every
+   user about the same history length, e.g. RecFlow's ~800, in efficiency comparisons).
 
 Removing rows for one rule can break another, so the five are repeated until a pass removes
 nothing (a fixed point). Every removed row is counted under the rule that removed it.
@@ -35,6 +37,7 @@ class FilterOptions:
     min_user_sessions: int = 3
     count_negatives_in_item_filter: bool = True
     max_positives: int | None = 200
+    max_interactions: int | None = None
     max_passes: int = 100
 
 
@@ -44,6 +47,8 @@ RULES = (
     ("session_min_positives", "session has fewer than {min_session_positives} positives"),
     ("user_min_sessions", "user has fewer than {min_user_sessions} sessions"),
     ("max_positives", "session older than the user's most recent {max_positives} positives"),
+    ("max_interactions",
+     "session older than the user's most recent {max_interactions} interactions"),
 )
 
 
@@ -83,6 +88,7 @@ def apply_filters(
         "min_session_positives": options.min_session_positives,
         "min_user_sessions": options.min_user_sessions,
         "max_positives": options.max_positives,
+        "max_interactions": options.max_interactions,
         "item_unit": "interactions" if options.count_negatives_in_item_filter else "positives",
     }
 
@@ -124,17 +130,13 @@ def apply_filters(
         user_sessions = np.bincount(session_user[live], minlength=n_users)
         changed += drop("user_min_sessions",
                         user_sessions[user_code] < options.min_user_sessions)
-        # 5. most recent sessions holding at most max_positives positives
-        if options.max_positives is not None:
-            sess_pos = np.bincount(session_code[keep & label], minlength=n_sessions)
-            user_total = np.bincount(session_user, weights=sess_pos, minlength=n_users)
-            prefix_incl = np.cumsum(sess_pos)
-            user_first = np.searchsorted(session_user, np.arange(n_users), side="left")
-            before_user = np.concatenate([[0], prefix_incl])[user_first]
-            prefix_excl_in_user = prefix_incl - sess_pos - before_user[session_user]
-            suffix_incl = user_total[session_user] - prefix_excl_in_user
-            too_old = suffix_incl > options.max_positives
-            changed += drop("max_positives", too_old[session_code])
+        # 5./6. most recent sessions holding at most max_positives positives / interactions
+        for rule, cap, counted_rows in (("max_positives", options.max_positives, keep & label),
+                                        ("max_interactions", options.max_interactions, keep)):
+            if cap is not None:
+                per_session = np.bincount(session_code[counted_rows], minlength=n_sessions)
+                too_old = _older_than_cap(per_session, session_user, n_users, cap)
+                changed += drop(rule, too_old[session_code])
         if changed == 0:
             break
     else:
@@ -149,6 +151,18 @@ def apply_filters(
         }
     out = df.loc[keep].reset_index(drop=True)
     return renumber_sessions(out)
+
+
+def _older_than_cap(per_session: np.ndarray, session_user: np.ndarray, n_users: int,
+                    cap: int) -> np.ndarray:
+    """Sessions whose count, summed from the user's most recent session back, exceeds cap."""
+    user_total = np.bincount(session_user, weights=per_session, minlength=n_users)
+    prefix_incl = np.cumsum(per_session)
+    user_first = np.searchsorted(session_user, np.arange(n_users), side="left")
+    before_user = np.concatenate([[0], prefix_incl])[user_first]
+    prefix_excl_in_user = prefix_incl - per_session - before_user[session_user]
+    suffix_incl = user_total[session_user] - prefix_excl_in_user
+    return suffix_incl > cap
 
 
 def renumber_sessions(df: pd.DataFrame) -> pd.DataFrame:

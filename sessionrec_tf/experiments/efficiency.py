@@ -28,15 +28,24 @@ MODELS = (("SessionRec-HSTU", "sessionrec_hstu"), ("HSTU+", "hstu_plus"))
 def prepare_equal_interactions(output: Path, users: int, mean_session_length: float,
                                interactions: int = 800, items: int = 20_000,
                                seed: int = 0) -> Any:
-    """Simulated users with ~``interactions`` interactions each; no history cap."""
+    """Simulated users whose histories are capped at ``interactions`` interactions.
+
+    Users get three times the sessions needed on average, then each keeps its most recent
+    whole sessions holding at most ``interactions + 3 M`` interactions (``max_interactions``;
+    the extra ~2 sessions are the validation/test sessions the training split leaves out), so
+    training histories average about ``interactions`` and both models see exactly the same
+    interactions.
+    """
     from sessionrec_tf.data import FilterOptions, PrepareOptions, prepare_dataset
 
     options = {"size": "small", "num_users": users, "num_items": items,
                "mean_session_length": mean_session_length,
-               "sessions_per_user": max(3.0, interactions / mean_session_length), "seed": seed}
+               "sessions_per_user": max(3.0, 3.0 * interactions / mean_session_length),
+               "seed": seed}
+    cap = int(interactions + 3 * mean_session_length)
+    filters = FilterOptions(max_positives=None, max_interactions=cap)
     return prepare_dataset("synthetic", None, output, options,
-                           PrepareOptions(filters=FilterOptions(max_positives=None)),
-                           progress=False, log=None)
+                           PrepareOptions(filters=filters), progress=False, log=None)
 
 
 def history_lengths(data: Any) -> tuple[int, int, float]:

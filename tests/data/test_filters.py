@@ -29,11 +29,13 @@ def reference_filters(df: pd.DataFrame, o: FilterOptions) -> pd.DataFrame:
         df = df[df.groupby(["user_id", "session"]).label.transform("sum")
                 >= o.min_session_positives]
         df = df[df.groupby("user_id").session.transform("nunique") >= o.min_user_sessions]
-        if o.max_positives is not None:
-            pos = df.groupby(["user_id", "session"]).label.sum().reset_index()
-            pos = pos.sort_values(["user_id", "session"], ascending=[True, False])
-            pos["suffix"] = pos.groupby("user_id").label.cumsum()
-            ok = pos[pos.suffix <= o.max_positives][["user_id", "session"]]
+        for cap, value in ((o.max_positives, "label"), (o.max_interactions, "one")):
+            if cap is None:
+                continue
+            per = df.assign(one=1).groupby(["user_id", "session"])[value].sum().reset_index()
+            per = per.sort_values(["user_id", "session"], ascending=[True, False])
+            per["suffix"] = per.groupby("user_id")[value].cumsum()
+            ok = per[per.suffix <= cap][["user_id", "session"]]
             df = df.merge(ok, on=["user_id", "session"], how="inner")
         if len(df) == before:
             return df
@@ -45,12 +47,14 @@ def _sessionized(seed: int, users: int = 25, items: int = 30) -> pd.DataFrame:
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), min_item=st.integers(1, 8), min_sess=st.integers(1, 4),
-       max_pos=st.sampled_from([None, 3, 8, 20]), neg_in_items=st.booleans())
+       max_pos=st.sampled_from([None, 3, 8, 20]), neg_in_items=st.booleans(),
+       max_inter=st.sampled_from([None, 6, 15]))
 def test_filters_match_reference_and_reach_fixed_point(seed, min_item, min_sess, max_pos,
-                                                       neg_in_items):
+                                                       neg_in_items, max_inter):
     df = _sessionized(seed)
     o = FilterOptions(min_item_interactions=min_item, min_user_sessions=min_sess,
-                      max_positives=max_pos, count_negatives_in_item_filter=neg_in_items)
+                      max_positives=max_pos, count_negatives_in_item_filter=neg_in_items,
+                      max_interactions=max_inter)
     try:
         got = apply_filters(df.copy(), o)
     except DataError as err:
