@@ -7,6 +7,10 @@
 are scored against candidate embeddings by dot product. ``compute_loss`` is Eq. 10:
 ``L_retrieval + alpha * L_rank``. The item-level baselines are this same class with an
 :class:`~sessionrec_tf.models.views.ItemView` ("each item is its own session").
+
+A user whose training input has a single session (nothing to predict) is **skipped and
+counted**: it adds no loss rows, and the ``users_without_target`` metric sums such users over
+the epoch (a batch where every user is like that has loss 0, not NaN).
 """
 
 from __future__ import annotations
