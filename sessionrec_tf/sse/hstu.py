@@ -31,6 +31,24 @@ def time_buckets(timestamps: tf.Tensor, num_buckets: int) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(bucket, 0.0, float(num_buckets)), tf.int32)
 
 
+def gather_dense_grad(table: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+    """``tf.gather(table, indices)`` whose gradient is a dense ``[len(table)]`` vector.
+
+    The bias tables are tiny (<= 2 max_len entries) but are read at every one of the
+    ``B * L * L`` attention positions; the default sparse gradient would make the optimizer
+    deduplicate tens of millions of indices (``Unique`` + segment sums) every step.
+    """
+
+    @tf.custom_gradient
+    def lookup(values: tf.Tensor) -> tuple[tf.Tensor, object]:
+        def grad(upstream: tf.Tensor) -> tf.Tensor:
+            return tf.math.unsorted_segment_sum(upstream, indices, tf.shape(values)[0])
+
+        return tf.gather(values, indices), grad
+
+    return lookup(tf.convert_to_tensor(table))
+
+
 class RelativeBias(tf.keras.layers.Layer):
     """``rab_pos + rab_time``: ``[B, L]`` timestamps -> ``[B, L, L]`` additive attention bias."""
 
@@ -48,13 +66,15 @@ class RelativeBias(tf.keras.layers.Layer):
             initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
         super().build(input_shape)
 
-    def call(self, timestamps: tf.Tensor) -> tf.Tensor:
+    def call(self, timestamps: tf.Tensor, buckets: tf.Tensor | None = None) -> tf.Tensor:
+        """``buckets``: precomputed :func:`time_buckets` (shared by the layers of a stack)."""
         length = tf.shape(timestamps)[1]
         idx = tf.range(length)
         rel = idx[None, :] - idx[:, None] + self.max_len - 1  # j - i, shifted to >= 0
-        pos = tf.gather(self.pos_weights, rel)  # [L, L]
-        time = tf.gather(self.time_weights, time_buckets(timestamps, self.num_time_buckets))
-        return pos[None] + time
+        pos = gather_dense_grad(self.pos_weights, rel)  # [L, L]
+        if buckets is None:
+            buckets = time_buckets(timestamps, self.num_time_buckets)
+        return pos[None] + gather_dense_grad(self.time_weights, buckets)
 
 
 class HSTUBlock(tf.keras.layers.Layer):
@@ -74,7 +94,10 @@ class HSTUBlock(tf.keras.layers.Layer):
         self.out = tf.keras.layers.Dense(dim, name="out")
 
     def call(self, x: tf.Tensor, timestamps: tf.Tensor, attn_mask: tf.Tensor,
-             training: bool | None = None) -> tf.Tensor:
+             training: bool | None = None, buckets: tf.Tensor | None = None,
+             scaled_mask: tf.Tensor | None = None) -> tf.Tensor:
+        """``attn_mask`` [B, L, L] bool; a stack passes the shared ``buckets`` and
+        ``scaled_mask`` (= mask / n, float [B, 1, L, L]) so they are computed once."""
         h, dv, dqk = self.num_heads, self.v_dim, self.qk_dim
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
         uvqk = tf.nn.silu(self.uvqk(self.norm_in(x)))
@@ -83,9 +106,10 @@ class HSTUBlock(tf.keras.layers.Layer):
         q = tf.transpose(tf.reshape(q, [batch, length, h, dqk]), [0, 2, 1, 3])
         k = tf.transpose(tf.reshape(k, [batch, length, h, dqk]), [0, 2, 1, 3])
         v = tf.transpose(tf.reshape(v, [batch, length, h, dv]), [0, 2, 1, 3])
-        scores = tf.matmul(q, k, transpose_b=True) + self.bias(timestamps)[:, None]
-        attn = tf.nn.silu(scores) / float(self.max_len)
-        attn = attn * tf.cast(attn_mask, attn.dtype)[:, None]
+        scores = tf.matmul(q, k, transpose_b=True) + self.bias(timestamps, buckets)[:, None]
+        if scaled_mask is None:
+            scaled_mask = tf.cast(attn_mask, scores.dtype)[:, None] / float(self.max_len)
+        attn = tf.nn.silu(scores) * scaled_mask
         av = tf.transpose(tf.matmul(attn, v), [0, 2, 1, 3])
         av = tf.reshape(av, [batch, length, h * dv])
         return x + self.out(self.dropout(u * self.norm_attn(av), training=training))
@@ -125,7 +149,11 @@ class HSTUEncoder(tf.keras.layers.Layer):
         length = tf.shape(x)[1]
         causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
         attn_mask = tf.logical_and(causal[None], mask[:, None, :])
+        scaled_mask = tf.cast(attn_mask, x.dtype)[:, None] / float(self.max_len)
+        buckets = time_buckets(timestamps, self.blocks[0].bias.num_time_buckets) \
+            if self.blocks else None
         x = self.input_dropout(x, training=training)
         for block in self.blocks:
-            x = block(x, timestamps, attn_mask, training=training)
+            x = block(x, timestamps, attn_mask, training=training, buckets=buckets,
+                      scaled_mask=scaled_mask)
         return self.final_norm(x)

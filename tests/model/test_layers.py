@@ -762,3 +762,19 @@ def test_hstu_refuses_sequences_longer_than_max_len():
     x = tiny_input(0, length=4)
     with pytest.raises((tf.errors.InvalidArgumentError, ValueError)):
         enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))
+
+
+def test_dense_gradient_gather_matches_tf_gather():
+    from sessionrec_tf.sse.hstu import gather_dense_grad
+
+    table = tf.Variable(np.random.default_rng(0).normal(size=(7,)).astype(np.float32))
+    idx = tf.constant(np.random.default_rng(1).integers(0, 7, size=(3, 5, 5)), tf.int32)
+    up = tf.constant(np.random.default_rng(2).normal(size=(3, 5, 5)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        ours = tf.reduce_sum(gather_dense_grad(table, idx) * up)
+        ref = tf.reduce_sum(tf.gather(table, idx) * up)
+    np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-6)
+    g_ours = tape.gradient(ours, table)
+    g_ref = tf.convert_to_tensor(tape.gradient(ref, table))
+    assert not isinstance(g_ours, tf.IndexedSlices)
+    np.testing.assert_allclose(g_ours.numpy(), g_ref.numpy(), rtol=1e-5, atol=1e-6)
