@@ -205,8 +205,12 @@ class Trainer:
             t0 = time.time()
             saver = _StepCheckpoint(lambda s, e=epoch: self._save(e, s),
                                     tr.checkpoint_every_steps, skip)
+            # steps_per_epoch must be explicit: without it Keras calls the train function once
+            # more and aborts it at OutOfRange, and that aborted call still advances every
+            # data-independent counter (optimizer iterations, dropout and sampling streams).
             fit = self.model.fit(self.epoch_dataset(epoch, skip), epochs=epoch + 1,
                                  initial_epoch=epoch, verbose=self.verbose,
+                                 steps_per_epoch=self.steps_per_epoch - skip,
                                  callbacks=[saver, tensorboard])
             train_seconds = time.time() - t0
             val = self.validate()

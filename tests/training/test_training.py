@@ -134,3 +134,11 @@ def test_killed_mid_epoch_run_resumes(tiny_dataset, tmp_path):
     assert resumed_step >= 6 and resumed_step % 3 == 0
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "finished" and info["epochs_run"] == 1
+
+
+def test_one_optimizer_step_per_batch(tiny_dataset, tmp_path):
+    """Regression: fit without steps_per_epoch ran one extra, aborted step per epoch that
+    still advanced the optimizer's iterations and the sampling/dropout counters."""
+    trainer = _train(tiny_dataset, tmp_path / "steps", 2)
+    assert int(trainer.model.optimizer.iterations) == 2 * trainer.steps_per_epoch
+    assert int(trainer.model.retrieval.counter) == 2 * trainer.steps_per_epoch
