@@ -1,0 +1,62 @@
+"""Run the paper's experiments on a prepared dataset and record their tables (issue 4).
+
+    python benchmarks/bench_experiments.py --data tfrecords/kuairand_30m \\
+        --output results/kuairand_30m --experiments table2 alpha table4 --seeds 3 --budget full
+
+Each experiment writes NAME.md/.json/.png into --output (resumable: finished runs are
+reused); its Markdown table is then appended to benchmarks/RESULTS.md with the command,
+machine, date and commit, plus --note if given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, record  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--data", help="prepared dataset (not needed for efficiency/scaling)")
+    p.add_argument("--output", required=True)
+    p.add_argument("--experiments", nargs="+", required=True,
+                   choices=["table2", "table3", "table4", "alpha", "efficiency", "scaling"])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--budget", default="full", choices=["smoke", "small", "full"])
+    p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
+    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--note", default="")
+    args = p.parse_args()
+    import sessionrec_tf  # noqa: F401
+    from sessionrec_tf import experiments as ex
+    from sessionrec_tf.data import PreparedDataset
+
+    data = PreparedDataset.load(REPO / args.data) if args.data else None
+    out = REPO / args.output
+    budget = ex.BUDGETS[args.budget]
+    for name in args.experiments:
+        if name in ("table2", "table3", "table4", "alpha"):
+            fn = {"table2": ex.table2, "table3": ex.table3, "table4": ex.table4,
+                  "alpha": ex.alpha_sweep}[name]
+            fn(data, out, args.seeds, budget, args.set, ks=args.k)
+            md = out / f"{name}.md"
+        elif name == "efficiency":
+            ex.efficiency(out / "efficiency", budget, overrides=args.set)
+            md = out / "efficiency" / "efficiency.md"
+        else:
+            ex.scaling(out / "scaling", args.seeds, budget, args.set, ks=args.k)
+            md = out / "scaling" / "scaling.md"
+        text = md.read_text()
+        title, body = text.split("\n", 1)
+        where = f"{args.data or 'simulator'}, budget `{args.budget}`, {args.seeds} seed(s)"
+        extra = f"\n\n{args.note}" if args.note else ""
+        record(f"{title.lstrip('# ')} ({where})",
+               body + f"\n\nFiles: `{md.relative_to(REPO)}` (+ .json with every run's "
+               f"resolved config, .png).{extra}")
+
+
+if __name__ == "__main__":
+    main()
