@@ -56,6 +56,19 @@ def _reference(batch: Batch, keys: Sequence[str]) -> tf.RaggedTensor:
     return batch[keys[0]]  # type: ignore[return-value]
 
 
+def _rebuild(batch: Batch, keys: Sequence[str], inter_mask: tf.Tensor, per_user: tf.Tensor,
+             lengths: tf.Tensor) -> dict[str, tf.RaggedTensor]:
+    """Keep the interactions in ``inter_mask`` under a new partition, for every field."""
+    out: dict[str, tf.RaggedTensor] = {}
+    for k in keys:
+        flat = tf.boolean_mask(batch[k].flat_values, inter_mask)
+        out[k] = tf.RaggedTensor.from_nested_row_lengths(flat, [per_user, lengths],
+                                                         validate=False)
+    if "timestamp" in out:
+        out["session_timestamp"] = session_timestamps(out["timestamp"])
+    return out
+
+
 def take_prefix(batch: Batch, keys: Sequence[str], keep: tf.Tensor) -> dict[str, tf.RaggedTensor]:
     """First ``keep[b]`` interactions of each user; sessions left empty disappear.
 
@@ -78,14 +91,7 @@ def take_prefix(batch: Batch, keys: Sequence[str], keep: tf.Tensor) -> dict[str,
     per_user = tf.math.unsorted_segment_sum(tf.cast(live, tf.int64), lay.session_user,
                                             lay.num_users)
     lengths = tf.boolean_mask(new_len, live)
-    out: dict[str, tf.RaggedTensor] = {}
-    for k in keys:
-        flat = tf.boolean_mask(batch[k].flat_values, inter_mask)
-        out[k] = tf.RaggedTensor.from_nested_row_lengths(flat, [per_user, lengths],
-                                                         validate=False)
-    if "timestamp" in out:
-        out["session_timestamp"] = session_timestamps(out["timestamp"])
-    return out
+    return _rebuild(batch, keys, inter_mask, per_user, lengths)
 
 
 def keep_last_sessions(
@@ -98,14 +104,7 @@ def keep_last_sessions(
     inter_mask = tf.gather(live, lay.inter_session)
     per_user = tf.minimum(lay.sessions_per_user, max_sessions)
     lengths = tf.boolean_mask(lay.session_lengths, live)
-    out: dict[str, tf.RaggedTensor] = {}
-    for k in keys:
-        flat = tf.boolean_mask(batch[k].flat_values, inter_mask)
-        out[k] = tf.RaggedTensor.from_nested_row_lengths(flat, [per_user, lengths],
-                                                         validate=False)
-    if "timestamp" in out:
-        out["session_timestamp"] = session_timestamps(out["timestamp"])
-    return out
+    return _rebuild(batch, keys, inter_mask, per_user, lengths)
 
 
 def drop_last_session(batch: Batch, keys: Sequence[str]

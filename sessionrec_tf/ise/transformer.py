@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from sessionrec_tf.ise.bucketing import encode_in_buckets
-from sessionrec_tf.layers.dropout import SeededDropout
+from sessionrec_tf.layers.transformer_block import TransformerBlock
 
 
 class TransformerISE(tf.keras.layers.Layer):
@@ -26,31 +26,16 @@ class TransformerISE(tf.keras.layers.Layer):
     def __init__(self, dim: int, num_layers: int = 1, num_heads: int = 1, dropout: float = 0.0,
                  max_items: int = 256, seed: int = 0, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        if dim % num_heads:
-            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
         self.dim, self.num_layers, self.num_heads = dim, num_layers, num_heads
         self.dropout_rate, self.max_items, self.seed = dropout, max_items, seed
-        self.blocks = []
-        for i in range(num_layers):
-            self.blocks.append({
-                "ln1": tf.keras.layers.LayerNormalization(epsilon=1e-6, name=f"ln1_{i}"),
-                "mha": tf.keras.layers.MultiHeadAttention(num_heads, dim // num_heads,
-                                                          name=f"mha_{i}"),
-                "drop1": SeededDropout(dropout, seed=seed * 100 + 2 * i, name=f"drop1_{i}"),
-                "ln2": tf.keras.layers.LayerNormalization(epsilon=1e-6, name=f"ln2_{i}"),
-                "ff1": tf.keras.layers.Dense(4 * dim, activation="gelu", name=f"ff1_{i}"),
-                "ff2": tf.keras.layers.Dense(dim, name=f"ff2_{i}"),
-                "drop2": SeededDropout(dropout, seed=seed * 100 + 2 * i + 1, name=f"drop2_{i}"),
-            })
+        self.blocks = [TransformerBlock(dim, num_heads, dropout, seed=seed * 100 + i,
+                                        name=f"block_{i}") for i in range(num_layers)]
         self.final_ln = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_ln")
 
     def _encode(self, x: tf.Tensor, mask: tf.Tensor, training: bool | None) -> tf.Tensor:
         attn_mask = tf.logical_and(mask[:, :, None], mask[:, None, :])
-        for b in self.blocks:
-            h = b["ln1"](x)
-            x = x + b["drop1"](b["mha"](h, h, attention_mask=attn_mask), training=training)
-            h = b["ln2"](x)
-            x = x + b["drop2"](b["ff2"](b["ff1"](h)), training=training)
+        for block in self.blocks:
+            x = block(x, attn_mask, training=training)
         x = self.final_ln(x)
         w = tf.cast(mask, x.dtype)[..., None]
         return tf.reduce_sum(x * w, axis=1) / tf.maximum(tf.reduce_sum(w, axis=1), 1.0)

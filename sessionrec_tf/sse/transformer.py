@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from sessionrec_tf.layers.dropout import SeededDropout
+from sessionrec_tf.layers.transformer_block import TransformerBlock
 
 
 class TransformerEncoder(tf.keras.layers.Layer):
@@ -23,26 +24,13 @@ class TransformerEncoder(tf.keras.layers.Layer):
     def __init__(self, dim: int, num_layers: int = 4, num_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, seed: int = 0, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        if dim % num_heads:
-            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
         self.max_len = max_len
         self.positions = tf.keras.layers.Embedding(
             max_len, dim, name="positions",
             embeddings_initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
         self.input_dropout = SeededDropout(dropout, seed=seed * 1000 + 999, name="input_dropout")
-        self.blocks = []
-        for i in range(num_layers):
-            s = seed * 1000 + 2 * i
-            self.blocks.append({
-                "ln1": tf.keras.layers.LayerNormalization(epsilon=1e-6, name=f"ln1_{i}"),
-                "mha": tf.keras.layers.MultiHeadAttention(num_heads, dim // num_heads,
-                                                          name=f"mha_{i}"),
-                "drop1": SeededDropout(dropout, seed=s, name=f"drop1_{i}"),
-                "ln2": tf.keras.layers.LayerNormalization(epsilon=1e-6, name=f"ln2_{i}"),
-                "ff1": tf.keras.layers.Dense(4 * dim, activation="gelu", name=f"ff1_{i}"),
-                "ff2": tf.keras.layers.Dense(dim, name=f"ff2_{i}"),
-                "drop2": SeededDropout(dropout, seed=s + 1, name=f"drop2_{i}"),
-            })
+        self.blocks = [TransformerBlock(dim, num_heads, dropout, seed=seed * 1000 + i,
+                                        name=f"block_{i}") for i in range(num_layers)]
         self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
 
     def call(self, x: tf.Tensor, mask: tf.Tensor, timestamps: tf.Tensor | None = None,
@@ -53,9 +41,6 @@ class TransformerEncoder(tf.keras.layers.Layer):
         x = self.input_dropout(x, training=training)
         causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
         attn_mask = tf.logical_and(causal[None], mask[:, None, :])
-        for b in self.blocks:
-            h = b["ln1"](x)
-            x = x + b["drop1"](b["mha"](h, h, attention_mask=attn_mask), training=training)
-            h = b["ln2"](x)
-            x = x + b["drop2"](b["ff2"](b["ff1"](h)), training=training)
+        for block in self.blocks:
+            x = block(x, attn_mask, training=training)
         return self.final_norm(x)
