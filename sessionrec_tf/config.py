@@ -22,6 +22,23 @@ import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
+# The valid values of the name-valued fields: the single source for the registries too.
+ISE_NAMES = ("mean", "max", "max_relu", "gru", "transformer")
+SSE_NAMES = ("hstu", "transformer", "gru")
+SAMPLER_NAMES = ("uniform", "popularity")
+LOSS_NAMES = ("softmax", "bce")
+EXCLUDE_SEEN = ("positives", "all", "none")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model.paradigm": ("session", "item"),
+    "model.item_input": ("all", "positives"),
+    "model.ise": ISE_NAMES,
+    "model.sse": SSE_NAMES,
+    "task.loss": LOSS_NAMES,
+    "task.sampler": SAMPLER_NAMES,
+    "train.protocol": ("loso", "loio", "temporal"),
+    "train.exclude_seen": EXCLUDE_SEEN,
+}
+
 
 class ConfigError(ValueError):
     """A config key that does not exist, or a value of the wrong type."""
@@ -174,7 +191,13 @@ def _build(cls: type, data: Any, path: str) -> Any:
 
 
 def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
-    return _build(ExperimentConfig, data, "")
+    config = _build(ExperimentConfig, data, "")
+    for key, valid in CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value not in valid:
+            raise ConfigError(f"{key}: unknown value {value!r}; valid values: {list(valid)}")
+    return config
 
 
 def shipped_configs() -> list[str]:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from sessionrec_tf.config import ISE_NAMES
 from sessionrec_tf.ise.gru import GruISE
 from sessionrec_tf.ise.pooling import PoolingISE
 from sessionrec_tf.ise.transformer import TransformerISE
-
-ISE_NAMES = ("mean", "max", "max_relu", "gru", "transformer")
 
 
 def make_ise(name: str, dim: int, num_layers: int = 1, num_heads: int = 1,

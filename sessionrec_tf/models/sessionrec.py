@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from sessionrec_tf.config import EXCLUDE_SEEN
 from sessionrec_tf.data import batch_ops
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.metrics.ranking import ranking_metrics
@@ -28,8 +29,6 @@ from sessionrec_tf.models.views import ItemView, SessionView
 from sessionrec_tf.tasks.rank import SessionRank
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
 from sessionrec_tf.tasks.targets import next_session_targets
-
-EXCLUDE_SEEN = ("positives", "all", "none")
 
 
 def seen_items(batch: Mapping[str, tf.Tensor], policy: str) -> tf.RaggedTensor | None:

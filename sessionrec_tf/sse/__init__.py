@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from sessionrec_tf.config import SSE_NAMES
 from sessionrec_tf.sse.gru import GRUEncoder
 from sessionrec_tf.sse.hstu import HSTUEncoder
 from sessionrec_tf.sse.transformer import TransformerEncoder
-
-SSE_NAMES = ("hstu", "transformer", "gru")
 
 
 def make_sse(name: str, dim: int, num_layers: int = 4, num_heads: int = 2, max_len: int = 200,

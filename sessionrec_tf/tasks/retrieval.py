@@ -27,12 +27,12 @@ from collections.abc import Callable
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from sessionrec_tf.config import LOSS_NAMES as LOSSES
 from sessionrec_tf.tasks.samplers import PopularitySampler, UniformSampler
 from sessionrec_tf.tasks.similarity import Similarity
 from sessionrec_tf.tasks.targets import TargetRows
 
 MIN_LOGIT = tfrs.layers.loss.MIN_FLOAT
-LOSSES = ("softmax", "bce")
 
 
 def _mean(per_row: tf.Tensor) -> tf.Tensor:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from sessionrec_tf.config import SAMPLER_NAMES
 from sessionrec_tf.data.vocab import NUM_RESERVED
-
-SAMPLER_NAMES = ("uniform", "popularity")
 
 
 class UniformSampler:
