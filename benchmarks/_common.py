@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+# Long experiments run from a frozen checkout (a git worktree) so that editing the library
+# meanwhile cannot change them; they record into the main tree's file through this variable.
+RESULTS = Path(os.environ.get("SESSIONREC_RESULTS_MD",
+                              Path(__file__).resolve().parent / "RESULTS.md"))
 REPO = Path(__file__).resolve().parents[1]
 
 
