@@ -249,8 +249,8 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="results directory, e.g. results/X")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", default="small", choices=["smoke", "small", "full"],
-                   help="epochs/patience (smoke: 1 epoch, tiny models; small: <=10 epochs; "
-                        "full: <=50 epochs) and simulator sizes")
+                   help="epochs/patience (smoke: 1 epoch, tiny models; small: <=10 epochs, "
+                        "patience 2; full: <=40 epochs, patience 8) and simulator sizes")
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every run, e.g. --set model.max_len=50")
