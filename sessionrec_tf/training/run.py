@@ -101,7 +101,14 @@ class Run:
         ds = self.dataset(data)
         model = build_model(self.config, ds)
         build_with_dummy_batch(model)
-        tf.train.Checkpoint(model=model).read(prefix).expect_partial()
+        status = tf.train.Checkpoint(model=model).read(prefix)
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError as err:
+            raise DataError(
+                f"{prefix}: the saved weights do not match the model built from "
+                f"{self.path / 'config.yaml'} (was the run trained with another version of the "
+                f"code?): {str(err)[:300]}") from None
         return model, ds
 
 
