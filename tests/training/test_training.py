@@ -142,3 +142,6 @@ def test_one_optimizer_step_per_batch(tiny_dataset, tmp_path):
     trainer = _train(tiny_dataset, tmp_path / "steps", 2)
     assert int(trainer.model.optimizer.iterations) == 2 * trainer.steps_per_epoch
     assert int(trainer.model.retrieval.counter) == 2 * trainer.steps_per_epoch
+    # ragged batches of any size reuse one traced train/test function (no retracing)
+    assert trainer.model.train_function.experimental_get_tracing_count() == 1
+    assert trainer.model.test_function.experimental_get_tracing_count() == 1
