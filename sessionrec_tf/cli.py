@@ -347,8 +347,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- main
 
+from sessionrec_tf.export.cli import register_export, register_score  # noqa: E402
+
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [
-    register_prepare, register_train, register_evaluate, register_experiment, register_demo]
+    register_prepare, register_train, register_evaluate, register_experiment, register_export,
+    register_score, register_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

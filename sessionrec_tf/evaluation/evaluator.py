@@ -160,29 +160,29 @@ def _overlap(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
 class ScannSearcher:
     """Approximate top-K with a ScaNN index (``scann.scann_ops_pybind``), seen items removed.
 
-    The index returns ``k + extra`` neighbours so that removing a user's seen items still
-    leaves ``k``; ``extra`` is the largest exclusion list of the batch, grown as needed.
+    Index parameters come from :class:`sessionrec_tf.export.scann_options.ScannOptions` (the
+    same defaults and validation as the exported ScaNN model). The index returns ``k + extra``
+    neighbours so that removing a user's seen items still leaves ``k``; ``extra`` is the
+    largest exclusion list of the batch.
     """
 
-    def __init__(self, candidates: np.ndarray, k: int, num_leaves: int | None = None,
-                 leaves_to_search: int | None = None, reorder: int | None = None) -> None:
+    def __init__(self, candidates: np.ndarray, k: int, **options: Any) -> None:
+        from dataclasses import replace
+
         import scann
 
-        n = len(candidates) - NUM_RESERVED
-        self.k = k
-        leaves = num_leaves or max(1, min(2000, int(np.sqrt(n))))
-        search = leaves_to_search or max(1, leaves // 5)
-        reorder = reorder or max(4 * k, 400)
-        self.options = {"num_leaves": leaves, "leaves_to_search": search, "reorder": reorder,
-                        "distance": "dot_product", "quantization": "asymmetric hashing"}
+        from sessionrec_tf.export.scann_options import ScannOptions
+        from sessionrec_tf.export.scann_retriever import configure_builder, unit_norm
+
         db = np.ascontiguousarray(candidates[NUM_RESERVED:], dtype=np.float32)
-        builder = scann.scann_ops_pybind.builder(db, min(n, k), "dot_product")
-        if n >= 2 * leaves and leaves > 1:
-            builder = builder.tree(num_leaves=leaves, num_leaves_to_search=search,
-                                   training_sample_size=min(n, 250_000))
-        self.searcher = builder.score_ah(2, anisotropic_quantization_threshold=0.2) \
-            .reorder(reorder).build()
-        self.n = n
+        self.n = len(db)
+        self.k = k
+        resolved = ScannOptions(**options).resolved(self.n, k)
+        if resolved.spherical is None:
+            resolved = replace(resolved, spherical=unit_norm(db))
+        self.options = resolved.to_dict()
+        builder = scann.scann_ops_pybind.builder(db, min(self.n, k), "dot_product")
+        self.searcher = configure_builder(builder, resolved).build()
 
     def search(self, users: np.ndarray, exclude: tf.RaggedTensor) -> np.ndarray:
         ex = exclude.to_list()
@@ -193,6 +193,5 @@ class ScannSearcher:
         for row, (cand, seen) in enumerate(zip(ids, ex)):
             seen_set = set(seen)
             kept = [int(c) + NUM_RESERVED for c in cand if int(c) + NUM_RESERVED not in seen_set]
-            kept = (kept + [0] * self.k)[: self.k]
-            out[row] = kept
+            out[row] = (kept + [0] * self.k)[: self.k]
         return out

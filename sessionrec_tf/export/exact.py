@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from sessionrec_tf.metrics.topk import chunked_top_k
+from sessionrec_tf.data.vocab import NUM_RESERVED
+from sessionrec_tf.metrics.topk import NEG_INF, chunked_top_k, exclusion_indices
 
 DEFAULT_CHUNK = 262_144
 
@@ -37,9 +38,25 @@ class ExactRetriever(tf.Module):
 
     def top_k(self, users: tf.Tensor, exclude: tf.RaggedTensor | None
               ) -> tuple[tf.Tensor, tf.Tensor]:
-        """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``."""
-        return chunked_top_k(users, self.candidates, self.k, exclude=exclude,
-                             chunk_size=self.chunk_size)
+        """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``.
+
+        Same result as :func:`~sessionrec_tf.metrics.topk.chunked_top_k` (ties go to the lower
+        item index); a catalog that fits in one chunk is scored in one pass without its loop.
+        """
+        if self.candidates.shape[0] > self.chunk_size:
+            return chunked_top_k(users, self.candidates, self.k, exclude=exclude,
+                                 chunk_size=self.chunk_size)
+        scores = tf.matmul(users, self.candidates, transpose_b=True)  # [B, V]
+        if exclude is not None:
+            pairs = exclusion_indices(exclude)
+            scores = tf.tensor_scatter_nd_update(
+                scores, pairs, tf.fill([tf.shape(pairs)[0]], NEG_INF))
+        # Padding/OOV rows are dropped from a top-(k + 2) instead of masking all [B, V]
+        # scores: one pass less over the score matrix, same result and tie order.
+        wide_scores, wide_ids = tf.math.top_k(scores, k=self.k + NUM_RESERVED)
+        wide_scores = tf.where(wide_ids < NUM_RESERVED, NEG_INF, wide_scores)
+        top_scores, pos = tf.math.top_k(wide_scores, k=self.k)
+        return top_scores, tf.cast(tf.gather(wide_ids, pos, batch_dims=1), tf.int64)
 
 
 def candidate_variable(candidates: np.ndarray) -> tf.Variable:

@@ -19,7 +19,9 @@ ids as document ids.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +31,19 @@ from sessionrec_tf.data.vocab import NUM_RESERVED
 from sessionrec_tf.export.scann_options import ScannOptions
 
 
-def _scann_config(builder: object, options: ScannOptions) -> object:
-    """Apply ``options`` (resolved) to a ScaNN builder (TF ops or pybind)."""
+def unit_norm(rows: np.ndarray) -> bool:
+    """Whether every row has L2 norm 1 (cosine-similarity candidates)."""
+    return bool(np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-3))
+
+
+def configure_builder(builder: object, options: ScannOptions) -> object:
+    """Apply ``options`` (resolved, ``spherical`` decided) to a ScaNN builder (TF or pybind)."""
     return (builder
             .tree(num_leaves=options.num_leaves,
                   num_leaves_to_search=options.num_leaves_to_search,
                   training_iterations=options.training_iterations,
-                  training_sample_size=options.training_sample_size)
+                  training_sample_size=options.training_sample_size,
+                  spherical=bool(options.spherical))
             .score_ah(options.dimensions_per_block,
                       anisotropic_quantization_threshold=(
                           options.anisotropic_quantization_threshold),
@@ -73,23 +81,29 @@ class ScannRetriever(tf.Module):
         self.num_candidates = int(rows.shape[0])
         self.k = int(k)
         self.options = options.resolved(self.num_candidates, self.k)
+        if self.options.spherical is None:
+            self.options = replace(self.options, spherical=unit_norm(rows))
         opts = self.options
-        self.index = tfrs.layers.factorized_top_k.ScaNN(
+        layer = tfrs.layers.factorized_top_k.ScaNN(
             k=self.k, distance_measure="dot_product", num_leaves=opts.num_leaves,
             num_leaves_to_search=opts.num_leaves_to_search,
             training_iterations=opts.training_iterations,
             dimensions_per_block=opts.dimensions_per_block,
             num_reordering_candidates=opts.num_reordering_candidates, name="scann")
-        layer = self.index
 
         def build_searcher(db: tf.Tensor) -> object:  # the layer's builder + AH threshold
             builder = scann_ops.builder(db=db, num_neighbors=self.k,
                                         distance_measure="dot_product")
-            return _scann_config(builder, opts).build(shared_name=f"{layer.name}/searcher")
+            # unique resource name: two indexes in one process must not share a searcher
+            return configure_builder(builder, opts).build(
+                shared_name=f"{layer.name}/{uuid.uuid4()}")
 
         layer._build_searcher = build_searcher
         ids = np.arange(NUM_RESERVED, NUM_RESERVED + self.num_candidates, dtype=np.int64)
         layer.index(tf.constant(rows), tf.constant(ids))
+        # Save the index's state (searcher tensors, identifiers), not the Keras layer object.
+        self.scann_state = layer._serialized_searcher
+        self.identifiers = layer._identifiers
 
     def top_k(self, users: tf.Tensor, exclude: tf.RaggedTensor | None
               ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -101,12 +115,12 @@ class ScannRetriever(tf.Module):
                  if exclude is not None else tf.constant(0, tf.int32))
         fetch = tf.minimum(k + extra, self.num_candidates)
         reorder = tf.maximum(fetch, self.options.num_reordering_candidates)
-        searcher = scann_ops.searcher_from_module(self.index._serialized_searcher)
+        searcher = scann_ops.searcher_from_module(self.scann_state)
         result = searcher.search_batched_parallel(users, final_num_neighbors=fetch,
                                                   pre_reorder_num_neighbors=reorder)
         batch = tf.shape(users)[0]
         scores = tf.reshape(result.distances, [batch, -1])
-        ids = tf.gather(self.index._identifiers, tf.reshape(result.indices, [batch, -1]))
+        ids = tf.gather(self.identifiers, tf.reshape(result.indices, [batch, -1]))
         if exclude is not None:
             width = tf.constant(self.num_candidates + NUM_RESERVED, tf.int64)  # > any index
             excluded = tf.sort(exclude.value_rowids() * width
@@ -126,7 +140,7 @@ def build_pybind_index(candidates: np.ndarray, item_tokens: Sequence[str], k: in
       candidates: ``[V, d]`` candidate embeddings (row = vocabulary index).
       item_tokens: ``V - 2`` original item ids (as text), the index's document ids.
       k: default number of neighbours.
-      options: resolved ScaNN options.
+      options: resolved ScaNN options (``spherical`` decided, as ``ScannRetriever.options``).
       directory: created; receives ScaNN's files (``scann_assets.pbtxt``, docids, ...).
 
     Load it with ``scann.scann_ops_pybind.load_searcher(directory)``; ``search`` then returns
@@ -139,7 +153,7 @@ def build_pybind_index(candidates: np.ndarray, item_tokens: Sequence[str], k: in
         raise ValueError(f"build_pybind_index: {len(item_tokens)} item ids for "
                          f"{rows.shape[0]} candidate rows")
     builder = scann_ops_pybind.builder(rows, k, "dot_product")
-    searcher = _scann_config(builder, options).build(docids=[str(t) for t in item_tokens])
+    searcher = configure_builder(builder, options).build(docids=[str(t) for t in item_tokens])
     directory.mkdir(parents=True, exist_ok=True)
-    searcher.serialize(str(directory))
+    searcher.serialize(str(directory), relative_path=True)  # movable (staging -> version)
     return directory

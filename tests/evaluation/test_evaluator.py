@@ -70,7 +70,7 @@ def test_scann_evaluation_reports_recall_against_exact(trained_run, tiny_dataset
     ev = Evaluator(model, tiny_dataset, (10, 50), "positives")
     exact = ev.evaluate(progress=False)
     approx = ev.evaluate(index="scann", progress=False,
-                         scann_options={"num_leaves": 4, "leaves_to_search": 4})
+                         scann_options={"num_leaves": 4, "num_leaves_to_search": 4})
     # searching every leaf with reordering finds the exact neighbours
     assert approx["scann_recall@50_vs_exact"] == pytest.approx(1.0, abs=0.02)
     assert approx["metrics"]["recall@50"] == pytest.approx(exact["metrics"]["recall@50"],

@@ -1,0 +1,213 @@
+"""Batch scoring: stream every user of a split through an exported SavedModel into Parquet.
+
+    reader batches [B, S, I] --RequestEncoder--> request (raw ids) --SavedModel--> top-K
+        --> rows (user_id, rank, item_id, score) --> part-NNNNN.parquet per chunk of users
+
+Users go through the same ``serving_default`` signature an online client calls. Memory is
+bounded by one chunk of users (``chunk_users``) whatever the number of users. The output
+directory and resume rules are described in :mod:`sessionrec_tf.export.manifest`: a killed
+run started again with the same command continues after the last completed part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from sessionrec_tf.data import batch_ops
+from sessionrec_tf.data.dataset import PreparedDataset
+from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.reader import read_dataset
+from sessionrec_tf.data.splits import PROTOCOLS, SPLITS
+from sessionrec_tf.export.encode import RequestEncoder
+from sessionrec_tf.export.loaded import ExportedModel
+from sessionrec_tf.export.manifest import Part, ScoreManifest
+from sessionrec_tf.export.query_module import TOP_K_IDS, TOP_K_SCORES
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Attributes:
+      k: recommendations per user (at most the export's ``--k``).
+      split: ``test`` (default), ``valid``, ``train`` or ``full`` (whole histories).
+      protocol: the split protocol (``loso``, ``loio``, ``temporal``).
+      batch_size: users per request.
+      chunk_users: users per Parquet part (the memory bound and the resume granularity).
+      scann: use the export's ScaNN model instead of exact top-K.
+    """
+
+    k: int = 100
+    split: str = "test"
+    protocol: str = "loso"
+    batch_size: int = 256
+    chunk_users: int = 50_000
+    scann: bool = False
+
+    def check(self) -> None:
+        problems = []
+        if self.split not in SPLITS:
+            problems.append(f"--split must be one of {list(SPLITS)}, got {self.split!r}")
+        if self.protocol not in PROTOCOLS:
+            problems.append(f"--protocol must be one of {list(PROTOCOLS)}, "
+                            f"got {self.protocol!r}")
+        for name in ("k", "batch_size", "chunk_users"):
+            if getattr(self, name) < 1:
+                problems.append(f"--{name.replace('_', '-')} must be >= 1")
+        if problems:
+            raise DataError("; ".join(problems))
+
+
+class _Chunk:
+    """Rows of the users scored since the last part was written."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+        self.batches = 0
+        self.users = 0
+        self.skipped = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(t.num_rows for t in self.tables)
+
+
+class BatchScorer:
+    """Scores a split of a prepared dataset with an export.
+
+    Args:
+      model_dir: an export version directory (``export/sessionrec/<N>``).
+      data: the prepared dataset (same vocabularies as the export).
+      options: what to score.
+      progress: show a progress bar.
+      on_part: called with the manifest after each part is committed (for monitoring).
+    """
+
+    def __init__(self, model_dir: str | Path, data: str | Path | PreparedDataset,
+                 options: ScoreOptions | None = None, progress: bool = True,
+                 on_part: Callable[[ScoreManifest], None] | None = None) -> None:
+        self.options = options or ScoreOptions()
+        self.options.check()
+        self.model_dir = Path(model_dir)
+        self.model = ExportedModel(self.model_dir, scann=self.options.scann)
+        self.dataset = PreparedDataset.load(data)
+        self.progress = progress
+        self.on_part = on_part
+        self._check_compatible()
+        self.encoder = RequestEncoder(self.dataset, self.model.spec)
+
+    def _check_compatible(self) -> None:
+        meta = self.model.metadata
+        if not self.model.has_top_k:
+            raise DataError(f"{self.model_dir} has no exact top-K (exported with --index "
+                            "scann): pass --scann to score with its ScaNN model, or export "
+                            "with --index exact/both")
+        if self.options.k > self.model.k:
+            raise DataError(f"--k {self.options.k} is more than the export's k "
+                            f"({self.model.k}); export again with --k {self.options.k}")
+        want = meta["dataset"]["vocab_fingerprint"]
+        if want != self.dataset.vocab_fingerprint:
+            raise DataError(f"{self.dataset.path} has other vocabularies than the dataset "
+                            f"{self.model_dir} was exported from ({meta['dataset']['path']}; "
+                            f"fingerprint {self.dataset.vocab_fingerprint} vs {want})")
+
+    def settings(self) -> dict[str, Any]:
+        """What a resumed run must share with the interrupted one."""
+        meta = self.model.metadata
+        return {"model": str(self.model_dir.resolve()), "export_created": meta["created"],
+                "data": str(self.dataset.path.resolve()),
+                "vocab_fingerprint": self.dataset.vocab_fingerprint, **asdict(self.options)}
+
+    def _total_users(self) -> int | None:
+        if self.options.split == "full":
+            return int(self.dataset.counts["users"])
+        info = self.dataset.splits.get(self.options.protocol, {}).get(self.options.split, {})
+        return info.get("users")
+
+    def _score_batch(self, batch: dict[str, Any], chunk: _Chunk) -> int:
+        """Append the batch's rows to ``chunk``; returns the users it held."""
+        chunk.batches += 1
+        n = int(batch["user_id"].shape[0])
+        has = batch["item_id"].row_lengths() > 0
+        kept = int(tf.reduce_sum(tf.cast(has, tf.int32)))
+        chunk.skipped += n - kept
+        if kept == 0:
+            return n
+        if kept < n:
+            batch = batch_ops.select_users(batch, has)
+        out = self.model.predict(self.encoder.encode(batch))
+        k = self.options.k
+        ids = out[TOP_K_IDS][:, :k]
+        if ids.dtype == object:
+            ids = np.char.decode(ids.astype(bytes), "utf-8")
+        users = np.char.decode(batch["user_id"].numpy().astype(bytes), "utf-8")
+        chunk.tables.append(pa.table({
+            "user_id": pa.array(np.repeat(users, k)),
+            "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), kept)),
+            "item_id": pa.array(ids.reshape(-1)),
+            "score": pa.array(out[TOP_K_SCORES][:, :k].reshape(-1).astype(np.float32)),
+        }))
+        chunk.users += kept
+        return n
+
+    def _commit(self, output: Path, manifest: ScoreManifest, chunk: _Chunk) -> None:
+        name = manifest.next_part_name()
+        tmp = output / f".{name}.tmp"
+        if chunk.tables:
+            pq.write_table(pa.concat_tables(chunk.tables), tmp)
+        else:
+            pq.write_table(self._empty_table(), tmp)
+        tmp.replace(output / name)
+        manifest.parts.append(Part(name, chunk.batches, chunk.users, chunk.rows,
+                                   chunk.skipped))
+        manifest.save(output)
+        if self.on_part is not None:
+            self.on_part(manifest)
+
+    def _empty_table(self) -> pa.Table:
+        item_type = pa.string() if self.model.spec.item_dtype == "string" else pa.int64()
+        return pa.table({"user_id": pa.array([], pa.string()),
+                         "rank": pa.array([], pa.int32()),
+                         "item_id": pa.array([], item_type),
+                         "score": pa.array([], pa.float32())})
+
+    def run(self, output: str | Path, log: Callable[[str], None] | None = None
+            ) -> ScoreManifest:
+        """Score into ``output`` (a directory), resuming a previous run of the same settings."""
+        say = log or (lambda _m: None)
+        output = Path(output)
+        manifest = ScoreManifest.open(output, self.settings())
+        if manifest.complete:
+            say(f"{output} is already complete ({manifest.users_done:,} users, "
+                f"{manifest.rows_done:,} rows)")
+            return manifest
+        if manifest.parts:
+            say(f"resuming {output} after {len(manifest.parts)} parts "
+                f"({manifest.users_done:,} users)")
+        opts = self.options
+        batches = read_dataset(self.dataset, opts.split, opts.protocol, opts.batch_size,
+                               shuffle=False, deterministic=True).skip(manifest.batches_done)
+        bar = tqdm(total=self._total_users(), initial=manifest.users_done
+                   + manifest.skipped_users, unit="user", desc="score",
+                   disable=not self.progress)
+        chunk = _Chunk()
+        for batch in batches:
+            bar.update(self._score_batch(batch, chunk))
+            if chunk.users + chunk.skipped >= opts.chunk_users:
+                self._commit(output, manifest, chunk)
+                chunk = _Chunk()
+        if chunk.batches or not manifest.parts:  # an empty split still gets one (empty) part
+            self._commit(output, manifest, chunk)
+        bar.close()
+        manifest.complete = True
+        manifest.save(output)
+        say(f"wrote {manifest.rows_done:,} rows for {manifest.users_done:,} users to {output} "
+            f"({len(manifest.parts)} parts; {manifest.skipped_users} users without history)")
+        return manifest
