@@ -54,8 +54,16 @@ def main() -> None:
         where = f"{args.data or 'simulator'}, budget `{args.budget}`, {args.seeds} seed(s)"
         extra = f"\n\n{args.note}" if args.note else ""
         record(f"{title.lstrip('# ')} ({where})",
-               body + f"\n\nFiles: `{md.relative_to(REPO)}` (+ .json with every run's "
+               body + f"\n\nFiles: `{_shown(md)}` (+ .json with every run's "
                f"resolved config, .png).{extra}")
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (outputs may live elsewhere)."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":
