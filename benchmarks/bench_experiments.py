@@ -25,7 +25,7 @@ def main() -> None:
     p.add_argument("--experiments", nargs="+", required=True,
                    choices=["table2", "table3", "table4", "alpha", "efficiency", "scaling"])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--budget", default="full", choices=["smoke", "small", "full"])
+    p.add_argument("--budget", default="full", choices=["smoke", "small", "full", "long"])
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--note", default="")

@@ -51,7 +51,10 @@ class ModelConfig:
     paradigm: ``session`` (SessionRec) or ``item`` (item-level baselines: each item is its
       own session). item_input: for ``item``: ``all`` (negatives stay in the input, HSTU+)
       or ``positives`` (HSTU, SASRec, GRU4Rec). max_len: SSE sequence length (sessions, or
-      items for ``item``); also HSTU's attention normaliser n.
+      items for ``item``); also HSTU's attention normaliser n. sse_length_buckets: run the
+      SSE per bucket of users of similar sequence length instead of padding the whole batch
+      to its longest user (same results, less work on skewed lengths; see
+      :mod:`sessionrec_tf.sse.bucketing`).
     """
 
     paradigm: str = "session"
@@ -69,6 +72,7 @@ class ModelConfig:
     num_heads: int = 2
     dropout: float = 0.2
     max_len: int = 50
+    sse_length_buckets: bool = True
 
 
 @dataclass

@@ -6,7 +6,13 @@ table2, table3, table4, alpha (comparisons on any prepared dataset), efficiency 
 
 from __future__ import annotations
 
-from sessionrec_tf.experiments.comparisons import alpha_sweep, table2, table3, table4
+from sessionrec_tf.experiments.comparisons import (
+    alpha_sweep,
+    experiment_cells,
+    table2,
+    table3,
+    table4,
+)
 from sessionrec_tf.experiments.efficiency import efficiency
 from sessionrec_tf.experiments.grid import BUDGETS, Budget, Cell, run_grid
 from sessionrec_tf.experiments.report import report
@@ -16,4 +22,5 @@ EXPERIMENTS = ("table2", "table3", "table4", "alpha", "efficiency", "scaling", "
 NEEDS_DATA = ("table2", "table3", "table4", "alpha", "report")
 
 __all__ = ["BUDGETS", "EXPERIMENTS", "NEEDS_DATA", "Budget", "Cell", "alpha_sweep",
+           "experiment_cells",
            "efficiency", "report", "run_grid", "scaling", "table2", "table3", "table4"]

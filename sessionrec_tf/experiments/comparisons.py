@@ -58,6 +58,24 @@ TABLE4_CELLS = (
 ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
+def experiment_cells(name: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
+    """The cells and protocols of a grid experiment (``table2``, ``table3``, ``table4``,
+    ``alpha``): the runs it trains, in ``OUTPUT/runs/<cell>/<protocol>/seed<k>``."""
+    if name == "table2":
+        return TABLE2_CELLS, ("loso", "loio")
+    if name == "table3":
+        return tuple(c for _, item, sess in TABLE3_BACKBONES for c in (item, sess)), ("loso",)
+    if name == "table4":
+        return TABLE4_CELLS, ("loso",)
+    if name == "alpha":
+        return _alpha_cells(ALPHAS), ("loso",)
+    raise ValueError(f"unknown grid experiment {name!r}; valid: table2, table3, table4, alpha")
+
+
+def _alpha_cells(alphas: Sequence[float]) -> tuple[Cell, ...]:
+    return tuple(Cell(f"alpha={a:g}", "sessionrec_hstu", (f"task.alpha={a}",)) for a in alphas)
+
+
 def _columns(ks: Sequence[int]) -> list[tuple[str, str]]:
     return [(f"N@{k}", f"ndcg@{k}") for k in ks] + [(f"R@{k}", f"recall@{k}") for k in ks]
 
@@ -105,7 +123,7 @@ def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
 def table3(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
            overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500)
            ) -> dict[str, Any]:
-    cells = [c for _, item, sess in TABLE3_BACKBONES for c in (item, sess)]
+    cells = list(experiment_cells("table3")[0])
     grid = run_grid(cells, data, output, seeds, ("loso",), budget, overrides, ks)
     agg = grid.aggregate()
     cols = _columns(ks)
@@ -158,7 +176,7 @@ def table4(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
 def alpha_sweep(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
                 overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500),
                 alphas: Sequence[float] = ALPHAS) -> dict[str, Any]:
-    cells = [Cell(f"alpha={a:g}", "sessionrec_hstu", (f"task.alpha={a}",)) for a in alphas]
+    cells = list(_alpha_cells(alphas))
     grid = run_grid(cells, data, output, seeds, ("loso",), budget, overrides, ks)
     agg = grid.aggregate()
     shown = [("N@10", "ndcg@10"), ("R@10", "recall@10"), (f"R@{max(ks)}", f"recall@{max(ks)}")]

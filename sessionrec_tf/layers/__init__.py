@@ -1,7 +1,8 @@
-"""Generic building blocks shared by the encoders: seeded dropout, MLP."""
+"""Generic building blocks shared by the encoders: seeded dropout, MLP, attention."""
 
+from sessionrec_tf.layers.attention import MatmulMultiHeadAttention
 from sessionrec_tf.layers.dropout import SeededDropout
 from sessionrec_tf.layers.mlp import MLP
 from sessionrec_tf.layers.transformer_block import TransformerBlock
 
-__all__ = ["MLP", "SeededDropout", "TransformerBlock"]
+__all__ = ["MLP", "MatmulMultiHeadAttention", "SeededDropout", "TransformerBlock"]

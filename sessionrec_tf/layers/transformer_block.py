@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from sessionrec_tf.layers.attention import MatmulMultiHeadAttention
 from sessionrec_tf.layers.dropout import SeededDropout
 
 
@@ -21,7 +22,7 @@ class TransformerBlock(tf.keras.layers.Layer):
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
         self.ln1 = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="ln1")
-        self.mha = tf.keras.layers.MultiHeadAttention(num_heads, dim // num_heads, name="mha")
+        self.mha = MatmulMultiHeadAttention(num_heads, dim // num_heads, name="mha")
         self.drop1 = SeededDropout(dropout, seed=2 * seed, name="drop1")
         self.ln2 = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="ln2")
         self.ff1 = tf.keras.layers.Dense(4 * dim, activation="gelu", name="ff1")

@@ -15,6 +15,7 @@ from sessionrec_tf.ise import make_ise
 from sessionrec_tf.models.sessionrec import SessionRec
 from sessionrec_tf.models.views import make_view
 from sessionrec_tf.sse import make_sse
+from sessionrec_tf.sse.bucketing import length_bucket_bounds
 from sessionrec_tf.tasks import NextSessionRetrieval, SessionRank, Similarity, make_sampler
 
 MODEL_NAMES = ("sessionrec_hstu", "sessionrec_transformer", "sessionrec_gru", "hstu",
@@ -60,6 +61,8 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
     rank = SessionRank(similarity) if t.alpha > 0 else None
     return SessionRec(embedding, ise, sse, view, retrieval, rank, alpha=t.alpha,
                       eval_ks=config.train.eval_ks, exclude_seen=config.train.exclude_seen,
+                      sse_buckets=length_bucket_bounds(m.max_len) if m.sse_length_buckets
+                      else None,
                       name=re.sub(r"[^A-Za-z0-9_.-]", "_", config.name) or "sessionrec")
 
 

@@ -26,6 +26,7 @@ from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.metrics.ranking import ranking_metrics
 from sessionrec_tf.metrics.topk import chunked_top_k
 from sessionrec_tf.models.views import ItemView, SessionView
+from sessionrec_tf.sse.bucketing import encode_in_length_buckets
 from sessionrec_tf.tasks.rank import SessionRank
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
 from sessionrec_tf.tasks.targets import next_session_targets
@@ -56,6 +57,9 @@ class SessionRec(tfrs.Model):
         ``target_item_id``.
       exclude_seen: items removed from recommendations: ``positives`` (the user's positive
         history), ``all`` (every item in the input) or ``none``.
+      sse_buckets: if given, upper bounds of the user length buckets the SSE runs over
+        (:func:`~sessionrec_tf.sse.bucketing.encode_in_length_buckets`); None pads the whole
+        batch to its longest user.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class SessionRec(tfrs.Model):
         alpha: float = 0.2,
         eval_ks: Sequence[int] = (10, 100),
         exclude_seen: str = "positives",
+        sse_buckets: Sequence[int] | None = None,
         name: str = "sessionrec",
     ) -> None:
         super().__init__(name=name)
@@ -84,6 +89,7 @@ class SessionRec(tfrs.Model):
         self.alpha = float(alpha)
         self.eval_ks = tuple(int(k) for k in eval_ks)
         self.exclude_seen = exclude_seen
+        self.sse_buckets = list(sse_buckets) if sse_buckets else None
         self.skipped_users = tf.keras.metrics.Sum(name="users_without_target")
         self.eval_metrics = {
             name: tf.keras.metrics.Mean(name=name)
@@ -103,6 +109,9 @@ class SessionRec(tfrs.Model):
         """States ``[B, L, d]`` and mask ``[B, L]`` of a batch already in the view's form."""
         tokens = self.embedding.interactions(seq)  # [B, S, I, d]
         sessions = self.ise(tokens, training=training)  # [B, S, d]
+        if self.sse_buckets:
+            return encode_in_length_buckets(self.sse, sessions, seq["session_timestamp"],
+                                            self.sse_buckets, training=training)
         lengths = sessions.row_lengths()
         x = sessions.to_tensor()
         mask = tf.sequence_mask(lengths, maxlen=tf.shape(x, out_type=tf.int64)[1])

@@ -7,7 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from sessionrec_tf.experiments import BUDGETS, Cell, alpha_sweep, efficiency, run_grid, scaling
+from sessionrec_tf.experiments import (
+    BUDGETS,
+    Cell,
+    alpha_sweep,
+    efficiency,
+    experiment_cells,
+    run_grid,
+    scaling,
+)
 from sessionrec_tf.experiments.grid import Budget
 
 SMOKE = BUDGETS["smoke"]
@@ -37,6 +45,23 @@ def test_grid_aggregates_seeds_and_reuses_finished_runs(tiny_dataset, tmp_path):
                      budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0)
     assert [r["metrics"] for r in again.records] == [r["metrics"] for r in runs]
     assert index.stat().st_mtime_ns == mtime
+    # a chosen seed only (how processes split an experiment): reuses seed 1, trains nothing
+    only = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, protocols=("loso",),
+                    budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0, seed_ids=[1])
+    assert [r["seed"] for r in only.records] == [1]
+    assert only.records[0]["metrics"] == runs[1]["metrics"]
+
+
+def test_experiment_cells_are_the_tables_runs():
+    cells, protocols = experiment_cells("table2")
+    assert protocols == ("loso", "loio")
+    assert [c.label for c in cells] == ["GRU4Rec", "SASRec", "SASRec+", "HSTU", "HSTU+",
+                                        "SessionRec-HSTU"]
+    alpha, _ = experiment_cells("alpha")
+    assert [c.label for c in alpha][:3] == ["alpha=0", "alpha=0.05", "alpha=0.1"]
+    assert alpha[3].overrides == ("task.alpha=0.2",)
+    with pytest.raises(ValueError, match="valid: table2"):
+        experiment_cells("efficiency")
 
 
 def test_alpha_sweep_writes_table_json_and_plot(tiny_dataset, tmp_path):

@@ -31,7 +31,7 @@ from sessionrec_tf.config import config_from_dict
 from sessionrec_tf.data import FilterOptions, PrepareOptions, prepare_log, read_dataset
 from sessionrec_tf.embedding import ItemEmbedding
 from sessionrec_tf.ise import ISE_NAMES, GruISE, PoolingISE, TransformerISE, make_ise
-from sessionrec_tf.layers import SeededDropout
+from sessionrec_tf.layers import MatmulMultiHeadAttention, SeededDropout, TransformerBlock
 from sessionrec_tf.models import ItemView, SessionView, build_model, make_view
 from sessionrec_tf.sse import SSE_NAMES, TransformerEncoder, make_sse
 from sessionrec_tf.sse.hstu import HSTUBlock, HSTUEncoder, time_buckets
@@ -206,6 +206,78 @@ def test_hstu_encoder_is_stacked_blocks_then_final_layer_norm():
     fn = enc.final_norm
     want = np_layer_norm(h, w(fn.gamma), w(fn.beta), fn.epsilon)
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def np_transformer_block(block: TransformerBlock, x: np.ndarray, attn_mask: np.ndarray,
+                         num_heads: int) -> np.ndarray:
+    """Pre-LN block ``x + MHA(LN(x))``, ``+ FFN(LN(x))``, in float64 from the block's weights."""
+    mha = block.mha
+    weights = {v.name.split("/")[-2] + "/" + v.name.split("/")[-1].split(":")[0]: w(v)
+               for v in mha.weights}
+    h = np_layer_norm(x, w(block.ln1.gamma), w(block.ln1.beta), block.ln1.epsilon)
+    q = np.einsum("bld,dhk->blhk", h, weights["query/kernel"]) + weights["query/bias"]
+    k = np.einsum("bld,dhk->blhk", h, weights["key/kernel"]) + weights["key/bias"]
+    v = np.einsum("bld,dhk->blhk", h, weights["value/kernel"]) + weights["value/bias"]
+    batch, length, _ = x.shape
+    ctx = np.zeros_like(q)
+    for b in range(batch):
+        for head in range(num_heads):
+            for i in range(length):
+                allowed = [j for j in range(length) if attn_mask[b, i, j]]
+                scores = np.array([q[b, i, head] @ k[b, j, head] for j in allowed])
+                scores /= math.sqrt(q.shape[-1])
+                probs = np.exp(scores - scores.max())
+                probs /= probs.sum()
+                ctx[b, i, head] = sum(p * v[b, j, head] for p, j in zip(probs, allowed))
+    att = (np.einsum("blhk,hkd->bld", ctx, weights["attention_output/kernel"])
+           + weights["attention_output/bias"])
+    x = x + att
+    h = np_layer_norm(x, w(block.ln2.gamma), w(block.ln2.beta), block.ln2.epsilon)
+    ff = np_gelu(h @ w(block.ff1.kernel) + w(block.ff1.bias))
+    return x + ff @ w(block.ff2.kernel) + w(block.ff2.bias)
+
+
+def test_transformer_block_matches_numpy_reference():
+    block = TransformerBlock(8, num_heads=2, dropout=0.3)
+    x = tiny_input(21)
+    attn = causal_padding_mask(MASK)
+    block(tf.constant(x), tf.constant(attn))
+    randomize_weights(block, seed=22)
+    got = block(tf.constant(x), tf.constant(attn), training=False).numpy()
+    want = np_transformer_block(block, x.astype(np.float64), attn, num_heads=2)
+    # padded query rows attend to valid keys only; compare every row that has a valid key
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_matmul_attention_equals_keras_attention_and_loads_its_checkpoints(tmp_path):
+    """Same variables, same names, same outputs as ``tf.keras.layers.MultiHeadAttention``."""
+    x = tf.constant(np.random.default_rng(3).normal(size=(3, 7, 8)).astype(np.float32))
+    mask = tf.constant(np.random.default_rng(4).random((3, 7, 7)) < 0.7)
+    keras_mha = tf.keras.layers.MultiHeadAttention(2, 4, name="mha")
+    keras_mha(x, x, attention_mask=mask)
+    randomize_weights(keras_mha, seed=5)
+    path = tf.train.Checkpoint(mha=keras_mha).write(str(tmp_path / "ckpt"))
+    fast = MatmulMultiHeadAttention(2, 4, name="mha")
+    fast(x, x, attention_mask=mask)
+    tf.train.Checkpoint(mha=fast).read(path).assert_existing_objects_matched()
+    assert [v.name for v in fast.weights] == [v.name for v in keras_mha.weights]
+    want, want_scores = keras_mha(x, x, attention_mask=mask, return_attention_scores=True)
+    got, got_scores = fast(x, x, attention_mask=mask, return_attention_scores=True)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(got_scores.numpy(), want_scores.numpy(), atol=1e-6)
+    with tf.GradientTape(persistent=True) as tape:
+        loss_keras = tf.reduce_sum(keras_mha(x, x, attention_mask=mask) ** 2)
+        loss_fast = tf.reduce_sum(fast(x, x, attention_mask=mask) ** 2)
+    for gk, gf in zip(tape.gradient(loss_keras, keras_mha.trainable_weights),
+                      tape.gradient(loss_fast, fast.trainable_weights)):
+        np.testing.assert_allclose(gf.numpy(), gk.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_matmul_attention_refuses_other_attention_axes():
+    layer = MatmulMultiHeadAttention(2, 4, attention_axes=(1, 2))
+    x = tf.zeros([2, 3, 5, 8])
+    with pytest.raises(ValueError, match="attending over the length axis only"):
+        layer(x, x)
 
 
 # ---------------------------------------------------------------------------------------------
