@@ -251,7 +251,7 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", default="small", choices=["smoke", "small", "full", "long"],
                    help="epochs/patience (smoke: 1 epoch, tiny models; small: <=10 epochs, "
                         "patience 2; full: <=40 epochs, patience 8; long: <=120 epochs, "
-                        "patience 15, for small real datasets) and simulator sizes")
+                        "patience 15 from epoch 60, for small real datasets) and simulator sizes")
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every run, e.g. --set model.max_len=50")

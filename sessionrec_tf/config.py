@@ -92,8 +92,11 @@ class TaskConfig:
 @dataclass
 class TrainConfig:
     """Training loop. Early stopping watches ``early_stopping_metric`` on the validation
-    split of ``protocol``; ``checkpoint_every_steps`` (0 = epoch ends only) bounds the work
-    lost when a run is killed."""
+    split of ``protocol`` and stops after ``early_stopping_patience`` epochs without a new
+    best, but never before ``early_stopping_start_epoch`` epochs have run (the best epoch is
+    tracked from the first; like Keras' ``EarlyStopping(start_from_epoch=...)``, for models
+    whose validation metric dips after an early peak). ``checkpoint_every_steps``
+    (0 = epoch ends only) bounds the work lost when a run is killed."""
 
     protocol: str = "loso"
     batch_size: int = 64
@@ -105,6 +108,7 @@ class TrainConfig:
     deterministic: bool = False
     early_stopping_metric: str = "recall@100"
     early_stopping_patience: int = 3
+    early_stopping_start_epoch: int = 0
     eval_ks: list[int] = field(default_factory=lambda: [10, 100])
     eval_batch_size: int = 256
     exclude_seen: str = "positives"

@@ -11,7 +11,8 @@ uninterrupted one (with ``deterministic: true``).
 
 After each epoch the validation split of ``train.protocol`` is evaluated over the full catalog;
 the best epoch by ``early_stopping_metric`` is kept in ``best/``, and training stops after
-``early_stopping_patience`` epochs without improvement.
+``early_stopping_patience`` epochs without improvement (not before
+``early_stopping_start_epoch`` epochs).
 """
 
 from __future__ import annotations
@@ -188,6 +189,11 @@ class Trainer:
         result = self.model.evaluate(valid, verbose=0, return_dict=True)
         return {k: float(v) for k, v in result.items()}
 
+    def _should_stop(self) -> bool:
+        tr = self.config.train
+        return (int(self.state["wait"]) >= tr.early_stopping_patience
+                and int(self.state["epoch"]) >= tr.early_stopping_start_epoch)
+
     def run(self) -> dict[str, Any]:
         """Train to the configured number of epochs or early stop; return the summary."""
         tr = self.config.train
@@ -199,7 +205,7 @@ class Trainer:
         stopped_early = False
         while int(self.state["epoch"]) < tr.epochs:
             epoch, skip = int(self.state["epoch"]), int(self.state["step"])
-            if int(self.state["wait"]) >= tr.early_stopping_patience:
+            if self._should_stop():
                 stopped_early = True
                 break
             t0 = time.time()
@@ -237,7 +243,7 @@ class Trainer:
                      f"(best {float(self.state['best']):.4f} at epoch "
                      f"{int(self.state['best_epoch']) + 1}); {train_seconds:.1f}s training")
             self._save(epoch + 1, 0)
-        if int(self.state["wait"]) >= tr.early_stopping_patience:
+        if self._should_stop():
             stopped_early = True
         if Path(best_prefix(self.run_dir) + ".index").exists():
             self.best_checkpoint.read(best_prefix(self.run_dir)).assert_existing_objects_matched()

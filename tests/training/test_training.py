@@ -145,3 +145,19 @@ def test_one_optimizer_step_per_batch(tiny_dataset, tmp_path):
     # ragged batches of any size reuse one traced train/test function (no retracing)
     assert trainer.model.train_function.experimental_get_tracing_count() == 1
     assert trainer.model.test_function.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("start_epoch,epochs_run", [(0, 3), (5, 5), (2, 3)])
+def test_early_stopping_waits_for_the_start_epoch(tiny_dataset, tmp_path, monkeypatch,
+                                                   start_epoch, epochs_run):
+    """Scripted validation: an early peak at epoch 1, then flat. Patience 2 stops after
+    epoch 3 unless early_stopping_start_epoch holds it longer; the best epoch stays 1."""
+    scripted = iter([0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    monkeypatch.setattr(Trainer, "validate", lambda self: {"recall@100": next(scripted)})
+    config = load_config("sessionrec_hstu", [
+        *TINY_MODEL, "train.epochs=8", "train.early_stopping_patience=2",
+        f"train.early_stopping_start_epoch={start_epoch}"])
+    summary = Trainer(config, tiny_dataset, tmp_path / "run", verbose=0,
+                      log=lambda _m: None).run()
+    assert summary["epochs_run"] == epochs_run
+    assert summary["stopped_early"] and summary["best_epoch"] == 1
