@@ -10,10 +10,8 @@ import TensorFlow until a name that needs it is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from sessionrec_tf._keras_env import ensure_legacy_keras
+from sessionrec_tf._lazy import lazy_exports
 
 ensure_legacy_keras()
 
@@ -42,14 +40,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sessionrec_tf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -14,8 +14,7 @@ Names below are imported lazily, so ``import sessionrec_tf.export`` does not loa
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sessionrec_tf._lazy import lazy_exports
 
 _EXPORTS = {
     "Exporter": "sessionrec_tf.export.exporter",
@@ -33,10 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sessionrec_tf.export' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
