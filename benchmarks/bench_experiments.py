@@ -29,6 +29,8 @@ def main() -> None:
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--note", default="")
+    p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
+                   help="scaling only: simulated users per dataset size (default: budget's)")
     args = p.parse_args()
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf import experiments as ex
@@ -47,7 +49,8 @@ def main() -> None:
             ex.efficiency(out / "efficiency", budget, overrides=args.set)
             md = out / "efficiency" / "efficiency.md"
         else:
-            ex.scaling(out / "scaling", args.seeds, budget, args.set, ks=args.k)
+            ex.scaling(out / "scaling", args.seeds, budget, args.set, ks=args.k,
+                       sizes=args.scaling_users)
             md = out / "scaling" / "scaling.md"
         text = md.read_text()
         title, body = text.split("\n", 1)

@@ -256,6 +256,9 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every run, e.g. --set model.max_len=50")
     p.add_argument("--parts", nargs="+", help="report only: which experiments to include")
+    p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
+                   help="scaling (and report) only: simulated users per dataset size "
+                        "(default: the budget's sizes)")
     p.set_defaults(func=cmd_experiment)
 
 
@@ -285,10 +288,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     elif args.name == "efficiency":
         ex.efficiency(out, budget, **common)
     elif args.name == "scaling":
-        ex.scaling(out, args.seeds, budget, ks=args.k, **common)
+        ex.scaling(out, args.seeds, budget, ks=args.k, sizes=args.scaling_users, **common)
     else:
         ex.report(data, out, args.seeds, budget, ks=args.k,
-                  parts=args.parts or PARTS, **common)
+                  parts=args.parts or PARTS, scaling_users=args.scaling_users, **common)
     print(f"wrote results into {out}")
     return 0
 

@@ -17,8 +17,12 @@ PARTS = ("table2", "table3", "table4", "alpha", "efficiency", "scaling")
 
 def report(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
            overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500),
-           parts: Sequence[str] = PARTS) -> dict[str, Any]:
-    """Run ``parts`` (comparisons on ``data``; efficiency and scaling on the simulator)."""
+           parts: Sequence[str] = PARTS, scaling_users: Sequence[int] | None = None
+           ) -> dict[str, Any]:
+    """Run ``parts`` (comparisons on ``data``; efficiency and scaling on the simulator).
+
+    ``scaling_users``: the scaling experiment's dataset sizes (default: the budget's).
+    """
     done: dict[str, Any] = {}
     runners = {
         "table2": lambda: table2(data, output, seeds, budget, overrides, ks),
@@ -26,7 +30,8 @@ def report(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
         "table4": lambda: table4(data, output, seeds, budget, overrides, ks),
         "alpha": lambda: alpha_sweep(data, output, seeds, budget, overrides, ks),
         "efficiency": lambda: efficiency(output / "efficiency", budget, overrides=overrides),
-        "scaling": lambda: scaling(output / "scaling", seeds, budget, overrides, ks),
+        "scaling": lambda: scaling(output / "scaling", seeds, budget, overrides, ks,
+                                   sizes=scaling_users),
     }
     for part in parts:
         done[part] = runners[part]()

@@ -22,6 +22,10 @@ def scaling(output: Path, seeds: int, budget: Budget, overrides: Sequence[str] =
             ks: Sequence[int] = (10, 100, 500), sizes: Sequence[int] | None = None,
             preset: str = "demo") -> dict[str, Any]:
     sizes = tuple(sizes or budget.scaling_users)
+    if any(n < 1 for n in sizes) or len(set(sizes)) != len(sizes):
+        raise ValueError(f"scaling sizes must be distinct positive numbers of users, got "
+                         f"{list(sizes)}")
+    sizes = tuple(sorted(sizes))
     rows, points = [], []
     k = max(ks)
     records = []

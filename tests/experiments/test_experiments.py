@@ -95,3 +95,24 @@ def test_scaling_writes_points(tmp_path):
     assert payload["points"][0]["users"] == 150
     assert 0.0 <= payload["points"][0]["stats"]["recall@50"]["mean"] <= 1.0
     assert (tmp_path / "scaling.png").exists()
+
+
+@pytest.mark.parametrize("sizes", [(100, 100), (0, 200), (-5,)])
+def test_scaling_refuses_bad_sizes(tmp_path, sizes):
+    with pytest.raises(ValueError, match="distinct positive numbers of users"):
+        scaling(tmp_path, seeds=1, budget=SMOKE, ks=KS, sizes=sizes, preset="tiny")
+    assert not any(tmp_path.iterdir())  # refused before preparing any data
+
+
+def test_cli_scaling_users_reach_the_experiment(tmp_path, monkeypatch, capsys):
+    from sessionrec_tf import experiments as ex
+    from sessionrec_tf.cli import main
+
+    seen = {}
+    monkeypatch.setattr(ex, "scaling", lambda *a, **kw: seen.update(kw))
+    code = main(["experiment", "scaling", "--output", str(tmp_path), "--budget", "smoke",
+                 "--seeds", "1", "--scaling-users", "100", "300"])
+    assert code == 0 and seen["sizes"] == [100, 300]
+    seen.clear()
+    main(["experiment", "scaling", "--output", str(tmp_path), "--budget", "smoke"])
+    assert seen["sizes"] is None  # the budget's sizes
