@@ -34,11 +34,17 @@ def machine() -> str:
 
 
 def git_commit() -> str:
+    """Short HEAD commit, ``+dirty`` if tracked code (not the results) has uncommitted edits."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                               capture_output=True, text=True, check=True).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":(exclude)benchmarks/RESULTS.md", ":(exclude)benchmarks/results"],
+            cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return head + ("+dirty" if changed else "")
 
 
 def command() -> str:

@@ -97,7 +97,7 @@ def time_calls(fn, args: dict, warmup: int, reps: int) -> list[float]:  # noqa: 
     return out
 
 
-def export_untrained(data, work: Path, index: str) -> Path:  # noqa: ANN001
+def export_untrained(data, work: Path, index: str, buckets: bool = True) -> Path:  # noqa: ANN001
     import tensorflow as tf
 
     from sessionrec_tf.config import load_config
@@ -105,9 +105,10 @@ def export_untrained(data, work: Path, index: str) -> Path:  # noqa: ANN001
     from sessionrec_tf.models import build_model
     from sessionrec_tf.training.run import build_with_dummy_batch
 
-    base = work / f"export_100k_{index}"  # exported afresh: the export code may have changed
+    # exported afresh: the export code may have changed
+    base = work / f"export_100k_{index}{'' if buckets else '_nobuckets'}"
     shutil.rmtree(base, ignore_errors=True)
-    config = load_config("sessionrec_hstu")
+    config = load_config("sessionrec_hstu", [f"model.sse_length_buckets={str(buckets).lower()}"])
     tf.keras.utils.set_random_seed(0)
     model = build_model(config, data)
     build_with_dummy_batch(model)
@@ -119,27 +120,33 @@ def bench_latency(work: Path) -> tuple[str, str]:
 
     data = prepared(work / "data_100k", PREPARE_100K)
     tokens = np.asarray(data.vocabulary("item_id").tokens)
+    one = {k: tf.constant(v) for k, v in history_request(tokens, 1, 8000, 0).items()}
+    sessions = int(one["session_lengths"].shape[0])
+    batch = {k: tf.constant(v) for k, v in history_request(tokens, 64, 8000, 1).items()}
     rows = []
     for index, what in (("exact", f"stock SavedModel, user embedding + exact top-{K}"),
                         ("scann", "stock SavedModel, user embedding only")):
-        path = export_untrained(data, work, index)
-        signature = tf.saved_model.load(str(path)).signatures["serving_default"]
-        one = {k: tf.constant(v) for k, v in history_request(tokens, 1, 8000, 0).items()}
-        sessions = int(one["session_lengths"].shape[0])
-        single = time_calls(signature, one, warmup=20, reps=200)
-        batch = {k: tf.constant(v) for k, v in history_request(tokens, 64, 8000, 1).items()}
-        batched = time_calls(signature, batch, warmup=3, reps=20)
+        cells = {}
+        for buckets in (False, True):  # side by side: SSE length buckets off, then on
+            path = export_untrained(data, work, index, buckets)
+            signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+            single = time_calls(signature, one, warmup=20, reps=200)
+            batched = time_calls(signature, batch, warmup=3, reps=20)
+            cells[buckets] = (percentiles(single),
+                              f"{64 / (np.median(batched) / 1000):,.0f} users/s "
+                              f"({percentiles(batched)} per batch)")
         rows.append((f"{what}: 1 user, 8,000 items in {sessions} sessions, 200 requests",
-                     percentiles(single)))
+                     cells[False][0], cells[True][0]))
         rows.append((f"{what}: batch of 64 such users, 20 requests",
-                     f"{64 / (np.median(batched) / 1000):,.0f} users/s "
-                     f"({percentiles(batched)} per batch)"))
+                     cells[False][1], cells[True][1]))
     body = (f"Catalog: {data.num_items - 2:,} items (simulator, `sessionrec prepare "
             f"{' '.join(PREPARE_100K)}`); model: `sessionrec_hstu` built from its config, "
             "untrained (latency does not depend on the weights); requests built in "
-            "process and sent to the loaded SavedModel's `serving_default`.\n\n"
-            "| measure | value |\n|---|---|\n"
-            + "\n".join(f"| {k} | {v} |" for k, v in rows))
+            "process and sent to the loaded SavedModel's `serving_default`. Each measure "
+            "is taken with `model.sse_length_buckets` off and on, one after the other in "
+            "the same process.\n\n"
+            "| measure | SSE length buckets off | on |\n|---|---|---|\n"
+            + "\n".join(f"| {k} | {off} | {on} |" for k, off, on in rows))
     return "Serving latency: stock SavedModel, 8K-item history, ~100k items", body
 
 

@@ -6,8 +6,10 @@ skewed: on KuaiRand a batch of 64 users is padded to ~200 interactions while the
 ``(0, b0], (b0, b1], ...`` (powers of two), each bucket is padded to its own longest sequence,
 and the states are put back in the batch's order. Because every SSE is causal and right-padded,
 a user's states do not depend on how far the sequence is padded, so the result equals the
-single padded call (tested); only the work changes. Every bucket is encoded even when it is
-empty, so the number of encoder calls per step (and so every dropout stream) is fixed.
+single padded call (tested); only the work changes. In training every bucket is encoded even
+when it is empty, so the number of encoder calls per step (and so every dropout stream) is
+fixed; in inference an empty bucket is skipped (``tf.cond``), so a one-user serving request
+runs the encoder once instead of once per bucket.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def encode_in_length_buckets(
     timestamps: tf.RaggedTensor,
     bounds: list[int],
     training: bool | None = None,
+    skip_empty: bool | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """States of ``sse`` for every user, computed per length bucket.
 
@@ -39,6 +42,8 @@ def encode_in_length_buckets(
       bounds: increasing bucket upper bounds; users longer than the last bound form one more
         bucket.
       training: passed to the encoder.
+      skip_empty: skip the encoder for empty buckets (``tf.cond``); default: unless ``training``
+        is ``True``.
 
     Returns:
       ``(states [B, L_max, d], mask [B, L_max])``, padded to the batch's longest sequence as the
@@ -48,11 +53,11 @@ def encode_in_length_buckets(
     starts = tokens.row_splits[:-1]
     values, time_values = tokens.flat_values, timestamps.flat_values
     dim = values.shape[-1]
-    indices, outputs = [], []
-    lower = 0
-    for upper in [*bounds, None]:
-        in_bucket = lengths > lower if upper is None else (lengths > lower) & (lengths <= upper)
-        rows = tf.where(in_bucket)[:, 0]
+    if skip_empty is None:
+        skip_empty = training is None or training is False
+
+    def encode(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """States ``[T_b, d]`` of the users ``rows`` and their flat positions ``[T_b]``."""
         n_len = tf.gather(lengths, rows)
         # padded to the bucket's longest user; at least one step (a GRU cannot run over zero
         # steps, and the bucket may be empty)
@@ -64,8 +69,22 @@ def encode_in_length_buckets(
         x.set_shape([None, None, dim])
         times = tf.where(mask, tf.gather(time_values, at), tf.zeros([], time_values.dtype))
         states = sse(x, mask=mask, timestamps=times, training=training)
-        outputs.append(tf.boolean_mask(states, mask))  # [T_b, d]
-        indices.append(tf.cast(tf.boolean_mask(at, mask), tf.int32))  # their flat positions
+        return tf.boolean_mask(states, mask), tf.cast(tf.boolean_mask(at, mask), tf.int32)
+
+    def nothing() -> tuple[tf.Tensor, tf.Tensor]:
+        return tf.zeros([0, dim], values.dtype), tf.zeros([0], tf.int32)
+
+    indices, outputs = [], []
+    lower = 0
+    for upper in [*bounds, None]:
+        in_bucket = lengths > lower if upper is None else (lengths > lower) & (lengths <= upper)
+        rows = tf.where(in_bucket)[:, 0]
+        if skip_empty:
+            states, at = tf.cond(tf.size(rows) > 0, lambda rows=rows: encode(rows), nothing)
+        else:
+            states, at = encode(rows)
+        outputs.append(states)  # [T_b, d]
+        indices.append(at)  # their flat positions
         if upper is not None:
             lower = upper
     flat = tf.dynamic_stitch(indices, outputs)  # [T, d] in the batch's row order

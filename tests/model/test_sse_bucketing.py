@@ -49,8 +49,9 @@ def test_bucket_bounds():
     assert length_bucket_bounds(10) == [10]
 
 
+@pytest.mark.parametrize("skip_empty", [True, False])
 @pytest.mark.parametrize("name", SSE_NAMES)
-def test_bucketed_states_and_gradients_equal_the_padded_call(name):
+def test_bucketed_states_and_gradients_equal_the_padded_call(name, skip_empty):
     tf.keras.utils.set_random_seed(0)
     sse = make_sse(name, DIM, num_layers=2, num_heads=2, max_len=64, dropout=0.2, seed=0)
     tokens, times = _ragged_inputs(LENGTHS)
@@ -62,7 +63,8 @@ def test_bucketed_states_and_gradients_equal_the_padded_call(name):
         # through a variable, so the gradient reaching the tokens (the ISE) is checked too
         tokens = tf.RaggedTensor.from_row_splits(values * 1.0, tokens.row_splits)
         want, want_mask = _padded_call(sse, tokens, times)
-        got, got_mask = encode_in_length_buckets(sse, tokens, times, bounds)
+        got, got_mask = encode_in_length_buckets(sse, tokens, times, bounds,
+                                                 skip_empty=skip_empty)
         loss_want = tf.reduce_sum(tf.boolean_mask(want * weights, want_mask))
         loss_got = tf.reduce_sum(tf.boolean_mask(got * weights, got_mask))
     np.testing.assert_array_equal(got_mask.numpy(), want_mask.numpy())
@@ -75,17 +77,43 @@ def test_bucketed_states_and_gradients_equal_the_padded_call(name):
                                    tf.convert_to_tensor(g_want).numpy(), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("name", SSE_NAMES)
-def test_empty_buckets_and_a_batch_without_sessions(name):
+def test_empty_buckets_and_a_batch_without_sessions(name, training):
     sse = make_sse(name, DIM, num_layers=1, num_heads=2, max_len=64, dropout=0.0, seed=0)
     fn = tf.function(lambda tok, ts: encode_in_length_buckets(
-        sse, tok, ts, [4, 8, 16], training=True))
+        sse, tok, ts, [4, 8, 16], training=training))
     tokens, times = _ragged_inputs([2, 3, 1])  # buckets (4, 8], (8, 16], (16, inf) empty
     states, mask = fn(tokens, times)
     assert states.shape == (3, 3, DIM) and mask.numpy().sum() == 6
+    want, _ = _padded_call(sse, tokens, times, training=training)
+    np.testing.assert_allclose(states.numpy()[mask.numpy()], want.numpy()[mask.numpy()],
+                               atol=2e-5)
     tokens, times = _ragged_inputs([0, 0])
     states, mask = fn(tokens, times)
     assert states.shape == (2, 0, DIM) and mask.shape == (2, 0)
+
+
+def _count_encoder_calls(sse: tf.keras.layers.Layer) -> list[int]:
+    calls = [0]
+    inner = sse.call
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls[0] += 1
+        return inner(*args, **kwargs)
+
+    sse.call = counting
+    return calls
+
+
+@pytest.mark.parametrize("training,want_calls", [(False, 1), (None, 1), (True, 4)])
+def test_inference_skips_empty_buckets_training_does_not(training, want_calls):
+    sse = make_sse("hstu", DIM, num_layers=1, num_heads=2, max_len=64, dropout=0.0, seed=0)
+    tokens, times = _ragged_inputs([2, 3])  # buckets (4, 8], (8, 16], (16, inf) empty
+    _padded_call(sse, tokens, times)  # build outside the count
+    calls = _count_encoder_calls(sse)
+    encode_in_length_buckets(sse, tokens, times, [4, 8, 16], training=training)  # eager
+    assert calls[0] == want_calls
 
 
 @pytest.fixture(scope="module")
