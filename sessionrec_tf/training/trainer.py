@@ -42,6 +42,9 @@ from sessionrec_tf.training.run import (
     git_commit,
 )
 
+# validation batches are cached in memory when the dataset's shards total at most this
+VALID_CACHE_MAX_BYTES = 256 * 2**20
+
 
 def train_item_counts(data: PreparedDataset, protocol: str = "loso") -> np.ndarray:
     """``[num_items]`` positives per item in the training split (no validation/test data)."""
@@ -113,6 +116,7 @@ class Trainer:
         self.steps_per_epoch = tr.steps_per_epoch or math.ceil(
             data.counts["users"] / tr.batch_size)
         self.history: list[dict[str, Any]] = self._load_history()
+        self._valid: tf.data.Dataset | None = None
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
             self.log(f"resuming {self.run_dir} from {self.manager.latest_checkpoint}: epoch "
@@ -180,10 +184,24 @@ class Trainer:
                           shuffle_buffer=tr.shuffle_buffer)
         return ds.skip(skip).take(self.steps_per_epoch - skip)
 
+    def validation_dataset(self) -> tf.data.Dataset:
+        """The validation batches, built once per trainer and reused every epoch.
+
+        Building a pipeline traces its parse function again (~1-2 s on one thread for
+        KuaiRand, as long as the evaluation itself); the parsed batches are also cached in
+        memory when the dataset's shards total at most ``VALID_CACHE_MAX_BYTES``.
+        """
+        if self._valid is None:
+            tr = self.config.train
+            valid = read_dataset(self.data, "valid", tr.protocol, tr.eval_batch_size,
+                                 deterministic=True, prefetch=False)
+            if sum(Path(f).stat().st_size for f in self.data.files) <= VALID_CACHE_MAX_BYTES:
+                valid = valid.cache()
+            self._valid = valid.prefetch(tf.data.AUTOTUNE)
+        return self._valid
+
     def validate(self) -> dict[str, float]:
-        tr = self.config.train
-        valid = read_dataset(self.data, "valid", tr.protocol, tr.eval_batch_size,
-                             deterministic=True)
+        valid = self.validation_dataset()
         for metric in self.model.metrics:
             metric.reset_state()
         result = self.model.evaluate(valid, verbose=0, return_dict=True)

@@ -161,3 +161,32 @@ def test_early_stopping_waits_for_the_start_epoch(tiny_dataset, tmp_path, monkey
                       log=lambda _m: None).run()
     assert summary["epochs_run"] == epochs_run
     assert summary["stopped_early"] and summary["best_epoch"] == 1
+
+
+@pytest.mark.parametrize("cache_limit", [256 * 2**20, 0])
+def test_validation_pipeline_is_built_once_and_matches_a_fresh_one(tiny_dataset, tmp_path,
+                                                                   monkeypatch, cache_limit):
+    """The trainer builds its validation batches once (cached in memory below the size
+    limit) and every epoch's validation equals one over a freshly built pipeline."""
+    import sessionrec_tf.training.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "VALID_CACHE_MAX_BYTES", cache_limit)
+    built = []
+    real_read = trainer_module.read_dataset
+
+    def counting_read(data, split, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        built.append(split)
+        return real_read(data, split, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "read_dataset", counting_read)
+    trainer = _train(tiny_dataset, tmp_path / "valid_once", 3)
+    assert built.count("valid") == 1 and built.count("train") == 3
+    tr = trainer.config.train
+    fresh = trainer.model.evaluate(
+        real_read(tiny_dataset, "valid", tr.protocol, tr.eval_batch_size, deterministic=True),
+        verbose=0, return_dict=True)
+    reused = trainer.validate()
+    assert reused.keys() == fresh.keys()
+    for k in fresh:
+        np.testing.assert_allclose(reused[k], fresh[k], rtol=1e-6, err_msg=k)
+    assert reused == trainer.validate()  # a second pass over the (cached) batches
