@@ -164,6 +164,19 @@ def test_deterministic_and_epoch_seeded_shuffle(prepared):
     assert a == b and a != c and sorted(a) == sorted(c)
 
 
+def test_pipelines_share_one_traced_parse_function(prepared):
+    """Every epoch builds a pipeline; the parse + split function is traced once per process
+    (per feature set, protocol and split), not once per pipeline."""
+    from sessionrec_tf.data.reader import _parse_fn
+
+    ds, _ = prepared
+    for epoch in range(3):
+        for batch in read_dataset(ds, "train", "loio", batch_size=8, seed=1, epoch=epoch):
+            assert batch["item_id"].ragged_rank == 2
+    parse = _parse_fn(tuple(ds.feature_names), "loio", "train")
+    assert parse.experimental_get_tracing_count() == 1
+
+
 def test_written_files_and_report(prepared):
     ds, expected = prepared
     names = sorted(p.name for p in ds.path.iterdir())
