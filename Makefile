@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test lint bench clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip setuptools wheel
 	$(PY) -m pip install -r requirements.txt
-	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install -e ".[dev,serving]"
 	touch $(STAMP)
 
 install: $(STAMP)

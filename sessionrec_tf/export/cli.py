@@ -54,6 +54,11 @@ def register_export(sub: argparse._SubParsersAction) -> None:
                                   "in the run)")
     p.add_argument("--chunk-size", type=_positive_int, default=262_144,
                    help="candidates scored at once by the exact top-K (memory vs speed)")
+    p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
+                   help="write TF Serving warm-up requests into assets.extra (default: when "
+                        "tensorflow-serving-api is installed; --warmup requires it)")
+    p.add_argument("--model-name", default="sessionrec",
+                   help="TF Serving model name in the warm-up requests (default sessionrec)")
     g = p.add_argument_group("ScaNN index (defaults scaled to the catalog size)")
     g.add_argument("--scann-leaves", type=_positive_int, help="tree partitions "
                    "(default round(3.2*sqrt(items)), at most items/50)")
@@ -85,7 +90,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         anisotropic_quantization_threshold=args.scann_aq_threshold,
         training_sample_size=args.scann_training_sample)
     options = ExportOptions(k=args.k, index=args.index, version=args.version, scann=scann,
-                            chunk_size=args.chunk_size)
+                            chunk_size=args.chunk_size, warmup=args.warmup,
+                            model_name=args.model_name)
     exporter = Exporter.from_run(args.run, args.data)
     result = exporter.export(args.output, options, log=None if args.quiet else print)
     print(result.path)

@@ -6,6 +6,8 @@ Layout of one export ``OUTPUT/<version>/`` (written atomically, see
     saved_model.pb, variables/   the stock query model: TF Serving loads this directory
     assets/<vocab>.tokens        vocabularies (SavedModel assets)
     assets.extra/sessionrec_export.json   what was exported: run, dataset, inputs, k, index
+    assets.extra/tf_serving_warmup_requests  synthetic requests TF Serving replays on load
+                                 (:mod:`sessionrec_tf.export.warmup`)
     scann/                       --index scann|both: the ScaNN retrieval SavedModel (same
                                  signatures; needs ScaNN's ops: Python with `import scann`)
     scann_index/                 --index scann|both: the same index for scann_ops_pybind
@@ -60,6 +62,10 @@ class ExportOptions:
       version: TF Serving version number (default: the next free one).
       scann: ScaNN parameters (defaults scaled to the catalog).
       chunk_size: candidates scored at once by the exact top-K.
+      warmup: write TF Serving warm-up requests: ``None`` (default) when
+        tensorflow-serving-api is installed (said in the log otherwise), ``True`` always (an
+        error without the package), ``False`` never.
+      model_name: the TF Serving model name written into the warm-up requests.
     """
 
     k: int = 100
@@ -67,6 +73,8 @@ class ExportOptions:
     version: int | None = None
     scann: ScannOptions = field(default_factory=ScannOptions)
     chunk_size: int = DEFAULT_CHUNK
+    warmup: bool | None = None
+    model_name: str = "sessionrec"
 
 
 @dataclass
@@ -180,6 +188,7 @@ class Exporter:
                     scann = self._export_scann(staging, tables, candidates, candidates_np,
                                                options, say)
                 meta = self._metadata(version, options, dim, scann)
+                meta["warmup_requests"] = self._write_warmup(staging, options, say)
                 (staging / METADATA).parent.mkdir(parents=True, exist_ok=True)
                 (staging / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
         finally:
@@ -189,6 +198,24 @@ class Exporter:
         return ExportResult(path, version, meta,
                             scann_model=path / SCANN_MODEL if scann else None,
                             scann_index=path / SCANN_INDEX if scann else None)
+
+    def _write_warmup(self, staging: Path, options: ExportOptions,
+                      say: Callable[[str], None]) -> int | None:
+        """Warm-up records written into the stock model (None: not written)."""
+        from sessionrec_tf.export.warmup import WARMUP_FILE, serving_protos, write_warmup
+
+        if options.warmup is False:
+            return None
+        if options.warmup is None:
+            try:
+                serving_protos()
+            except DataError as e:
+                say(f"no TF Serving warm-up file: {e}")
+                return None
+        _, n = write_warmup(staging, self.dataset, self.config.model.max_len,
+                            options.model_name)
+        say(f"wrote {n} warm-up requests to {WARMUP_FILE}")
+        return n
 
     def _export_scann(self, staging: Path, tables: dict[str, VocabularyTable],
                       candidates: tf.Variable, candidates_np: np.ndarray,

@@ -125,6 +125,10 @@ def test_cli_export(tiny_run, tmp_path, capsys):
     assert meta["scann"]["spherical"] is True  # cosine model: unit-norm candidates
     stock = tf.saved_model.load(str(base / "1")).signatures["serving_default"]
     assert set(stock.structured_outputs) == {"user_embedding", "oov_count"}
+    assert main(["export", "--run", str(tiny_run), "--output", str(base), "--k", "7",
+                 "--no-warmup", "--quiet"]) == 0
+    assert json.loads((base / "2" / METADATA).read_text())["warmup_requests"] is None
+    assert not (base / "2" / "assets.extra" / "tf_serving_warmup_requests").exists()
     assert main(["export", "--run", str(tmp_path / "nope"), "--output", str(base)]) == 2
     assert "is not a run directory" in capsys.readouterr().err
 
