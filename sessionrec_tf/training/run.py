@@ -109,6 +109,9 @@ class Run:
                 f"{prefix}: the saved weights do not match the model built from "
                 f"{self.path / 'config.yaml'} (was the run trained with another version of the "
                 f"code?): {str(err)[:300]}") from None
+        # every model variable matched; the optimizer's slots in the checkpoint are not needed
+        # for inference, so do not warn about each of them when the model is deleted
+        status.expect_partial()
         return model, ds
 
 
