@@ -18,8 +18,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sessionrec_tf.data import PreparedDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, record  # noqa: E402
@@ -27,7 +31,7 @@ from _common import REPO, record  # noqa: E402
 CELLS = ["SessionRec-HSTU", "HSTU", "HSTU+", "SASRec+", "SASRec", "GRU4Rec"]
 
 
-def partial_session_targets(data) -> dict[bytes, bool]:  # noqa: ANN001
+def partial_session_targets(data: PreparedDataset) -> dict[bytes, bool]:
     """user id -> whether the LOIO test target shares a session with the input's last
     interaction."""
     import tensorflow as tf
@@ -49,25 +53,29 @@ def partial_session_targets(data) -> dict[bytes, bool]:  # noqa: ANN001
     return out
 
 
-def group_hits(run_dir: Path, data, partial: dict[bytes, bool]) -> dict[bool, np.ndarray]:  # noqa: ANN001
-    """group -> ``[users, 2]`` hits at 10 and at 100 of the run's LOIO test targets."""
+def group_hits(run_dir: Path, data: PreparedDataset, partial: dict[bytes, bool]
+               ) -> dict[bool, np.ndarray]:
+    """group -> ``[users, 2]`` recall@10 and recall@100 (0 or 1: one target) of the run's
+    LOIO test users, computed by the evaluation's own ``ranking_metrics``."""
     from sessionrec_tf.data import read_dataset
+    from sessionrec_tf.metrics.ranking import ranking_metrics
     from sessionrec_tf.metrics.topk import chunked_top_k
     from sessionrec_tf.models.sessionrec import seen_items
     from sessionrec_tf.training import Run
 
     run = Run.load(run_dir)
     model, _ = run.restore(data.path)
-    hits: dict[bool, list[tuple[bool, bool]]] = {True: [], False: []}
+    hits: dict[bool, list[np.ndarray]] = {True: [], False: []}
     candidates = model.candidate_embeddings()
     for batch in read_dataset(data, "test", "loio", 256, deterministic=True):
         _, idx = chunked_top_k(model(batch), candidates, 100,
                                exclude=seen_items(batch, run.config.train.exclude_seen))
-        idx = idx.numpy()
-        targets = batch["target_item_id"].flat_values.numpy()  # one target per user
-        for i, uid in enumerate(batch["user_id"].numpy()):
-            hits[partial[uid]].append((targets[i] in idx[i, :10], targets[i] in idx[i]))
-    return {g: np.asarray(h, dtype=float) for g, h in hits.items()}
+        per_user = ranking_metrics(idx, batch["target_item_id"], (10, 100))
+        both = np.stack([per_user["recall@10"].numpy(), per_user["recall@100"].numpy()], axis=1)
+        in_partial = np.array([partial[uid] for uid in batch["user_id"].numpy()])
+        for group in (True, False):
+            hits[group].append(both[in_partial == group])
+    return {g: np.concatenate(h) for g, h in hits.items()}
 
 
 def main() -> None:
