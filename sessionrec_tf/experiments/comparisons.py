@@ -21,10 +21,10 @@ from typing import Any
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.experiments.grid import Budget, Cell, provenance, run_grid
 from sessionrec_tf.experiments.outputs import (
-    bar_chart,
+    Series,
     fmt,
-    line_chart,
     markdown_table,
+    metric_panels,
     write_outputs,
 )
 
@@ -80,6 +80,17 @@ def _columns(ks: Sequence[int]) -> list[tuple[str, str]]:
     return [(f"N@{k}", f"ndcg@{k}") for k in ks] + [(f"R@{k}", f"recall@{k}") for k in ks]
 
 
+def _panel_data(agg: dict[str, Any], cols: Sequence[tuple[str, str]],
+                series: dict[str, Sequence[tuple[str, str]]]
+                ) -> tuple[dict[str, Series], dict[str, Series]]:
+    """Means and stds for :func:`metric_panels`: one panel per ``(name, metric)`` column;
+    ``series[name]`` lists the ``(cell label, protocol)`` of each x position."""
+    def pick(stat: str) -> dict[str, Series]:
+        return {name: {s: [agg[label][p][m][stat] for label, p in points]
+                       for s, points in series.items()} for name, m in cols}
+    return pick("mean"), pick("std")
+
+
 def _improvement(ours: float, best: float) -> str:
     return f"{100.0 * (ours - best) / best:+.2f}%" if best > 0 else "n/a"
 
@@ -107,13 +118,9 @@ def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
     title = f"Table 2: item-level baselines vs SessionRec-HSTU on {data.name}"
     md = (markdown_table(header, rows) + f"\n\nFull-catalog metrics on the test split, mean ± "
           f"std over {seeds} seed(s), seen positives excluded. Budget `{budget.name}`.\n")
-    main = f"recall@{max(ks)}"
-    figure = bar_chart([c.label for c in TABLE2_CELLS],
-                       {p.upper(): [agg[c.label][p][main]["mean"] for c in TABLE2_CELLS]
-                        for p in protocols},
-                       {p.upper(): [agg[c.label][p][main]["std"] for c in TABLE2_CELLS]
-                        for p in protocols},
-                       main, title)
+    panels, errors = _panel_data(agg, cols, {p.upper(): [(c.label, p) for c in TABLE2_CELLS]
+                                             for p in protocols})
+    figure = metric_panels([c.label for c in TABLE2_CELLS], panels, errors, title)
     payload = {"experiment": "table2", "aggregate": agg, "records": grid.records,
                **provenance(data, budget, seeds, overrides)}
     write_outputs(output, "table2", title, md, payload, figure)
@@ -139,14 +146,10 @@ def table3(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
     title = f"Table 3: item-level vs session-level per backbone on {data.name} (LOSO)"
     md = (markdown_table(header, rows) + "\n\nItem-level models read positives and negatives "
           "(each item its own session) with the same loss; only the paradigm differs.\n")
-    main = f"recall@{max(ks)}"
-    names = [b for b, _, _ in TABLE3_BACKBONES]
-    figure = bar_chart(names, {
-        "item-level": [agg[i.label]["loso"][main]["mean"] for _, i, _ in TABLE3_BACKBONES],
-        "session-level": [agg[s.label]["loso"][main]["mean"] for _, _, s in TABLE3_BACKBONES]},
-        {"item-level": [agg[i.label]["loso"][main]["std"] for _, i, _ in TABLE3_BACKBONES],
-         "session-level": [agg[s.label]["loso"][main]["std"] for _, _, s in TABLE3_BACKBONES]},
-        main, title)
+    panels, errors = _panel_data(agg, cols, {
+        "item-level": [(i.label, "loso") for _, i, _ in TABLE3_BACKBONES],
+        "session-level": [(s.label, "loso") for _, _, s in TABLE3_BACKBONES]})
+    figure = metric_panels([b for b, _, _ in TABLE3_BACKBONES], panels, errors, title)
     payload = {"experiment": "table3", "aggregate": agg, "records": grid.records,
                **provenance(data, budget, seeds, overrides)}
     write_outputs(output, "table3", title, md, payload, figure)
@@ -162,11 +165,8 @@ def table4(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
     header = ["ISE"] + [c for c, _ in cols]
     rows = [[c.label] + [fmt(agg[c.label]["loso"][m]) for _, m in cols] for c in TABLE4_CELLS]
     title = f"Table 4: ISE variants of SessionRec-HSTU on {data.name} (LOSO)"
-    main = f"recall@{max(ks)}"
-    figure = bar_chart([c.label for c in TABLE4_CELLS],
-                       {main: [agg[c.label]["loso"][main]["mean"] for c in TABLE4_CELLS]},
-                       {main: [agg[c.label]["loso"][main]["std"] for c in TABLE4_CELLS]},
-                       main, title)
+    panels, errors = _panel_data(agg, cols, {"LOSO": [(c.label, "loso") for c in TABLE4_CELLS]})
+    figure = metric_panels([c.label for c in TABLE4_CELLS], panels, errors, title)
     payload = {"experiment": "table4", "aggregate": agg, "records": grid.records,
                **provenance(data, budget, seeds, overrides)}
     write_outputs(output, "table4", title, markdown_table(header, rows), payload, figure)
@@ -184,12 +184,9 @@ def alpha_sweep(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
     rows = [[f"{a:g}"] + [fmt(agg[c.label]["loso"][m]) for _, m in shown]
             for a, c in zip(alphas, cells)]
     title = f"Rank-loss weight alpha (Eq. 10) on {data.name} (LOSO)"
-    xs = [max(a, 0.01) for a in alphas]
-    figure = line_chart(xs, {name: [agg[c.label]["loso"][m]["mean"] for c in cells]
-                             for name, m in shown},
-                        "alpha (0 plotted at 0.01)", "metric", title, logx=True,
-                        errors={name: [agg[c.label]["loso"][m]["std"] for c in cells]
-                                for name, m in shown})
+    panels, errors = _panel_data(agg, shown, {"LOSO": [(c.label, "loso") for c in cells]})
+    figure = metric_panels([max(a, 0.01) for a in alphas], panels, errors, title, kind="line",
+                           xlabel="alpha (0 plotted at 0.01)", logx=True)
     payload = {"experiment": "alpha", "alphas": list(alphas), "aggregate": agg,
                "records": grid.records, **provenance(data, budget, seeds, overrides)}
     write_outputs(output, "alpha", title, markdown_table(header, rows), payload, figure)

@@ -42,10 +42,11 @@ def write_outputs(output: Path, name: str, title: str, markdown: str, payload: d
     return paths
 
 
-def bar_chart(groups: Sequence[str], series: dict[str, Sequence[float]],
-              errors: dict[str, Sequence[float]] | None, ylabel: str, title: str) -> plt.Figure:
-    """Grouped bars: one group per entry of ``groups``, one bar per series."""
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups) * max(1, len(series)) / 2), 4))
+Series = dict[str, Sequence[float]]
+
+
+def _draw_bars(ax: plt.Axes, groups: Sequence[str], series: Series,
+               errors: Series | None) -> None:
     width = 0.8 / max(1, len(series))
     for i, (label, values) in enumerate(series.items()):
         xs = [g + i * width for g in range(len(groups))]
@@ -53,25 +54,72 @@ def bar_chart(groups: Sequence[str], series: dict[str, Sequence[float]],
         ax.bar(xs, values, width, yerr=err, label=label, capsize=3)
     ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))])
     ax.set_xticklabels(groups, rotation=20, ha="right")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    return fig
 
 
-def line_chart(x: Sequence[float], series: dict[str, Sequence[float]], xlabel: str,
-               ylabel: str, title: str, logx: bool = False,
-               errors: dict[str, Sequence[float]] | None = None) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _draw_lines(ax: plt.Axes, x: Sequence[float], series: Series, errors: Series | None,
+                logx: bool) -> None:
     for label, values in series.items():
         err = errors.get(label) if errors else None
         ax.errorbar(x, values, yerr=err, marker="o", label=label, capsize=3)
     if logx:
         ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+
+
+def bar_chart(groups: Sequence[str], series: Series, errors: Series | None, ylabel: str,
+              title: str) -> plt.Figure:
+    """Grouped bars: one group per entry of ``groups``, one bar per series."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups) * max(1, len(series)) / 2), 4))
+    _draw_bars(ax, groups, series, errors)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def line_chart(x: Sequence[float], series: Series, xlabel: str, ylabel: str, title: str,
+               logx: bool = False, errors: Series | None = None) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _draw_lines(ax, x, series, errors, logx)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    return fig
+
+
+def metric_panels(x: Sequence[str] | Sequence[float], panels: dict[str, Series],
+                  errors: dict[str, Series] | None, title: str, kind: str = "bar",
+                  xlabel: str = "", logx: bool = False, columns: int = 3) -> plt.Figure:
+    """One subplot per metric, each on its own y scale (R@500 is ~10x R@10, so one shared axis
+    flattens the metrics that differ most). ``panels[metric][series]`` holds one value per
+    entry of ``x``; ``kind`` is ``"bar"`` (``x`` are group labels) or ``"line"`` (``x`` are
+    numbers)."""
+    if kind not in ("bar", "line"):
+        raise ValueError(f"metric_panels kind must be 'bar' or 'line', got {kind!r}")
+    if not panels:
+        raise ValueError("metric_panels needs at least one metric panel")
+    n = len(panels)
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    width = 3.0 + (0.45 * len(x) * max(1, max(len(s) for s in panels.values()))
+                   if kind == "bar" else 1.5)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 3.4 * rows), squeeze=False)
+    flat = axes.ravel()
+    for ax, (metric, series) in zip(flat, panels.items()):
+        err = errors.get(metric) if errors else None
+        if kind == "bar":
+            _draw_bars(ax, [str(v) for v in x], series, err)
+        else:
+            _draw_lines(ax, [float(v) for v in x], series, err, logx)
+            ax.set_xlabel(xlabel)
+        ax.set_title(metric)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    handles, labels = flat[0].get_legend_handles_labels()
+    if len(labels) > 1:
+        fig.legend(handles, labels, loc="upper right", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig

@@ -17,6 +17,7 @@ from sessionrec_tf.experiments import (
     scaling,
 )
 from sessionrec_tf.experiments.grid import Budget
+from sessionrec_tf.experiments.outputs import metric_panels
 
 SMOKE = BUDGETS["smoke"]
 KS = (10, 50)
@@ -74,6 +75,30 @@ def test_alpha_sweep_writes_table_json_and_plot(tiny_dataset, tmp_path):
     assert saved["records"][1]["resolved_config"]["task"]["alpha"] == 0.5
     assert (tmp_path / "alpha.png").stat().st_size > 1000
     assert set(payload["aggregate"]) == {"alpha=0", "alpha=0.5"}
+
+
+def test_metric_panels_draw_each_metric_on_its_own_axis():
+    panels = {"R@10": {"LOSO": [0.05, 0.07], "LOIO": [0.06, 0.08]},
+              "R@500": {"LOSO": [0.70, 0.71], "LOIO": [0.69, 0.72]}}
+    errors = {m: {s: [0.01, 0.02] for s in series} for m, series in panels.items()}
+    fig = metric_panels(["a", "b"], panels, errors, "t")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["R@10", "R@500"]
+    for ax, series in zip(axes, panels.values()):
+        heights = [bar.get_height() for bar in ax.patches]
+        assert np.allclose(heights, series["LOSO"] + series["LOIO"])
+    assert axes[0].get_ylim()[1] < 0.2 < axes[1].get_ylim()[1]  # not one shared scale
+
+    lines = metric_panels([0.01, 0.2, 2.0], {"N@10": {"LOSO": [0.02, 0.04, 0.03]},
+                                             "R@10": {"LOSO": [0.05, 0.07, 0.06]},
+                                             "R@500": {"LOSO": [0.7, 0.7, 0.69]},
+                                             "R@100": {"LOSO": [0.3, 0.31, 0.3]}},
+                          None, "t", kind="line", logx=True, columns=3)
+    shown = [ax for ax in lines.axes if ax.get_visible()]
+    assert len(shown) == 4 and shown[0].get_xscale() == "log"
+    assert np.allclose(shown[2].lines[0].get_ydata(), [0.7, 0.7, 0.69])
+    with pytest.raises(ValueError, match="'bar' or 'line'"):
+        metric_panels(["a"], panels, None, "t", kind="pie")
 
 
 def test_efficiency_compares_both_models_at_equal_interactions(tmp_path):
