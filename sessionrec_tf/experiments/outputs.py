@@ -103,7 +103,7 @@ def metric_panels(x: Sequence[str] | Sequence[float], panels: dict[str, Series],
     n = len(panels)
     cols = min(columns, n)
     rows = -(-n // cols)
-    width = 3.0 + (0.45 * len(x) * max(1, max(len(s) for s in panels.values()))
+    width = 2.5 + (0.3 * len(x) * max(1, max(len(s) for s in panels.values()))
                    if kind == "bar" else 1.5)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 3.4 * rows), squeeze=False)
     flat = axes.ravel()
