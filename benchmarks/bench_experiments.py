@@ -5,7 +5,8 @@
 
 Each experiment writes NAME.md/.json/.png into --output (resumable: finished runs are
 reused); its Markdown table is then appended to benchmarks/RESULTS.md with the command,
-machine, date and commit, plus --note if given.
+machine, date and commit, plus --note if given (``--no-record`` skips that, e.g. to re-draw
+the files from finished runs without a duplicate RESULTS section).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main() -> None:
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--note", default="")
+    p.add_argument("--no-record", action="store_true",
+                   help="write the result files only; do not append to benchmarks/RESULTS.md")
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling only: simulated users per dataset size (default: budget's)")
     args = p.parse_args()
@@ -52,6 +55,9 @@ def main() -> None:
             ex.scaling(out / "scaling", args.seeds, budget, args.set, ks=args.k,
                        sizes=args.scaling_users)
             md = out / "scaling" / "scaling.md"
+        if args.no_record:
+            print(f"{name}: wrote {_shown(md)} (+ .json, .png); RESULTS.md not changed")
+            continue
         text = md.read_text()
         title, body = text.split("\n", 1)
         where = f"{args.data or 'simulator'}, budget `{args.budget}`, {args.seeds} seed(s)"
