@@ -67,17 +67,6 @@ def _draw_lines(ax: plt.Axes, x: Sequence[float], series: Series, errors: Series
     ax.grid(alpha=0.3)
 
 
-def bar_chart(groups: Sequence[str], series: Series, errors: Series | None, ylabel: str,
-              title: str) -> plt.Figure:
-    """Grouped bars: one group per entry of ``groups``, one bar per series."""
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups) * max(1, len(series)) / 2), 4))
-    _draw_bars(ax, groups, series, errors)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return fig
-
-
 def line_chart(x: Sequence[float], series: Series, xlabel: str, ylabel: str, title: str,
                logx: bool = False, errors: Series | None = None) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 4))
