@@ -20,7 +20,7 @@ demo: install
 
 test: install
 	$(PY) -m ruff check sessionrec_tf tests benchmarks
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 lint: install
 	$(PY) -m ruff check sessionrec_tf tests benchmarks

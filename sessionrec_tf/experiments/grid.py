@@ -18,6 +18,7 @@ import numpy as np
 
 from sessionrec_tf.config import load_config
 from sessionrec_tf.data.dataset import PreparedDataset
+from sessionrec_tf.evaluation.evaluator import check_request
 from sessionrec_tf.evaluation.run_eval import evaluate_run
 from sessionrec_tf.training.run import git_commit
 from sessionrec_tf.training.trainer import Trainer
@@ -108,6 +109,10 @@ def run_grid(
     ``seed_ids`` picks which seeds to run (default ``range(seeds)``), so that several
     processes can share one experiment's runs without training the same run directory.
     """
+    # Refuse an evaluation that cannot run (K larger than the catalog, unknown protocol)
+    # before any training, not after hours of it.
+    for protocol in protocols:
+        check_request(data, protocol, ks, "positives")
     result = GridResult()
     seed_list = list(range(seeds)) if seed_ids is None else [int(s) for s in seed_ids]
     total = len(cells) * len(protocols) * len(seed_list)

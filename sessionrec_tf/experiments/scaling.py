@@ -15,7 +15,7 @@ from typing import Any
 
 from sessionrec_tf.data import PrepareOptions, prepare_dataset
 from sessionrec_tf.experiments.grid import Budget, Cell, provenance, run_grid
-from sessionrec_tf.experiments.outputs import fmt, line_chart, markdown_table, write_outputs
+from sessionrec_tf.experiments.outputs import fmt, markdown_table, metric_panels, write_outputs
 
 
 def scaling(output: Path, seeds: int, budget: Budget, overrides: Sequence[str] = (),
@@ -42,10 +42,14 @@ def scaling(output: Path, seeds: int, budget: Budget, overrides: Sequence[str] =
                      fmt(stat["recall@10"]), fmt(stat["ndcg@10"])])
     header = ["users", "interactions", f"R@{k}", "R@10", "N@10"]
     title = f"Scaling: SessionRec-HSTU Recall@{k} vs training data (simulator `{preset}`)"
-    figure = line_chart([p[1] for p in points],
-                        {f"R@{k}": [p[2][f"recall@{k}"]["mean"] for p in points]},
-                        "interactions in the dataset (log)", f"Recall@{k}", title, logx=True,
-                        errors={f"R@{k}": [p[2][f"recall@{k}"]["std"] for p in points]})
+    metrics = {f"R@{k}": f"recall@{k}", "R@10": "recall@10", "N@10": "ndcg@10"}
+    figure = metric_panels(
+        [p[1] for p in points],
+        {label: {"SessionRec-HSTU": [p[2][m]["mean"] for p in points]}
+         for label, m in metrics.items()},
+        {label: {"SessionRec-HSTU": [p[2][m]["std"] for p in points]}
+         for label, m in metrics.items()},
+        title, kind="line", xlabel="interactions in the dataset (log)", logx=True)
     payload = {"experiment": "scaling", "sizes": list(sizes), "records": records,
                "points": [{"users": n, "interactions": i, "stats": s} for n, i, s in points],
                **provenance(None, budget, seeds, overrides)}

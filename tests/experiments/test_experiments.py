@@ -115,6 +115,20 @@ def test_efficiency_compares_both_models_at_equal_interactions(tmp_path):
     assert (tmp_path / "efficiency.png").exists() and (tmp_path / "efficiency.md").exists()
 
 
+@pytest.mark.parametrize("ks, protocols, match", [
+    ((10, 10**6), ("loso",), r"K=\[1000000\] is larger than the catalog"),
+    ((10,), ("loso", "lopo"), "unknown protocol 'lopo'"),
+])
+def test_grid_refuses_an_impossible_evaluation_before_training(tiny_dataset, tmp_path, ks,
+                                                               protocols, match):
+    from sessionrec_tf.data.errors import DataError
+
+    with pytest.raises(DataError, match=match):
+        run_grid([Cell("SessionRec", "sessionrec_hstu")], tiny_dataset, tmp_path, seeds=1,
+                 protocols=protocols, budget=SMOKE, ks=ks, log=lambda _m: None, verbose=0)
+    assert not (tmp_path / "runs").exists()  # nothing was trained
+
+
 def test_scaling_writes_points(tmp_path):
     payload = scaling(tmp_path, seeds=1, budget=SMOKE, ks=KS, sizes=(150,), preset="tiny")
     assert payload["points"][0]["users"] == 150
