@@ -29,16 +29,26 @@ def main() -> None:
     p.add_argument("--budget", default="full", choices=["smoke", "small", "full", "long"])
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--cells", nargs="+", metavar="LABEL",
+                   help="table2 only: a subset of its models (must include SessionRec-HSTU), "
+                        "e.g. to record the finished ones while the slowest still train")
     p.add_argument("--note", default="")
     p.add_argument("--no-record", action="store_true",
                    help="write the result files only; do not append to benchmarks/RESULTS.md")
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling only: simulated users per dataset size (default: budget's)")
     args = p.parse_args()
+    if args.cells and args.experiments != ["table2"]:
+        p.error("--cells applies to table2 only; run the other experiments separately")
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf import experiments as ex
     from sessionrec_tf.data import PreparedDataset
 
+    if args.cells:
+        try:
+            ex.table2_cells(args.cells)
+        except ValueError as err:
+            p.error(str(err))
     data = PreparedDataset.load(REPO / args.data) if args.data else None
     out = REPO / args.output
     budget = ex.BUDGETS[args.budget]
@@ -46,7 +56,8 @@ def main() -> None:
         if name in ("table2", "table3", "table4", "alpha"):
             fn = {"table2": ex.table2, "table3": ex.table3, "table4": ex.table4,
                   "alpha": ex.alpha_sweep}[name]
-            fn(data, out, args.seeds, budget, args.set, ks=args.k)
+            subset = {"cells": args.cells} if args.cells else {}
+            fn(data, out, args.seeds, budget, args.set, ks=args.k, **subset)
             md = out / f"{name}.md"
         elif name == "efficiency":
             ex.efficiency(out / "efficiency", budget, overrides=args.set)

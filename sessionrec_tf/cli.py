@@ -256,6 +256,9 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every run, e.g. --set model.max_len=50")
     p.add_argument("--parts", nargs="+", help="report only: which experiments to include")
+    p.add_argument("--cells", nargs="+", metavar="LABEL",
+                   help="table2 only: a subset of its models, e.g. --cells HSTU+ "
+                        "SessionRec-HSTU (must include SessionRec-HSTU)")
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling (and report) only: simulated users per dataset size "
                         "(default: the budget's sizes)")
@@ -273,12 +276,19 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         raise CliError(f"experiment {args.name} needs --data tfrecords/NAME")
     if args.seeds < 1:
         raise CliError("--seeds must be >= 1")
+    if args.cells:
+        if args.name != "table2":
+            raise CliError(f"--cells applies to table2 only, not {args.name}")
+        try:
+            ex.table2_cells(args.cells)
+        except ValueError as err:
+            raise CliError(str(err)) from None
     budget = ex.BUDGETS[args.budget]
     out = Path(args.output)
     data = PreparedDataset.load(args.data) if args.data else None
     common = {"overrides": args.set}
     if args.name == "table2":
-        ex.table2(data, out, args.seeds, budget, ks=args.k, **common)
+        ex.table2(data, out, args.seeds, budget, ks=args.k, cells=args.cells, **common)
     elif args.name == "table3":
         ex.table3(data, out, args.seeds, budget, ks=args.k, **common)
     elif args.name == "table4":

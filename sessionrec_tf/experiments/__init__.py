@@ -10,6 +10,7 @@ from sessionrec_tf.experiments.comparisons import (
     alpha_sweep,
     experiment_cells,
     table2,
+    table2_cells,
     table3,
     table4,
 )
@@ -23,4 +24,5 @@ NEEDS_DATA = ("table2", "table3", "table4", "alpha", "report")
 
 __all__ = ["BUDGETS", "EXPERIMENTS", "NEEDS_DATA", "Budget", "Cell", "alpha_sweep",
            "experiment_cells",
-           "efficiency", "report", "run_grid", "scaling", "table2", "table3", "table4"]
+           "efficiency", "report", "run_grid", "scaling", "table2", "table2_cells", "table3",
+           "table4"]

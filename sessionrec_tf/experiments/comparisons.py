@@ -95,18 +95,40 @@ def _improvement(ours: float, best: float) -> str:
     return f"{100.0 * (ours - best) / best:+.2f}%" if best > 0 else "n/a"
 
 
+def table2_cells(labels: Sequence[str] | None = None) -> tuple[Cell, ...]:
+    """Table 2's cells, or the named subset of them in the table's order.
+
+    A subset (e.g. while the slowest baselines are still training) must keep SessionRec-HSTU
+    and at least one baseline, so that the improvement row means something.
+    """
+    if labels is None:
+        return TABLE2_CELLS
+    valid = [c.label for c in TABLE2_CELLS]
+    unknown = [label for label in labels if label not in valid]
+    if unknown:
+        raise ValueError(f"table2: unknown cell(s) {unknown}; valid: {valid}")
+    chosen = tuple(c for c in TABLE2_CELLS if c.label in set(labels))
+    if "SessionRec-HSTU" not in labels or len(chosen) < 2:
+        raise ValueError(f"table2: a subset of cells needs SessionRec-HSTU and at least one "
+                         f"baseline, got {list(labels)}")
+    return chosen
+
+
 def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
            overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500),
-           protocols: Sequence[str] = ("loso", "loio")) -> dict[str, Any]:
-    grid = run_grid(TABLE2_CELLS, data, output, seeds, protocols, budget, overrides, ks)
+           protocols: Sequence[str] = ("loso", "loio"),
+           cells: Sequence[str] | None = None) -> dict[str, Any]:
+    """Table 2; ``cells`` (labels) restricts it to a subset of its rows (default: all six)."""
+    chosen = table2_cells(cells)
+    grid = run_grid(chosen, data, output, seeds, protocols, budget, overrides, ks)
     agg = grid.aggregate()
     cols = _columns(ks)
     header = ["model"] + [f"{p.upper()} {c}" for p in protocols for c, _ in cols]
     rows = []
-    for cell in TABLE2_CELLS:
+    for cell in chosen:
         rows.append([cell.label] + [fmt(agg[cell.label][p][m]) for p in protocols
                                     for _, m in cols])
-    baselines = [c.label for c in TABLE2_CELLS if c.label != "SessionRec-HSTU"]
+    baselines = [c.label for c in chosen if c.label != "SessionRec-HSTU"]
     impv = ["Impv. vs best baseline"]
     best_names = ["best baseline"]
     for p in protocols:
@@ -116,13 +138,19 @@ def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
             best_names.append(best)
     rows += [impv, best_names]
     title = f"Table 2: item-level baselines vs SessionRec-HSTU on {data.name}"
+    subset = ""
+    if len(chosen) < len(TABLE2_CELLS):
+        title += f" ({len(chosen)} of {len(TABLE2_CELLS)} models)"
+        missing = [c.label for c in TABLE2_CELLS if c not in chosen]
+        subset = f" Models not run: {', '.join(missing)} (\"best baseline\" is among those shown)."
     md = (markdown_table(header, rows) + f"\n\nFull-catalog metrics on the test split, mean ± "
-          f"std over {seeds} seed(s), seen positives excluded. Budget `{budget.name}`.\n")
-    panels, errors = _panel_data(agg, cols, {p.upper(): [(c.label, p) for c in TABLE2_CELLS]
+          f"std over {seeds} seed(s), seen positives excluded. Budget `{budget.name}`."
+          f"{subset}\n")
+    panels, errors = _panel_data(agg, cols, {p.upper(): [(c.label, p) for c in chosen]
                                              for p in protocols})
-    figure = metric_panels([c.label for c in TABLE2_CELLS], panels, errors, title)
-    payload = {"experiment": "table2", "aggregate": agg, "records": grid.records,
-               **provenance(data, budget, seeds, overrides)}
+    figure = metric_panels([c.label for c in chosen], panels, errors, title)
+    payload = {"experiment": "table2", "cells": [c.label for c in chosen], "aggregate": agg,
+               "records": grid.records, **provenance(data, budget, seeds, overrides)}
     write_outputs(output, "table2", title, md, payload, figure)
     return payload
 

@@ -15,6 +15,7 @@ from sessionrec_tf.experiments import (
     experiment_cells,
     run_grid,
     scaling,
+    table2,
 )
 from sessionrec_tf.experiments.grid import Budget
 from sessionrec_tf.experiments.outputs import metric_panels
@@ -155,3 +156,54 @@ def test_cli_scaling_users_reach_the_experiment(tmp_path, monkeypatch, capsys):
     seen.clear()
     main(["experiment", "scaling", "--output", str(tmp_path), "--budget", "smoke"])
     assert seen["sizes"] is None  # the budget's sizes
+
+
+def test_table2_on_a_subset_of_its_models(tiny_dataset, tmp_path):
+    payload = table2(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS, protocols=("loso",),
+                     cells=["SessionRec-HSTU", "HSTU+"])
+    assert payload["cells"] == ["HSTU+", "SessionRec-HSTU"]  # the table's order, not the call's
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["HSTU+", "SessionRec-HSTU"]
+    md = (tmp_path / "table2.md").read_text()
+    assert "(2 of 6 models)" in md
+    assert "Models not run: GRU4Rec, SASRec, SASRec+, HSTU" in md
+    rows = {line.split(" | ")[0].lstrip("| "): line.strip(" |").split(" | ")[1:]
+            for line in md.splitlines() if line.startswith("| ")}
+    assert set(rows) == {"model", "HSTU+", "SessionRec-HSTU", "Impv. vs best baseline",
+                         "best baseline"}
+    # the improvement row, recomputed from the per-run records (one seed: the run's value)
+    metric = {r["cell"]: r["metrics"] for r in payload["records"]}
+    expected = []
+    for name in ("ndcg@10", "ndcg@50", "recall@10", "recall@50"):
+        ours, base = metric["SessionRec-HSTU"][name], metric["HSTU+"][name]
+        expected.append(f"{100 * (ours - base) / base:+.2f}%" if base > 0 else "n/a")
+    assert rows["Impv. vs best baseline"] == expected
+    assert rows["best baseline"] == ["HSTU+"] * 4
+
+
+@pytest.mark.parametrize("cells, match", [
+    (["HSTU+", "SessionRec"], r"unknown cell\(s\) \['SessionRec'\]"),
+    (["HSTU+", "SASRec+"], "needs SessionRec-HSTU"),
+    (["SessionRec-HSTU"], "at least one baseline"),
+])
+def test_table2_refuses_a_bad_subset_before_training(tiny_dataset, tmp_path, cells, match):
+    with pytest.raises(ValueError, match=match):
+        table2(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS, cells=cells)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_table2_cells(tiny_dataset, tmp_path, monkeypatch, capsys):
+    from sessionrec_tf import experiments as ex
+    from sessionrec_tf.cli import main
+
+    seen = {}
+    monkeypatch.setattr(ex, "table2", lambda *a, **kw: seen.update(kw))
+    base = ["experiment", "table2", "--data", str(tiny_dataset.path), "--output",
+            str(tmp_path), "--budget", "smoke"]
+    assert main([*base, "--cells", "HSTU+", "SessionRec-HSTU"]) == 0
+    assert seen["cells"] == ["HSTU+", "SessionRec-HSTU"]
+    seen.clear()
+    assert main([*base, "--cells", "HSTU+", "Bogus"]) == 2
+    assert "unknown cell(s) ['Bogus']" in capsys.readouterr().err and not seen
+    assert main(["experiment", "table4", "--data", str(tiny_dataset.path), "--output",
+                 str(tmp_path), "--cells", "HSTU+"]) == 2
+    assert "--cells applies to table2 only" in capsys.readouterr().err
