@@ -30,23 +30,25 @@ def main() -> None:
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--cells", nargs="+", metavar="LABEL",
-                   help="table2 only: a subset of its models (must include SessionRec-HSTU), "
-                        "e.g. to record the finished ones while the slowest still train")
+                   help="table2 or table4 only: a subset of its rows (table2 must include "
+                        "SessionRec-HSTU, table4 mean), e.g. to record the finished ones "
+                        "while the slowest still train")
     p.add_argument("--note", default="")
     p.add_argument("--no-record", action="store_true",
                    help="write the result files only; do not append to benchmarks/RESULTS.md")
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling only: simulated users per dataset size (default: budget's)")
     args = p.parse_args()
-    if args.cells and args.experiments != ["table2"]:
-        p.error("--cells applies to table2 only; run the other experiments separately")
+    if args.cells and args.experiments not in (["table2"], ["table4"]):
+        p.error("--cells applies to one of table2 or table4 alone; run the other experiments "
+                "separately")
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf import experiments as ex
     from sessionrec_tf.data import PreparedDataset
 
     if args.cells:
         try:
-            ex.table2_cells(args.cells)
+            ex.subset_cells(args.experiments[0], args.cells)
         except ValueError as err:
             p.error(str(err))
     data = PreparedDataset.load(REPO / args.data) if args.data else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sessionrec_tf.experiments.comparisons import (
     alpha_sweep,
     experiment_cells,
+    subset_cells,
     table2,
     table2_cells,
     table3,
@@ -24,5 +25,6 @@ NEEDS_DATA = ("table2", "table3", "table4", "alpha", "report")
 
 __all__ = ["BUDGETS", "EXPERIMENTS", "NEEDS_DATA", "Budget", "Cell", "alpha_sweep",
            "experiment_cells",
-           "efficiency", "report", "run_grid", "scaling", "table2", "table2_cells", "table3",
+           "efficiency", "report", "run_grid", "scaling", "subset_cells", "table2",
+           "table2_cells", "table3",
            "table4"]

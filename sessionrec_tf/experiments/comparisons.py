@@ -95,23 +95,49 @@ def _improvement(ours: float, best: float) -> str:
     return f"{100.0 * (ours - best) / best:+.2f}%" if best > 0 else "n/a"
 
 
-def table2_cells(labels: Sequence[str] | None = None) -> tuple[Cell, ...]:
-    """Table 2's cells, or the named subset of them in the table's order.
+# Experiments that can be written for a subset of their rows, and the row a subset must keep
+# (the one the others are read against), with what the other rows are called.
+SUBSET_REFERENCE = {"table2": ("SessionRec-HSTU", "baseline"), "table4": ("mean", "other ISE")}
 
-    A subset (e.g. while the slowest baselines are still training) must keep SessionRec-HSTU
-    and at least one baseline, so that the improvement row means something.
+
+def subset_cells(name: str, labels: Sequence[str] | None = None) -> tuple[Cell, ...]:
+    """The cells of ``table2`` or ``table4``, or the named subset of them in the table's order.
+
+    A subset (e.g. while the slowest runs are still training) must keep the reference row
+    (SessionRec-HSTU in table2, the paper's ``mean`` ISE in table4) and at least one other, so
+    that the comparison means something. Refused with ``ValueError`` before any training.
     """
+    if name not in SUBSET_REFERENCE:
+        raise ValueError(f"a subset of cells applies to {' and '.join(SUBSET_REFERENCE)} only, "
+                         f"not {name}")
+    cells = experiment_cells(name)[0]
     if labels is None:
-        return TABLE2_CELLS
-    valid = [c.label for c in TABLE2_CELLS]
+        return cells
+    reference, other = SUBSET_REFERENCE[name]
+    valid = [c.label for c in cells]
     unknown = [label for label in labels if label not in valid]
     if unknown:
-        raise ValueError(f"table2: unknown cell(s) {unknown}; valid: {valid}")
-    chosen = tuple(c for c in TABLE2_CELLS if c.label in set(labels))
-    if "SessionRec-HSTU" not in labels or len(chosen) < 2:
-        raise ValueError(f"table2: a subset of cells needs SessionRec-HSTU and at least one "
-                         f"baseline, got {list(labels)}")
+        raise ValueError(f"{name}: unknown cell(s) {unknown}; valid: {valid}")
+    chosen = tuple(c for c in cells if c.label in set(labels))
+    if reference not in labels or len(chosen) < 2:
+        raise ValueError(f"{name}: a subset of cells needs {reference} and at least one "
+                         f"{other}, got {list(labels)}")
     return chosen
+
+
+def table2_cells(labels: Sequence[str] | None = None) -> tuple[Cell, ...]:
+    """Table 2's cells, or a subset of them: :func:`subset_cells` for ``table2``."""
+    return subset_cells("table2", labels)
+
+
+def _subset_note(name: str, chosen: Sequence[Cell], noun: str) -> tuple[str, str]:
+    """``(title suffix, note)`` naming the rows a subset left out; empty for the full table."""
+    cells = experiment_cells(name)[0]
+    if len(chosen) == len(cells):
+        return "", ""
+    missing = ", ".join(c.label for c in cells if c not in chosen)
+    return (f" ({len(chosen)} of {len(cells)} {noun})",
+            f" {noun[0].upper()}{noun[1:]} not run: {missing}.")
 
 
 def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
@@ -137,12 +163,10 @@ def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
             impv.append(_improvement(agg["SessionRec-HSTU"][p][m]["mean"], agg[best][p][m]["mean"]))
             best_names.append(best)
     rows += [impv, best_names]
-    title = f"Table 2: item-level baselines vs SessionRec-HSTU on {data.name}"
-    subset = ""
-    if len(chosen) < len(TABLE2_CELLS):
-        title += f" ({len(chosen)} of {len(TABLE2_CELLS)} models)"
-        missing = [c.label for c in TABLE2_CELLS if c not in chosen]
-        subset = f" Models not run: {', '.join(missing)} (\"best baseline\" is among those shown)."
+    suffix, subset = _subset_note("table2", chosen, "models")
+    title = f"Table 2: item-level baselines vs SessionRec-HSTU on {data.name}{suffix}"
+    if subset:
+        subset = subset[:-1] + ' ("best baseline" is among those shown).'
     md = (markdown_table(header, rows) + f"\n\nFull-catalog metrics on the test split, mean ± "
           f"std over {seeds} seed(s), seen positives excluded. Budget `{budget.name}`."
           f"{subset}\n")
@@ -185,19 +209,23 @@ def table3(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
 
 
 def table4(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
-           overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500)
-           ) -> dict[str, Any]:
-    grid = run_grid(TABLE4_CELLS, data, output, seeds, ("loso",), budget, overrides, ks)
+           overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500),
+           cells: Sequence[str] | None = None) -> dict[str, Any]:
+    """Table 4; ``cells`` (labels) restricts it to a subset of its ISEs (default: all seven)."""
+    chosen = subset_cells("table4", cells)
+    grid = run_grid(chosen, data, output, seeds, ("loso",), budget, overrides, ks)
     agg = grid.aggregate()
     cols = _columns(ks)
     header = ["ISE"] + [c for c, _ in cols]
-    rows = [[c.label] + [fmt(agg[c.label]["loso"][m]) for _, m in cols] for c in TABLE4_CELLS]
-    title = f"Table 4: ISE variants of SessionRec-HSTU on {data.name} (LOSO)"
-    panels, errors = _panel_data(agg, cols, {"LOSO": [(c.label, "loso") for c in TABLE4_CELLS]})
-    figure = metric_panels([c.label for c in TABLE4_CELLS], panels, errors, title)
-    payload = {"experiment": "table4", "aggregate": agg, "records": grid.records,
-               **provenance(data, budget, seeds, overrides)}
-    write_outputs(output, "table4", title, markdown_table(header, rows), payload, figure)
+    rows = [[c.label] + [fmt(agg[c.label]["loso"][m]) for _, m in cols] for c in chosen]
+    suffix, subset = _subset_note("table4", chosen, "ISEs")
+    title = f"Table 4: ISE variants of SessionRec-HSTU on {data.name} (LOSO){suffix}"
+    md = markdown_table(header, rows) + (f"\n\n{subset.strip()}\n" if subset else "")
+    panels, errors = _panel_data(agg, cols, {"LOSO": [(c.label, "loso") for c in chosen]})
+    figure = metric_panels([c.label for c in chosen], panels, errors, title)
+    payload = {"experiment": "table4", "cells": [c.label for c in chosen], "aggregate": agg,
+               "records": grid.records, **provenance(data, budget, seeds, overrides)}
+    write_outputs(output, "table4", title, md, payload, figure)
     return payload
 
 

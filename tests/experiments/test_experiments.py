@@ -16,6 +16,7 @@ from sessionrec_tf.experiments import (
     run_grid,
     scaling,
     table2,
+    table4,
 )
 from sessionrec_tf.experiments.grid import Budget
 from sessionrec_tf.experiments.outputs import metric_panels
@@ -206,4 +207,53 @@ def test_cli_table2_cells(tiny_dataset, tmp_path, monkeypatch, capsys):
     assert "unknown cell(s) ['Bogus']" in capsys.readouterr().err and not seen
     assert main(["experiment", "table4", "--data", str(tiny_dataset.path), "--output",
                  str(tmp_path), "--cells", "HSTU+"]) == 2
-    assert "--cells applies to table2 only" in capsys.readouterr().err
+    assert "table4: unknown cell(s) ['HSTU+']" in capsys.readouterr().err
+    assert main(["experiment", "alpha", "--data", str(tiny_dataset.path), "--output",
+                 str(tmp_path), "--cells", "mean", "max"]) == 2
+    assert "--cells applies to table2 and table4 only" in capsys.readouterr().err
+
+
+def test_cli_table4_cells_reach_the_experiment(tiny_dataset, tmp_path, monkeypatch, capsys):
+    from sessionrec_tf import experiments as ex
+    from sessionrec_tf.cli import main
+
+    seen = {}
+    monkeypatch.setattr(ex, "table4", lambda *a, **kw: seen.update(kw))
+    base = ["experiment", "table4", "--data", str(tiny_dataset.path), "--output",
+            str(tmp_path), "--budget", "smoke"]
+    assert main([*base, "--cells", "gru l=1", "mean"]) == 0
+    assert seen["cells"] == ["gru l=1", "mean"]
+    seen.clear()
+    assert main([*base, "--cells", "gru l=1", "max"]) == 2  # no mean: nothing to read against
+    assert "needs mean and at least one other ISE" in capsys.readouterr().err and not seen
+    assert main(base) == 0 and seen["cells"] is None  # the whole table
+
+
+def test_table4_on_a_subset_of_its_ises(tiny_dataset, tmp_path):
+    payload = table4(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS,
+                     cells=["max", "mean"])
+    assert payload["cells"] == ["mean", "max"]  # the table's order
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["max", "mean"]
+    md = (tmp_path / "table4.md").read_text()
+    assert "(2 of 7 ISEs)" in md
+    assert "ISEs not run: max_relu, gru l=1, gru l=2, transformer h=1 l=1, " \
+           "transformer h=2 l=2." in md
+    rows = {line.split(" | ")[0].lstrip("| "): line.strip(" |").split(" | ")[1:]
+            for line in md.splitlines() if line.startswith("| ")}
+    assert set(rows) == {"ISE", "mean", "max"}
+    metric = {r["cell"]: r["metrics"] for r in payload["records"]}
+    for ise in ("mean", "max"):  # one seed: each cell shows its run's test metrics
+        assert [float(v) for v in rows[ise]] == pytest.approx(
+            [metric[ise][m] for m in ("ndcg@10", "ndcg@50", "recall@10", "recall@50")],
+            abs=5e-5)
+
+
+@pytest.mark.parametrize("cells, match", [
+    (["mean", "gru l=3"], r"table4: unknown cell\(s\) \['gru l=3'\]"),
+    (["max", "max_relu"], "needs mean"),
+    (["mean"], "at least one other ISE"),
+])
+def test_table4_refuses_a_bad_subset_before_training(tiny_dataset, tmp_path, cells, match):
+    with pytest.raises(ValueError, match=match):
+        table4(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS, cells=cells)
+    assert not (tmp_path / "runs").exists()
