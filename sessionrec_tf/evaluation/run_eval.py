@@ -17,6 +17,15 @@ from sessionrec_tf.training.run import Run, git_commit
 LEAKY = {("loio", "loso"), ("loio", "temporal")}
 
 
+def evaluation_key(protocol: str, split: str, index: str, exclude_seen: str,
+                   run_policy: str) -> str:
+    """The ``metrics.json`` key of an evaluation: ``protocol/split/index``, plus
+    ``/exclude_seen=POLICY`` when the seen-item policy is not the run's own, so that evaluating
+    under another policy never replaces the run's result (which experiments read back)."""
+    key = f"{protocol}/{split}/{index}"
+    return key if exclude_seen == run_policy else f"{key}/exclude_seen={exclude_seen}"
+
+
 def evaluate_run(run_dir: str | Path, protocol: str = "loso", split: str = "test",
                  data: str | Path | None = None, ks: Sequence[int] = DEFAULT_KS,
                  exclude_seen: str | None = None, index: str = "exact",
@@ -52,8 +61,9 @@ def evaluate_run(run_dir: str | Path, protocol: str = "loso", split: str = "test
     existing = json.loads(path.read_text()) if path.exists() else {}
     if not isinstance(existing, dict) or "evaluations" not in existing:
         existing = {"evaluations": {}}
-    existing["evaluations"][f"{protocol}/{split}/{index}"] = record
-    existing["latest"] = f"{protocol}/{split}/{index}"
+    key = evaluation_key(protocol, split, index, policy, run.config.train.exclude_seen)
+    existing["evaluations"][key] = record
+    existing["latest"] = key
     path.write_text(json.dumps(existing, indent=2, default=float) + "\n")
     return record
 

@@ -130,7 +130,7 @@ def run_grid(
                 t0 = time.time()
                 summary = Trainer(config, data, run_dir, verbose=verbose, log=log).run()
                 train_seconds = time.time() - t0
-                record = _cached_evaluation(run_dir, protocol, ks)
+                record = _cached_evaluation(run_dir, protocol, ks, config.train.exclude_seen)
                 if record is None:
                     record = evaluate_run(run_dir, protocol, "test", ks=ks, progress=False)
                 history = json.loads((run_dir / "history.json").read_text())
@@ -148,13 +148,16 @@ def run_grid(
     return result
 
 
-def _cached_evaluation(run_dir: Path, protocol: str, ks: Sequence[int]
+def _cached_evaluation(run_dir: Path, protocol: str, ks: Sequence[int], exclude_seen: str
                        ) -> dict[str, Any] | None:
+    """The run's exact test evaluation from ``metrics.json`` if it has the same K list and
+    seen-item policy, else ``None`` (evaluate again)."""
     path = run_dir / "metrics.json"
     if not path.exists():
         return None
     entry = json.loads(path.read_text()).get("evaluations", {}).get(f"{protocol}/test/exact")
-    if entry and entry.get("ks") == sorted(set(int(k) for k in ks)):
+    if (entry and entry.get("ks") == sorted(set(int(k) for k in ks))
+            and entry.get("exclude_seen") == exclude_seen):
         return entry
     return None
 

@@ -87,6 +87,14 @@ def test_evaluate_run_writes_metrics_json(trained_run, tiny_dataset, tmp_path):
     assert entry["metrics"] == record["metrics"]
     assert entry["config"]["name"] == "sessionrec_hstu" and entry["exclude_seen"] == "positives"
     assert "git_commit" in entry and entry["users"] > 0
+    # another seen-item policy gets its own key; the run's own result stays
+    none = evaluate_run(run_dir, "loso", "test", ks=(10, 100), exclude_seen="none",
+                        progress=False, output=out)
+    saved = json.loads(out.read_text())
+    assert saved["latest"] == "loso/test/exact/exclude_seen=none"
+    assert saved["evaluations"]["loso/test/exact"]["metrics"] == record["metrics"]
+    assert saved["evaluations"]["loso/test/exact/exclude_seen=none"]["metrics"] == none["metrics"]
+    assert none["exclude_seen"] == "none"
 
 
 def test_model_beats_most_popular_is_measurable(trained_run, tiny_dataset):

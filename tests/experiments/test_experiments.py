@@ -53,6 +53,20 @@ def test_grid_aggregates_seeds_and_reuses_finished_runs(tiny_dataset, tmp_path):
                     budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0, seed_ids=[1])
     assert [r["seed"] for r in only.records] == [1]
     assert only.records[0]["metrics"] == runs[1]["metrics"]
+    # evaluating a run under another seen-item policy (sessionrec evaluate --exclude-seen none)
+    # does not replace the result the table reads back
+    from sessionrec_tf.evaluation import evaluate_run
+
+    run0 = tmp_path / "runs" / "SessionRec" / "loso" / "seed0"
+    other = evaluate_run(run0, "loso", ks=KS, exclude_seen="none", progress=False)
+    assert other["exclude_seen"] == "none"
+    saved = json.loads((run0 / "metrics.json").read_text())["evaluations"]
+    assert saved["loso/test/exact"]["exclude_seen"] == "positives"
+    assert saved["loso/test/exact/exclude_seen=none"]["metrics"] == other["metrics"]
+    reread = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, protocols=("loso",),
+                      budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0, seed_ids=[0])
+    assert reread.records[0]["metrics"] == runs[0]["metrics"]
+    assert reread.records[0]["exclude_seen"] == "positives"
 
 
 def test_experiment_cells_are_the_tables_runs():
