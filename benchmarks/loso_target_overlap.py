@@ -111,6 +111,7 @@ def main() -> None:
         p.error("--lag must be >= 2 (lag 1 is the last session)")
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.experiments.outputs import markdown_table
 
     data = PreparedDataset.load(REPO / args.data)
     r = overlaps(data, args.feature, args.lag)
@@ -126,8 +127,7 @@ def main() -> None:
         rows += [(what, "in any input positive", pct(r["feat_any"])),
                  (what, "in the input's last session", pct(r["feat_last"])),
                  (what, f"in session -{args.lag}", pct(r["feat_lag"]))]
-    table = "| what | found among | share (mean over users) |\n|---|---|---|\n"
-    table += "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
+    table = markdown_table(["what", "found among", "share (mean over users)"], rows)
     body = (f"{table}\n\n{r['users']:,} users, {r['targets']:,} distinct LOSO test target "
             f"items, of which "
             f"{r['seen_targets']:,} ({100 * r['seen_targets'] / max(r['targets'], 1):.1f}%) are "

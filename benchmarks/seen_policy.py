@@ -35,19 +35,16 @@ OURS = "SessionRec-HSTU"
 def metrics_for(run_dir: Path, protocol: str, policy: str) -> dict[str, float]:
     """The run's test metrics under ``policy``: from its metrics.json if there, else evaluated."""
     from sessionrec_tf.evaluation import evaluate_run
-    from sessionrec_tf.evaluation.run_eval import evaluation_key
+    from sessionrec_tf.evaluation.run_eval import cached_evaluation
     from sessionrec_tf.training.run import Run
 
     run_policy = Run.load(run_dir).config.train.exclude_seen
-    key = evaluation_key(protocol, "test", "exact", policy, run_policy)
     ks = sorted(int(k.split("@")[1]) for _, k in SHOWN if k.startswith("recall"))
-    path = run_dir / "metrics.json"
-    if path.exists():
-        entry = json.loads(path.read_text()).get("evaluations", {}).get(key)
-        if entry and set(ks) <= set(entry["ks"]) and entry["exclude_seen"] == policy:
-            return entry["metrics"]
-    return evaluate_run(run_dir, protocol, "test", ks=ks, exclude_seen=policy,
-                        progress=False)["metrics"]
+    entry = cached_evaluation(run_dir, protocol, ks, policy, run_policy)
+    if entry is None:
+        entry = evaluate_run(run_dir, protocol, "test", ks=ks, exclude_seen=policy,
+                             progress=False)
+    return entry["metrics"]
 
 
 def main() -> None:
@@ -59,6 +56,7 @@ def main() -> None:
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
     import sessionrec_tf  # noqa: F401
+    from sessionrec_tf.experiments.outputs import markdown_table
 
     root = REPO / args.output / "runs"
     if not root.is_dir():
@@ -91,8 +89,7 @@ def main() -> None:
                     rows.append([f"{OURS} vs best other", policy, *impv])
         seeds = sorted({r.name for c in cells for r in root.glob(f"{c}/{protocol}/seed*")})
         lines.append(f"{protocol.upper()} (test split, mean over {', '.join(seeds)}):\n\n"
-                     + "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
-                     + "\n".join("| " + " | ".join(r) + " |" for r in rows))
+                     + markdown_table(header, rows))
     body = "\n\n".join(lines)
     if args.no_record:
         print(body)

@@ -26,6 +26,22 @@ def evaluation_key(protocol: str, split: str, index: str, exclude_seen: str,
     return key if exclude_seen == run_policy else f"{key}/exclude_seen={exclude_seen}"
 
 
+def cached_evaluation(run_dir: str | Path, protocol: str, ks: Sequence[int], exclude_seen: str,
+                      run_policy: str, split: str = "test", index: str = "exact"
+                      ) -> dict[str, Any] | None:
+    """The evaluation :func:`evaluate_run` stored in ``RUN/metrics.json`` for this protocol,
+    split, index and seen-item policy, if it has exactly these K; else ``None`` (evaluate)."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.exists():
+        return None
+    key = evaluation_key(protocol, split, index, exclude_seen, run_policy)
+    entry = json.loads(path.read_text()).get("evaluations", {}).get(key)
+    if (entry and entry.get("ks") == sorted(set(int(k) for k in ks))
+            and entry.get("exclude_seen") == exclude_seen):
+        return entry
+    return None
+
+
 def evaluate_run(run_dir: str | Path, protocol: str = "loso", split: str = "test",
                  data: str | Path | None = None, ks: Sequence[int] = DEFAULT_KS,
                  exclude_seen: str | None = None, index: str = "exact",

@@ -130,14 +130,16 @@ def table2_cells(labels: Sequence[str] | None = None) -> tuple[Cell, ...]:
     return subset_cells("table2", labels)
 
 
-def _subset_note(name: str, chosen: Sequence[Cell], noun: str) -> tuple[str, str]:
-    """``(title suffix, note)`` naming the rows a subset left out; empty for the full table."""
+def _subset_note(name: str, chosen: Sequence[Cell], noun: str, aside: str = ""
+                 ) -> tuple[str, str]:
+    """``(title suffix, note)`` naming the rows a subset left out (``aside`` is appended to the
+    note); both empty for the full table."""
     cells = experiment_cells(name)[0]
     if len(chosen) == len(cells):
         return "", ""
     missing = ", ".join(c.label for c in cells if c not in chosen)
     return (f" ({len(chosen)} of {len(cells)} {noun})",
-            f" {noun[0].upper()}{noun[1:]} not run: {missing}.")
+            f" {noun[0].upper()}{noun[1:]} not run: {missing}{aside}.")
 
 
 def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
@@ -163,10 +165,9 @@ def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
             impv.append(_improvement(agg["SessionRec-HSTU"][p][m]["mean"], agg[best][p][m]["mean"]))
             best_names.append(best)
     rows += [impv, best_names]
-    suffix, subset = _subset_note("table2", chosen, "models")
+    suffix, subset = _subset_note("table2", chosen, "models",
+                                  ' ("best baseline" is among those shown)')
     title = f"Table 2: item-level baselines vs SessionRec-HSTU on {data.name}{suffix}"
-    if subset:
-        subset = subset[:-1] + ' ("best baseline" is among those shown).'
     md = (markdown_table(header, rows) + f"\n\nFull-catalog metrics on the test split, mean ± "
           f"std over {seeds} seed(s), seen positives excluded. Budget `{budget.name}`."
           f"{subset}\n")

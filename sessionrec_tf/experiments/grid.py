@@ -19,7 +19,7 @@ import numpy as np
 from sessionrec_tf.config import load_config
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.evaluation.evaluator import check_request
-from sessionrec_tf.evaluation.run_eval import evaluate_run
+from sessionrec_tf.evaluation.run_eval import cached_evaluation, evaluate_run
 from sessionrec_tf.training.run import git_commit
 from sessionrec_tf.training.trainer import Trainer
 
@@ -130,7 +130,8 @@ def run_grid(
                 t0 = time.time()
                 summary = Trainer(config, data, run_dir, verbose=verbose, log=log).run()
                 train_seconds = time.time() - t0
-                record = _cached_evaluation(run_dir, protocol, ks, config.train.exclude_seen)
+                policy = config.train.exclude_seen
+                record = cached_evaluation(run_dir, protocol, ks, policy, policy)
                 if record is None:
                     record = evaluate_run(run_dir, protocol, "test", ks=ks, progress=False)
                 history = json.loads((run_dir / "history.json").read_text())
@@ -146,20 +147,6 @@ def run_grid(
                     "resolved_config": config.to_dict(),
                 })
     return result
-
-
-def _cached_evaluation(run_dir: Path, protocol: str, ks: Sequence[int], exclude_seen: str
-                       ) -> dict[str, Any] | None:
-    """The run's exact test evaluation from ``metrics.json`` if it has the same K list and
-    seen-item policy, else ``None`` (evaluate again)."""
-    path = run_dir / "metrics.json"
-    if not path.exists():
-        return None
-    entry = json.loads(path.read_text()).get("evaluations", {}).get(f"{protocol}/test/exact")
-    if (entry and entry.get("ks") == sorted(set(int(k) for k in ks))
-            and entry.get("exclude_seen") == exclude_seen):
-        return entry
-    return None
 
 
 def provenance(data: PreparedDataset | None, budget: Budget, seeds: int,
