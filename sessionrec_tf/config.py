@@ -24,6 +24,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 # The valid values of the name-valued fields: the single source for the registries too.
 ISE_NAMES = ("mean", "max", "max_relu", "gru", "transformer")
+POOLING_ISES = ("mean", "max", "max_relu")
 SSE_NAMES = ("hstu", "transformer", "gru")
 SAMPLER_NAMES = ("uniform", "popularity")
 LOSS_NAMES = ("softmax", "bce")
@@ -54,7 +55,9 @@ class ModelConfig:
       items for ``item``); also HSTU's attention normaliser n. sse_length_buckets: run the
       SSE per bucket of users of similar sequence length instead of padding the whole batch
       to its longest user (same results, less work on skewed lengths; see
-      :mod:`sessionrec_tf.sse.bucketing`).
+      :mod:`sessionrec_tf.sse.bucketing`). ise_label_split: pooling ISEs pool a session's
+      positives and negatives separately and merge the two pools with a learned linear map
+      (:class:`~sessionrec_tf.ise.pooling.PoolingISE`); only for ``mean``/``max``/``max_relu``.
     """
 
     paradigm: str = "session"
@@ -64,6 +67,7 @@ class ModelConfig:
     embedding_mlp: list[int] = field(default_factory=list)
     use_label: bool = True
     ise: str = "mean"
+    ise_label_split: bool = False
     ise_layers: int = 1
     ise_heads: int = 1
     ise_max_items: int = 256
@@ -205,6 +209,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
         value = getattr(getattr(config, section), name)
         if value not in valid:
             raise ConfigError(f"{key}: unknown value {value!r}; valid values: {list(valid)}")
+    if config.model.ise_label_split and config.model.ise not in POOLING_ISES:
+        raise ConfigError(f"model.ise_label_split: only for the pooling ISEs "
+                          f"{list(POOLING_ISES)}, not model.ise={config.model.ise!r}")
     return config
 
 

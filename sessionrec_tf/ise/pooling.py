@@ -1,4 +1,14 @@
-"""Pooling session encoders: mean, max, and max after ReLU over a session's item tokens."""
+"""Pooling session encoders: mean, max, and max after ReLU over a session's item tokens.
+
+With ``label_split`` the positives and the negatives of a session are pooled separately and
+the two pools are merged by a learned linear map. Why it matters: with the default linear
+embedding (``model.embedding_mlp: []``) an interaction token is ``W [e_item; e_label] + b``,
+so the mean over a session is ``W_item mean(e_item) + W_label mean(e_label) + b``: the token
+tells how MANY items were positive but not WHICH ones (swap the labels of two items of a
+session and the token does not change). Item-level models read every (item, label) token on
+its own; a mean-pooled session token with many negatives mixes the items the user engaged
+with and the ones they skipped into one average.
+"""
 
 from __future__ import annotations
 
@@ -13,27 +23,67 @@ class PoolingISE(tf.keras.layers.Layer):
     Reduces over the ragged item dimension with segment ops on the flat values: no session is
     padded. ``mean`` is the paper's best ISE (Table 4).
 
+    With ``label_split=True`` the layer also needs ``labels`` (``[batch, sessions, items]``,
+    1 = positive) and returns ``Dense_d([pool(negatives); pool(positives)])``; a session
+    without negatives (or without positives) pools that side to zeros.
+
     Args:
       mode: ``mean``, ``max`` or ``max_relu``.
+      label_split: pool positives and negatives separately (see the module docstring).
+
+    Example::
+
+        ise = PoolingISE("mean", label_split=True)
+        sessions = ise(tokens, labels=batch["label"])   # [B, S, d]
     """
 
-    def __init__(self, mode: str = "mean", **kwargs: object) -> None:
+    def __init__(self, mode: str = "mean", label_split: bool = False,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"unknown pooling mode {mode!r}; valid: {list(MODES)}")
         self.mode = mode
+        self.label_split = bool(label_split)
+        self.merge: tf.keras.layers.Dense | None = None
 
-    def call(self, tokens: tf.RaggedTensor, training: bool | None = None) -> tf.RaggedTensor:
+    @property
+    def uses_labels(self) -> bool:
+        """True when :meth:`call` needs the interaction labels."""
+        return self.label_split
+
+    def build(self, input_shape: object = None) -> None:
+        if self.label_split and self.merge is None:
+            dim = tf.TensorShape(input_shape)[-1]
+            if dim is None:
+                raise ValueError("label_split pooling needs a static token width")
+            self.merge = tf.keras.layers.Dense(int(dim), name="label_merge")
+            self.merge.build([None, 2 * int(dim)])
+        super().build(input_shape)
+
+    def _pool(self, values: tf.Tensor, segments: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
+        if self.mode == "mean":
+            return tf.math.unsorted_segment_mean(values, segments, n)
+        if self.mode == "max_relu":
+            values = tf.nn.relu(values)
+        pooled = tf.math.unsorted_segment_max(values, segments, n)
+        # an empty segment's max is the dtype's lowest value: make it 0 like the mean's
+        count = tf.math.unsorted_segment_sum(tf.ones_like(segments), segments, n)
+        return tf.where((count > 0)[:, None], pooled, tf.zeros_like(pooled))
+
+    def call(self, tokens: tf.RaggedTensor, labels: tf.RaggedTensor | None = None,
+             training: bool | None = None) -> tf.RaggedTensor:
         values = tokens.flat_values
         session_of_item = tokens.values.value_rowids()
         n_sessions = tokens.values.nrows()
-        if self.mode == "mean":
-            pooled = tf.math.unsorted_segment_mean(values, session_of_item, n_sessions)
+        if not self.label_split:
+            pooled = self._pool(values, session_of_item, n_sessions)
         else:
-            if self.mode == "max_relu":
-                values = tf.nn.relu(values)
-            pooled = tf.math.unsorted_segment_max(values, session_of_item, n_sessions)
+            if labels is None:
+                raise ValueError("PoolingISE(label_split=True) needs the interaction labels")
+            positive = tf.cast(tf.equal(labels.flat_values, 1), session_of_item.dtype)
+            halves = self._pool(values, 2 * session_of_item + positive, 2 * n_sessions)
+            pooled = self.merge(tf.reshape(halves, [-1, 2 * values.shape[-1]]))
         return tf.RaggedTensor.from_row_splits(pooled, tokens.row_splits, validate=False)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "mode": self.mode}
+        return {**super().get_config(), "mode": self.mode, "label_split": self.label_split}

@@ -108,7 +108,10 @@ class SessionRec(tfrs.Model):
                         training: bool | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """States ``[B, L, d]`` and mask ``[B, L]`` of a batch already in the view's form."""
         tokens = self.embedding.interactions(seq)  # [B, S, I, d]
-        sessions = self.ise(tokens, training=training)  # [B, S, d]
+        if getattr(self.ise, "uses_labels", False):
+            sessions = self.ise(tokens, labels=seq["label"], training=training)  # [B, S, d]
+        else:
+            sessions = self.ise(tokens, training=training)  # [B, S, d]
         if self.sse_buckets:
             return encode_in_length_buckets(self.sse, sessions, seq["session_timestamp"],
                                             self.sse_buckets, training=training)

@@ -384,15 +384,16 @@ MODEL_CASES = {
     "item_positives_hstu": ("item", "positives", "hstu"),
     "item_positives_gru": ("item", "positives", "gru"),
     "item_all_transformer": ("item", "all", "transformer"),
+    "session_hstu_label_split": ("session", "all", "hstu", {"ise_label_split": True}),
 }
 
 
-def _model(dataset, paradigm: str, item_input: str, sse: str):
+def _model(dataset, paradigm: str, item_input: str, sse: str, extra: dict | None = None):
     cfg = config_from_dict({
         "name": f"t_{paradigm}_{sse}",
         "model": {"paradigm": paradigm, "item_input": item_input, "sse": sse,
                   "embedding_dim": 8, "feature_dim": 4, "num_layers": 2, "num_heads": 2,
-                  "dropout": 0.2, "max_len": 60},
+                  "dropout": 0.2, "max_len": 60, **(extra or {})},
         "task": {"num_negatives": 4, "alpha": 0.2},
     })
     tf.keras.utils.set_random_seed(1)
@@ -436,8 +437,8 @@ def _perturb_session(lists, b: int, j: int, num_items: int, rng) -> dict[str, li
     return new
 
 
-def _check_model_causality(dataset, batch, paradigm, item_input, sse) -> None:
-    model = _model(dataset, paradigm, item_input, sse)
+def _check_model_causality(dataset, batch, paradigm, item_input, sse, extra=None) -> None:
+    model = _model(dataset, paradigm, item_input, sse, extra)
     lists = _as_lists(batch)
     base_states, base_mask, _ = model.encode(_to_batch(lists), training=False)
     base_states, base_mask = base_states.numpy(), base_mask.numpy()
@@ -532,6 +533,75 @@ def test_pooling_ise_matches_numpy_segment_reductions(mode):
            "max_relu": lambda s: np.maximum(s, 0).max(0)}[mode]
     want = np.stack([ref(s.astype(np.float64)) for s in sessions])
     np.testing.assert_allclose(out.flat_values.numpy(), want, atol=1e-6)
+
+
+def _ise_labels(sessions, seed: int) -> tuple[tf.RaggedTensor, list[np.ndarray]]:
+    """Random 0/1 labels for ``ise_tokens``' sessions, with an all-positive and an
+    all-negative session of several items among them."""
+    rng = np.random.default_rng(seed)
+    labels = [rng.integers(0, 2, len(s)) for s in sessions]
+    labels[0][:] = 1
+    labels[2][:] = 0
+    flat = np.concatenate(labels).astype(np.int64)
+    per_user = [len(u) for u in ISE_LAYOUT]
+    rt = tf.RaggedTensor.from_nested_row_lengths(
+        flat, [np.array(per_user, np.int64), np.array([len(s) for s in sessions], np.int64)])
+    return rt, labels
+
+
+@pytest.mark.parametrize("mode", ["mean", "max", "max_relu"])
+def test_label_split_pooling_equals_numpy_reference(mode):
+    rt, sessions = ise_tokens(7)
+    labels, per_session = _ise_labels(sessions, seed=8)
+    layer = PoolingISE(mode, label_split=True)
+    layer(rt, labels=labels)
+    randomize_weights(layer, seed=5)
+    out = layer(rt, labels=labels)
+    _check_structure(out, ISE_LAYOUT, ISE_DIM)
+    pool = {"mean": lambda s: s.mean(0), "max": lambda s: s.max(0),
+            "max_relu": lambda s: np.maximum(s, 0).max(0)}[mode]
+
+    def side(s: np.ndarray) -> np.ndarray:  # an empty side pools to zeros
+        return pool(s.astype(np.float64)) if len(s) else np.zeros(ISE_DIM)
+
+    kernel, bias = w(layer.merge.kernel), w(layer.merge.bias)
+    want = np.stack([np.concatenate([side(s[lab == 0]), side(s[lab == 1])]) @ kernel + bias
+                     for s, lab in zip(sessions, per_session)])
+    np.testing.assert_allclose(out.flat_values.numpy(), want, atol=1e-5)
+
+
+def test_linear_tokens_mean_pooling_hides_which_items_were_positive():
+    """The defect ``label_split`` fixes: with a linear embedding (no hidden MLP layer) the
+    mean-pooled session token depends on how many items were positive, not which."""
+    emb = _embedding(mlp_units=())
+    items = tf.ragged.constant([[[2, 3, 4]]], dtype=tf.int64, ragged_rank=2)
+    dwell = tf.ragged.constant([[[1, 1, 1]]], dtype=tf.int64, ragged_rank=2)
+    first = tf.ragged.constant([[[1, 0, 0]]], dtype=tf.int64, ragged_rank=2)
+    second = tf.ragged.constant([[[0, 0, 1]]], dtype=tf.int64, ragged_rank=2)
+    labels = (first, second)
+    tokens = [emb.interactions({"item_id": items, "label": lab, "dwell": dwell})
+              for lab in labels]
+    plain = PoolingISE("mean")
+    split = PoolingISE("mean", label_split=True)
+    split(tokens[0], labels=first)
+    randomize_weights(split, seed=2)
+    same = [plain(t).flat_values.numpy() for t in tokens]
+    np.testing.assert_allclose(same[0], same[1], atol=1e-6)
+    assert np.abs(tokens[0].flat_values.numpy()
+                  - tokens[1].flat_values.numpy()).max() > 1e-3  # tokens do differ
+    apart = [split(t, labels=lab).flat_values.numpy() for t, lab in zip(tokens, labels)]
+    assert np.abs(apart[0] - apart[1]).max() > 1e-3
+
+
+def test_label_split_needs_labels_and_a_pooling_ise():
+    rt, _ = ise_tokens(1)
+    with pytest.raises(ValueError, match="needs the interaction labels"):
+        PoolingISE("mean", label_split=True)(rt)
+    with pytest.raises(ValueError, match="only for the pooling ISEs"):
+        make_ise("gru", ISE_DIM, label_split=True)
+    assert make_ise("max", ISE_DIM, label_split=True).uses_labels
+    assert not make_ise("mean", ISE_DIM).uses_labels
+    assert PoolingISE("max", label_split=True).get_config()["label_split"] is True
 
 
 def _seq_ise(kind: str, max_items: int) -> tf.keras.layers.Layer:

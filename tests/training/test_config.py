@@ -84,3 +84,10 @@ def test_overrides_and_round_trip(tmp_path):
 def test_unknown_component_names_list_valid_ones(override, pattern):
     with pytest.raises(ConfigError, match=pattern):
         load_config("sessionrec_hstu", ["model.embedding_dim=8", override])
+
+
+def test_label_split_is_refused_for_a_sequential_ise():
+    assert load_config("sessionrec_hstu", ["model.ise_label_split=true"]).model.ise_label_split
+    with pytest.raises(ConfigError, match=r"model.ise_label_split: only for the pooling ISEs "
+                                          r"\['mean', 'max', 'max_relu'\], not model.ise='gru'"):
+        load_config("sessionrec_hstu", ["model.ise=gru", "model.ise_label_split=true"])
