@@ -26,13 +26,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--experiment", required=True, choices=["table2", "table3", "table4", "alpha"])
+    p.add_argument("--experiment", required=True,
+                   choices=["table2", "table3", "table4", "alpha", "ablation"])
     p.add_argument("--cells", nargs="+", help="cell labels (default: all of the experiment's)")
     p.add_argument("--protocols", nargs="+", help="default: the experiment's protocols")
     p.add_argument("--seed-ids", type=int, nargs="+", default=[0])
     p.add_argument("--budget", default="full", choices=sorted(BUDGETS))
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--validation-only", action="store_true",
+                   help="train and report the best validation metric; never read the test split")
     args = p.parse_args()
     cells, protocols = experiment_cells(args.experiment)
     by_label = {c.label: c for c in cells}
@@ -46,11 +49,13 @@ def main() -> None:
     data = PreparedDataset.load(args.data)
     grid = run_grid(chosen, data, Path(args.output), max(args.seed_ids) + 1,
                     args.protocols or protocols, BUDGETS[args.budget], args.set, args.k,
-                    seed_ids=args.seed_ids)
+                    seed_ids=args.seed_ids, evaluate=not args.validation_only)
     for r in grid.records:
         print(f"{r['cell']} {r['protocol']} seed {r['seed']}: epochs {r['epochs_run']} "
               f"(best {r['best_epoch']}), " + ", ".join(
-                  f"{m} {v:.4f}" for m, v in r["metrics"].items() if m.startswith("recall")))
+                  [f"valid {m} {v:.4f}" for m, v in r["best_valid"].items()]
+                  + [f"{m} {v:.4f}" for m, v in r["metrics"].items()
+                     if m.startswith("recall")]))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,16 @@ TABLE4_CELLS = (
          ("model.ise=transformer", "model.ise_heads=2", "model.ise_layers=2")),
 )
 ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+# Options of SessionRec-HSTU beyond the paper, on and off (issue 17 section 4). Every cell
+# sets every option explicitly, so a change of the shipped defaults does not move a cell.
+_OFF = ("model.ise_label_split=false", "model.embedding_mlp=[]")
+ABLATION_CELLS = (
+    Cell("paper (mean)", "sessionrec_hstu", _OFF),
+    Cell("label split", "sessionrec_hstu", (*_OFF, "model.ise_label_split=true")),
+    Cell("embedding MLP", "sessionrec_hstu", (*_OFF, "model.embedding_mlp=[64]")),
+    Cell("label split + MLP", "sessionrec_hstu",
+         ("model.ise_label_split=true", "model.embedding_mlp=[64]")),
+)
 
 
 def experiment_cells(name: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
@@ -69,7 +79,10 @@ def experiment_cells(name: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
         return TABLE4_CELLS, ("loso",)
     if name == "alpha":
         return _alpha_cells(ALPHAS), ("loso",)
-    raise ValueError(f"unknown grid experiment {name!r}; valid: table2, table3, table4, alpha")
+    if name == "ablation":
+        return ABLATION_CELLS, ("loso", "loio")
+    raise ValueError(f"unknown grid experiment {name!r}; valid: table2, table3, table4, alpha, "
+                     "ablation")
 
 
 def _alpha_cells(alphas: Sequence[float]) -> tuple[Cell, ...]:

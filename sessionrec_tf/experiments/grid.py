@@ -103,11 +103,15 @@ def run_grid(
     log: Callable[[str], None] = print,
     verbose: int = 2,
     seed_ids: Sequence[int] | None = None,
+    evaluate: bool = True,
 ) -> GridResult:
     """Train and evaluate every (cell, protocol, seed); see the module docstring.
 
     ``seed_ids`` picks which seeds to run (default ``range(seeds)``), so that several
     processes can share one experiment's runs without training the same run directory.
+    Every record carries the best validation value of the early-stopping metric
+    (``best_valid``); ``evaluate=False`` trains only and never reads the test split
+    (``metrics`` is then empty): for choosing among variants on validation.
     """
     # Refuse an evaluation that cannot run (K larger than the catalog, unknown protocol)
     # before any training, not after hours of it.
@@ -131,7 +135,9 @@ def run_grid(
                 summary = Trainer(config, data, run_dir, verbose=verbose, log=log).run()
                 train_seconds = time.time() - t0
                 policy = config.train.exclude_seen
-                record = cached_evaluation(run_dir, protocol, ks, policy, policy)
+                record = (cached_evaluation(run_dir, protocol, ks, policy, policy)
+                          if evaluate else {"metrics": {}, "users": None,
+                                            "exclude_seen": policy})
                 if record is None:
                     record = evaluate_run(run_dir, protocol, "test", ks=ks, progress=False)
                 history = json.loads((run_dir / "history.json").read_text())
@@ -141,6 +147,8 @@ def run_grid(
                     "seed": seed, "run": str(run_dir), "metrics": record["metrics"],
                     "users": record["users"], "exclude_seen": record["exclude_seen"],
                     "epochs_run": summary["epochs_run"], "best_epoch": summary["best_epoch"],
+                    "best_valid": {config.train.early_stopping_metric: summary[
+                        f"best_valid_{config.train.early_stopping_metric}"]},
                     "seconds_per_epoch": float(np.median(epoch_seconds)) if epoch_seconds
                     else None,
                     "wall_seconds_this_session": round(train_seconds, 1),
