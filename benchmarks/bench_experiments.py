@@ -24,7 +24,8 @@ def main() -> None:
     p.add_argument("--data", help="prepared dataset (not needed for efficiency/scaling)")
     p.add_argument("--output", required=True)
     p.add_argument("--experiments", nargs="+", required=True,
-                   choices=["table2", "table3", "table4", "alpha", "efficiency", "scaling"])
+                   choices=["table2", "table3", "table4", "alpha", "ablation", "efficiency",
+                            "scaling"])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", default="full", choices=["smoke", "small", "full", "long"])
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
@@ -55,9 +56,9 @@ def main() -> None:
     out = REPO / args.output
     budget = ex.BUDGETS[args.budget]
     for name in args.experiments:
-        if name in ("table2", "table3", "table4", "alpha"):
+        if name in ("table2", "table3", "table4", "alpha", "ablation"):
             fn = {"table2": ex.table2, "table3": ex.table3, "table4": ex.table4,
-                  "alpha": ex.alpha_sweep}[name]
+                  "alpha": ex.alpha_sweep, "ablation": ex.ablation}[name]
             subset = {"cells": args.cells} if args.cells else {}
             fn(data, out, args.seeds, budget, args.set, ks=args.k, **subset)
             md = out / f"{name}.md"

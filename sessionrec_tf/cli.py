@@ -240,12 +240,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def register_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "experiment", help="the paper's experiments: table2, table3, table4, alpha, "
-                           "efficiency, scaling, report",
+                           "ablation, efficiency, scaling, report",
         description="Run one experiment; writes a Markdown table, a JSON file and a PNG plot "
                     "into --output. Re-running resumes (finished runs are reused).")
-    p.add_argument("name", choices=["table2", "table3", "table4", "alpha", "efficiency",
-                                    "scaling", "report"])
-    p.add_argument("--data", help="prepared dataset (table2, table3, table4, alpha, report)")
+    p.add_argument("name", choices=["table2", "table3", "table4", "alpha", "ablation",
+                                    "efficiency", "scaling", "report"])
+    p.add_argument("--data", help="prepared dataset (table2, table3, table4, alpha, ablation, "
+                                  "report)")
     p.add_argument("--output", required=True, help="results directory, e.g. results/X")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", default="small", choices=["smoke", "small", "full", "long"],
@@ -296,6 +297,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         ex.table4(data, out, args.seeds, budget, ks=args.k, cells=args.cells, **common)
     elif args.name == "alpha":
         ex.alpha_sweep(data, out, args.seeds, budget, ks=args.k, **common)
+    elif args.name == "ablation":
+        ex.ablation(data, out, args.seeds, budget, ks=args.k, **common)
     elif args.name == "efficiency":
         ex.efficiency(out, budget, **common)
     elif args.name == "scaling":

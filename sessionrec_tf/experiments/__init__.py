@@ -1,12 +1,13 @@
 """The paper's experiments, one command each (``sessionrec experiment NAME``).
 
-table2, table3, table4, alpha (comparisons on any prepared dataset), efficiency and scaling
-(simulator), report (all of them into REPORT.md).
+table2, table3, table4, alpha, ablation (comparisons on any prepared dataset), efficiency and
+scaling (simulator), report (all of them into REPORT.md).
 """
 
 from __future__ import annotations
 
 from sessionrec_tf.experiments.comparisons import (
+    ablation,
     alpha_sweep,
     experiment_cells,
     subset_cells,
@@ -20,10 +21,11 @@ from sessionrec_tf.experiments.grid import BUDGETS, Budget, Cell, run_grid
 from sessionrec_tf.experiments.report import report
 from sessionrec_tf.experiments.scaling import scaling
 
-EXPERIMENTS = ("table2", "table3", "table4", "alpha", "efficiency", "scaling", "report")
-NEEDS_DATA = ("table2", "table3", "table4", "alpha", "report")
+EXPERIMENTS = ("table2", "table3", "table4", "alpha", "ablation", "efficiency", "scaling",
+               "report")
+NEEDS_DATA = ("table2", "table3", "table4", "alpha", "ablation", "report")
 
-__all__ = ["BUDGETS", "EXPERIMENTS", "NEEDS_DATA", "Budget", "Cell", "alpha_sweep",
+__all__ = ["BUDGETS", "EXPERIMENTS", "NEEDS_DATA", "Budget", "Cell", "ablation", "alpha_sweep",
            "experiment_cells",
            "efficiency", "report", "run_grid", "scaling", "subset_cells", "table2",
            "table2_cells", "table3",

@@ -10,6 +10,7 @@ import pytest
 from sessionrec_tf.experiments import (
     BUDGETS,
     Cell,
+    ablation,
     alpha_sweep,
     efficiency,
     experiment_cells,
@@ -91,6 +92,50 @@ def test_alpha_sweep_writes_table_json_and_plot(tiny_dataset, tmp_path):
     assert saved["records"][1]["resolved_config"]["task"]["alpha"] == 0.5
     assert (tmp_path / "alpha.png").stat().st_size > 1000
     assert set(payload["aggregate"]) == {"alpha=0", "alpha=0.5"}
+
+
+def test_validation_only_grid_never_reads_the_test_split(tiny_dataset, tmp_path):
+    cells = [Cell("SessionRec", "sessionrec_hstu")]
+    grid = run_grid(cells, tiny_dataset, tmp_path, seeds=1, protocols=("loso",), budget=SMOKE,
+                    ks=KS, log=lambda _m: None, verbose=0, evaluate=False)
+    (record,) = grid.records
+    run = tmp_path / "runs" / "SessionRec" / "loso" / "seed0"
+    assert record["metrics"] == {} and not (run / "metrics.json").exists()
+    history = json.loads((run / "history.json").read_text())
+    assert record["best_valid"] == {
+        "recall@100": max(h["valid"]["recall@100"] for h in history)}
+
+
+def test_ablation_cells_set_every_option_explicitly():
+    cells, protocols = experiment_cells("ablation")
+    assert protocols == ("loso", "loio")
+    for cell in cells:
+        keys = [o.split("=")[0] for o in cell.overrides]
+        assert sorted(set(keys)) == ["model.embedding_mlp", "model.ise_label_split"], cell
+    on = {c.label: dict(o.split("=") for o in c.overrides) for c in cells}
+    assert on["paper (mean)"] == {"model.ise_label_split": "false", "model.embedding_mlp": "[]"}
+    assert on["label split + MLP"] == {"model.ise_label_split": "true",
+                                       "model.embedding_mlp": "[64]"}
+
+
+def test_ablation_table_reports_validation_and_test(tiny_dataset, tmp_path):
+    payload = ablation(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS,
+                       protocols=("loso",))
+    records = {r["cell"]: r for r in payload["records"]}
+    assert set(records) == {"paper (mean)", "label split", "embedding MLP",
+                            "label split + MLP"}
+    assert records["label split"]["resolved_config"]["model"]["ise_label_split"] is True
+    assert records["embedding MLP"]["resolved_config"]["model"]["embedding_mlp"] == [64]
+    md = (tmp_path / "ablation.md").read_text()
+    assert "| options | LOSO valid recall@100 | LOSO N@10 |" in md
+    for label, r in records.items():
+        valid = r["best_valid"]["recall@100"]
+        assert payload["validation"][label]["loso"]["mean"] == pytest.approx(valid)
+        assert f"| {label} | {valid:.4f} | {r['metrics']['ndcg@10']:.4f} |" in md
+    best = max(records, key=lambda c: records[c]["best_valid"]["recall@100"])
+    assert payload["best_on_validation"] == {"loso": best}
+    assert f"Best on validation: LOSO {best}." in md
+    assert (tmp_path / "ablation.png").stat().st_size > 1000
 
 
 def test_metric_panels_draw_each_metric_on_its_own_axis():
