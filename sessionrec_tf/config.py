@@ -81,7 +81,11 @@ class ModelConfig:
 
 @dataclass
 class TaskConfig:
-    """Losses. loss: ``softmax`` (Eq. 8) or ``bce`` (SASRec). alpha: rank-loss weight."""
+    """Losses. loss: ``softmax`` (Eq. 8) or ``bce`` (SASRec). alpha: rank-loss weight.
+    prefix_weight: weight of the partial-session queries' loss (ours, session paradigm only;
+    0 = off): per user and step, the history up to a random cut inside a session predicts the
+    rest of that session, as a mid-session serving request would
+    (:func:`~sessionrec_tf.tasks.targets.partial_session_queries`)."""
 
     loss: str = "softmax"
     num_negatives: int = 128
@@ -91,6 +95,7 @@ class TaskConfig:
     l2_normalize: bool = True
     temperature: float = 0.05
     alpha: float = 0.2
+    prefix_weight: float = 0.0
 
 
 @dataclass
@@ -209,6 +214,11 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
         value = getattr(getattr(config, section), name)
         if value not in valid:
             raise ConfigError(f"{key}: unknown value {value!r}; valid values: {list(valid)}")
+    if config.task.prefix_weight < 0:
+        raise ConfigError(f"task.prefix_weight: must be >= 0, got {config.task.prefix_weight}")
+    if config.task.prefix_weight > 0 and config.model.paradigm != "session":
+        raise ConfigError("task.prefix_weight: partial-session queries need "
+                          f"model.paradigm='session', not {config.model.paradigm!r}")
     if config.model.ise_label_split and config.model.ise not in POOLING_ISES:
         raise ConfigError(f"model.ise_label_split: only for the pooling ISEs "
                           f"{list(POOLING_ISES)}, not model.ise={config.model.ise!r}")

@@ -124,6 +124,47 @@ def drop_last_session(batch: Batch, keys: Sequence[str]
     return take_prefix(batch, keys, keep), new_index
 
 
+def random_session_cut(items: tf.RaggedTensor, labels: tf.RaggedTensor, seed: tf.Tensor
+                       ) -> tuple[tf.Tensor, tf.Tensor]:
+    """A random cut inside one session of each user, with a positive after it.
+
+    The candidates of user ``b`` are the flat history positions ``c`` that are not the first
+    interaction of their session and have a positive at ``c`` or later in the same session;
+    one is drawn uniformly (stateless, from ``seed``, a ``[2]`` int64 tensor).
+
+    Returns:
+      ``cut`` ``[B]`` int64: the drawn position in the user's flat history, ``-1`` for a user
+      without candidates; ``rest`` ``[N]`` bool over the batch's interactions: the
+      interactions of the cut session at or after the cut.
+    """
+    lay = _Layout(items)
+    total = lay.inner[-1]
+    pos_in_session = tf.range(total) - tf.gather(lay.inner[:-1], lay.inter_session)
+    positive = tf.cast(tf.equal(labels.flat_values, 1), tf.int64)
+    before = tf.cumsum(positive, exclusive=True)  # positives before each interaction
+    session_end = tf.gather(tf.concat([before, [tf.reduce_sum(positive)]], 0), lay.inner[1:])
+    positives_from_here = tf.gather(session_end, lay.inter_session) - before
+    candidate = tf.logical_and(pos_in_session >= 1, positives_from_here >= 1)
+    as_int = tf.cast(candidate, tf.int64)
+    count = tf.math.unsorted_segment_sum(as_int, lay.inter_user, lay.num_users)
+    rank = tf.cumsum(as_int, exclusive=True) - tf.gather(
+        tf.cumsum(count, exclusive=True), lay.inter_user)
+    u = tf.random.stateless_uniform(tf.reshape(lay.num_users, [1]), seed, dtype=tf.float64)
+    pick = tf.minimum(tf.cast(tf.floor(u * tf.cast(count, tf.float64)), tf.int64),
+                      tf.maximum(count - 1, 0))
+    chosen = tf.logical_and(candidate, tf.equal(rank, tf.gather(pick, lay.inter_user)))
+    cut = tf.math.unsorted_segment_max(tf.where(chosen, lay.pos_in_user, -1), lay.inter_user,
+                                       lay.num_users)
+    cut = tf.where(count > 0, cut, tf.constant(-1, tf.int64))
+    cut_session = tf.math.unsorted_segment_max(tf.where(chosen, lay.inter_session, -1),
+                                               lay.inter_user, lay.num_users)
+    rest = tf.logical_and(
+        tf.equal(lay.inter_session, tf.gather(cut_session, lay.inter_user)),
+        lay.pos_in_user >= tf.gather(cut, lay.inter_user))
+    rest = tf.logical_and(rest, tf.gather(count > 0, lay.inter_user))
+    return cut, rest
+
+
 def session_start(batch: Batch, keys: Sequence[str], session: tf.Tensor) -> tf.Tensor:
     """``[B]`` position in the flat history where session ``session[b]`` starts."""
     return _Layout(_reference(batch, keys)).session_offset(tf.cast(session, tf.int64))

@@ -55,12 +55,22 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
     view = make_view(m.paradigm, m.max_len, keys, m.item_input)
     similarity = Similarity(t.l2_normalize, t.temperature)
     sampler = make_sampler(t.sampler, dataset.num_items, item_counts)
-    retrieval = NextSessionRetrieval(
-        sampler, num_negatives=t.num_negatives, similarity=similarity, loss=t.loss,
-        in_batch_negatives=t.in_batch_negatives,
-        remove_accidental_hits=t.remove_accidental_hits, seed=seed + 3)
+
+    def retrieval_task(task_seed: int, name: str) -> NextSessionRetrieval:
+        return NextSessionRetrieval(
+            sampler, num_negatives=t.num_negatives, similarity=similarity, loss=t.loss,
+            in_batch_negatives=t.in_batch_negatives,
+            remove_accidental_hits=t.remove_accidental_hits, seed=task_seed, name=name)
+
+    retrieval = retrieval_task(seed + 3, "retrieval")
     rank = SessionRank(similarity) if t.alpha > 0 else None
-    return SessionRec(embedding, ise, sse, view, retrieval, rank, alpha=t.alpha,
+    prefix: dict = {}
+    if t.prefix_weight > 0:  # partial-session queries: tasks of their own (own loss metrics)
+        prefix = {"prefix_weight": t.prefix_weight, "prefix_seed": seed + 4,
+                  "prefix_retrieval": retrieval_task(seed + 5, "prefix_retrieval"),
+                  "prefix_rank": (SessionRank(similarity, name="prefix_rank")
+                                  if t.alpha > 0 else None)}
+    return SessionRec(embedding, ise, sse, view, retrieval, rank, alpha=t.alpha, **prefix,
                       eval_ks=config.train.eval_ks, exclude_seen=config.train.exclude_seen,
                       sse_buckets=length_bucket_bounds(m.max_len) if m.sse_length_buckets
                       else None,

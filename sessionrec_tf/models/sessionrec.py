@@ -29,7 +29,7 @@ from sessionrec_tf.models.views import ItemView, SessionView
 from sessionrec_tf.sse.bucketing import encode_in_length_buckets
 from sessionrec_tf.tasks.rank import SessionRank
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
-from sessionrec_tf.tasks.targets import next_session_targets
+from sessionrec_tf.tasks.targets import next_session_targets, partial_session_queries
 
 
 def seen_items(batch: Mapping[str, tf.Tensor], policy: str) -> tf.RaggedTensor | None:
@@ -60,6 +60,12 @@ class SessionRec(tfrs.Model):
       sse_buckets: if given, upper bounds of the user length buckets the SSE runs over
         (:func:`~sessionrec_tf.sse.bucketing.encode_in_length_buckets`); None pads the whole
         batch to its longest user.
+      prefix_retrieval, prefix_rank: tasks of the partial-session queries (one per user and
+        step: the history up to a random cut inside a session predicts the rest of that
+        session, :func:`~sessionrec_tf.tasks.targets.partial_session_queries`); their loss
+        is added with weight ``prefix_weight``. Session view only.
+      prefix_weight: weight of the partial-session loss (0 = no partial-session queries).
+      prefix_seed: seed of the cuts (stateless, keyed by the optimizer step).
     """
 
     def __init__(
@@ -74,6 +80,10 @@ class SessionRec(tfrs.Model):
         eval_ks: Sequence[int] = (10, 100),
         exclude_seen: str = "positives",
         sse_buckets: Sequence[int] | None = None,
+        prefix_retrieval: NextSessionRetrieval | None = None,
+        prefix_rank: SessionRank | None = None,
+        prefix_weight: float = 0.0,
+        prefix_seed: int = 0,
         name: str = "sessionrec",
     ) -> None:
         super().__init__(name=name)
@@ -90,6 +100,13 @@ class SessionRec(tfrs.Model):
         self.eval_ks = tuple(int(k) for k in eval_ks)
         self.exclude_seen = exclude_seen
         self.sse_buckets = list(sse_buckets) if sse_buckets else None
+        if prefix_weight > 0 and (prefix_retrieval is None or view.paradigm != "session"):
+            raise ValueError("partial-session queries (prefix_weight > 0) need the session "
+                             "view and a prefix_retrieval task")
+        self.prefix_retrieval = prefix_retrieval
+        self.prefix_rank = prefix_rank
+        self.prefix_weight = float(prefix_weight)
+        self.prefix_seed = int(prefix_seed)
         self.skipped_users = tf.keras.metrics.Sum(name="users_without_target")
         self.eval_metrics = {
             name: tf.keras.metrics.Mean(name=name)
@@ -129,10 +146,7 @@ class SessionRec(tfrs.Model):
         ``user @ candidate_embeddings()^T`` ranks the catalog. A user with no history gets 0.
         """
         states, mask, _ = self.encode(batch, training=training)
-        last = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) - 1
-        user = tf.gather(states, tf.maximum(last, 0), batch_dims=1)
-        user = tf.where((last >= 0)[:, None], user, tf.zeros_like(user))
-        return self.retrieval.similarity.embed(user)
+        return self.retrieval.similarity.embed(_last_state(states, mask))
 
     # ------------------------------------------------------------------ item tower
     def candidates(self, item_ids: tf.Tensor) -> tf.Tensor:
@@ -161,6 +175,8 @@ class SessionRec(tfrs.Model):
         if self.rank is not None and self.alpha > 0:
             loss = loss + self.alpha * self.rank(queries, targets, self.candidates,
                                                  training=training)
+        if self.prefix_weight > 0:
+            loss = loss + self.prefix_weight * self.partial_session_loss(seq, training)
         users = seq["item_id"].nrows(out_type=tf.int64)
         session_user = seq["item_id"].value_rowids()
         user_has_target = tf.math.unsorted_segment_max(
@@ -168,6 +184,23 @@ class SessionRec(tfrs.Model):
             tf.gather(session_user, targets.group_position), users)
         self.skipped_users.update_state(
             tf.reduce_sum(tf.cast(user_has_target <= 0, tf.float32)))
+        return loss
+
+    def partial_session_loss(self, seq: Mapping[str, tf.RaggedTensor], training: bool
+                             ) -> tf.Tensor:
+        """Loss of the partial-session queries of a batch in the session view (``extra=1``
+        window): each query is the state :meth:`call` gives for the history up to its cut."""
+        step = (tf.cast(self.optimizer.iterations, tf.int64) if training
+                else tf.constant(-1, tf.int64))
+        seed = tf.stack([tf.constant(self.prefix_seed, tf.int64), step])
+        inputs, targets = partial_session_queries(dict(seq), self.view.keys, seed)
+        inputs = self.view(inputs)  # at most max_len sessions, like a serving request
+        states, mask = self.encode_sequence(inputs, training=training)
+        queries = tf.gather(_last_state(states, mask), targets.row_group)
+        loss = self.prefix_retrieval(queries, targets, self.candidates, training=training)
+        if self.prefix_rank is not None and self.alpha > 0:
+            loss = loss + self.alpha * self.prefix_rank(queries, targets, self.candidates,
+                                                        training=training)
         return loss
 
     def train_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -202,3 +235,10 @@ class SessionRec(tfrs.Model):
                                    tf.ragged.boolean_mask(targets, has), self.eval_ks)
         for name, metric in self.eval_metrics.items():
             metric.update_state(per_user[name])
+
+
+def _last_state(states: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """``[B, d]`` state at each user's last position of ``states [B, L, d]`` (0 if none)."""
+    last = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) - 1
+    user = tf.gather(states, tf.maximum(last, 0), batch_dims=1)
+    return tf.where((last >= 0)[:, None], user, tf.zeros_like(user))

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from sessionrec_tf.data import batch_ops
+
 
 @dataclass
 class TargetRows:
@@ -66,6 +68,55 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     group_negatives = _without_positives(tf.gather(negatives, target), group_positives)
     return TargetRows(
         group_position=group_position,
+        group_positives=group_positives,
+        group_negatives=group_negatives,
+        row_group=group_positives.value_rowids(),
+        positive_ids=group_positives.flat_values,
+    )
+
+
+def partial_session_queries(
+    seq: dict[str, tf.RaggedTensor], keys: tuple[str, ...], seed: tf.Tensor
+) -> tuple[dict[str, tf.RaggedTensor], TargetRows]:
+    """One extra training query per user: the history up to a random cut INSIDE a session.
+
+    The cut (:func:`~sessionrec_tf.data.batch_ops.random_session_cut`) leaves at least one
+    interaction of its session before it and a positive after it. The query's input is the
+    history up to the cut, so the cut session is a partial session, the last SSE token, as
+    in a mid-session serving request; its targets are the positives of that session from the
+    cut on, and the negatives from the cut on are its rank-loss negatives.
+
+    Args:
+      seq: the batch ``[B, S, I]`` in the session view (fields ``keys``).
+      keys: its interaction-level fields.
+      seed: ``[2]`` int64 stateless seed of the cuts.
+
+    Returns:
+      The query inputs ``[G, S', I]`` (only the G users that have a cut, in batch order) and
+      their :class:`TargetRows` (group ``g`` = query ``g``).
+    """
+    items, labels = seq["item_id"], seq["label"]
+    cut, rest = batch_ops.random_session_cut(items, labels, seed)
+    has = cut >= 0
+    inputs = batch_ops.take_prefix(batch_ops.select_users(
+        {k: seq[k] for k in keys}, has), keys, tf.boolean_mask(cut, has))
+    user = batch_ops.repeat_range(items.row_lengths())  # session -> user
+    inter_user = tf.gather(user, items.values.value_rowids())
+    group_of_user = tf.cumsum(tf.cast(has, tf.int64), exclusive=True)
+    groups = tf.reduce_sum(tf.cast(has, tf.int64))
+    is_pos = tf.equal(labels.flat_values, 1)
+
+    def pick(mask: tf.Tensor) -> tf.RaggedTensor:
+        return tf.RaggedTensor.from_value_rowids(
+            tf.boolean_mask(items.flat_values, mask),
+            tf.gather(group_of_user, tf.boolean_mask(inter_user, mask)),
+            nrows=groups, validate=False)
+
+    group_positives = pick(tf.logical_and(rest, is_pos))
+    group_negatives = _without_positives(pick(tf.logical_and(rest, tf.logical_not(is_pos))),
+                                         group_positives)
+    return inputs, TargetRows(
+        group_position=tf.range(groups),
         group_positives=group_positives,
         group_negatives=group_negatives,
         row_group=group_positives.value_rowids(),

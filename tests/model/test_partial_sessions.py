@@ -1,0 +1,151 @@
+"""Partial-session queries (``task.prefix_weight``), checked against plain-Python references.
+
+- ``random_session_cut``: every drawn cut is a valid candidate, every candidate is drawn for
+  some seed, the "rest" mask is the cut session from the cut on.
+- ``partial_session_queries``: the query input is the history up to the cut; its targets are
+  the positives from the cut on, its rank negatives the other items from the cut on.
+- the model's partial-session query is exactly what serving (``model(batch)``) returns for
+  that truncated history.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+# isort: off
+import sessionrec_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads)
+import tensorflow as tf
+# isort: on
+from conftest import TINY_MODEL
+
+from sessionrec_tf.config import ConfigError, load_config
+from sessionrec_tf.data import batch_ops, read_dataset
+from sessionrec_tf.data.tfrecord import INTERACTION_KEYS
+from sessionrec_tf.models import build_model, compile_model
+from sessionrec_tf.tasks.targets import partial_session_queries
+
+ITEMS = [[[2, 3, 4], [5, 6]], [[7], [8, 9, 10, 11]], [[12]], [], [[13, 14], [15, 16, 17]]]
+LABELS = [[[1, 0, 1], [0, 1]], [[1], [0, 0, 1, 0]], [[1]], [], [[0, 1], [1, 0, 0]]]
+
+
+def _ragged(v) -> tf.RaggedTensor:
+    return tf.ragged.constant(v, dtype=tf.int64, ragged_rank=2, row_splits_dtype=tf.int64)
+
+
+def _candidates(labels) -> list[set[int]]:
+    """Per user, the flat positions c with c not first in its session and a positive at c or
+    later in the same session (written from the docstring, one loop per interaction)."""
+    out = []
+    for user in labels:
+        found, start = set(), 0
+        for session in user:
+            for i in range(1, len(session)):
+                if any(lab == 1 for lab in session[i:]):
+                    found.add(start + i)
+            start += len(session)
+        out.append(found)
+    return out
+
+
+def _session_of(user, position: int) -> tuple[int, int]:
+    """(session index, position inside it) of a flat history position."""
+    for j, session in enumerate(user):
+        if position < len(session):
+            return j, position
+        position -= len(session)
+    raise AssertionError("position outside the history")
+
+
+def test_random_cut_draws_every_candidate_and_nothing_else():
+    items, labels = _ragged(ITEMS), _ragged(LABELS)
+    want = _candidates(LABELS)
+    assert want == [{1, 2, 4}, {2, 3}, set(), set(), {1}]
+    drawn: list[set[int]] = [set() for _ in ITEMS]
+    for s in range(200):
+        cut, rest = batch_ops.random_session_cut(items, labels, tf.constant([3, s], tf.int64))
+        cut, rest = cut.numpy(), rest.numpy()
+        flat = 0
+        want_rest = []
+        for b, user in enumerate(LABELS):
+            if want[b]:
+                assert cut[b] in want[b]
+                drawn[b].add(int(cut[b]))
+                j, at = _session_of(user, int(cut[b]))
+            else:
+                assert cut[b] == -1
+                j, at = -1, 0
+            for jj, session in enumerate(user):
+                want_rest += [jj == j and i >= at for i in range(len(session))]
+                flat += len(session)
+        assert rest.tolist() == want_rest, s
+    assert drawn == want
+
+
+def test_partial_session_queries_inputs_and_targets():
+    keys = ("item_id", "label")
+    seq = {"item_id": _ragged(ITEMS), "label": _ragged(LABELS)}
+    seed = tf.constant([5, 1], tf.int64)
+    cut, _ = batch_ops.random_session_cut(seq["item_id"], seq["label"], seed)
+    inputs, targets = partial_session_queries(seq, keys, seed)
+    users = [b for b in range(len(ITEMS)) if cut[b] >= 0]
+    assert users == [0, 1, 4]
+    want_inputs, want_pos, want_neg = [], [], []
+    for b in users:
+        j, at = _session_of(LABELS[b], int(cut[b]))
+        want_inputs.append([*ITEMS[b][:j], ITEMS[b][j][:at]])
+        rest = list(zip(ITEMS[b][j][at:], LABELS[b][j][at:]))
+        want_pos.append([i for i, lab in rest if lab == 1])
+        want_neg.append([i for i, lab in rest if lab == 0])
+    assert inputs["item_id"].to_list() == want_inputs
+    assert targets.group_positives.to_list() == want_pos
+    assert targets.group_negatives.to_list() == want_neg
+    assert targets.positive_ids.numpy().tolist() == [i for p in want_pos for i in p]
+    assert targets.row_group.numpy().tolist() == [g for g, p in enumerate(want_pos) for _ in p]
+
+
+def _model(tiny_dataset, weight: float):
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, f"task.prefix_weight={weight}"])
+    tf.keras.utils.set_random_seed(0)
+    return compile_model(build_model(config, tiny_dataset), config)
+
+
+def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_dataset):
+    model = _model(tiny_dataset, 0.5)
+    batch = next(iter(read_dataset(tiny_dataset, "train", batch_size=16, deterministic=True,
+                                   prefetch=False)))
+    model.compute_loss(batch, training=False)  # builds every layer
+    seq = model.view(batch, extra=1)
+    loss = model.partial_session_loss(seq, training=False).numpy()
+    keys = tuple(INTERACTION_KEYS)
+    inputs, targets = partial_session_queries(seq, keys, tf.constant([model.prefix_seed, -1],
+                                                                     tf.int64))
+    assert int(targets.num_rows) > 0
+    users = model(inputs, training=False)  # what serving returns for the cut histories
+    queries = tf.gather(users, targets.row_group)
+    want = model.prefix_retrieval(queries, targets, model.candidates, training=False)
+    want += model.alpha * model.prefix_rank(queries, targets, model.candidates, training=False)
+    np.testing.assert_allclose(loss, want.numpy(), rtol=1e-5)
+    # and the model's loss is the next-session loss plus the weighted partial-session loss
+    plain = model.compute_loss(batch, training=False).numpy()
+    model.prefix_weight = 0.0
+    without = model.compute_loss(batch, training=False).numpy()
+    np.testing.assert_allclose(plain, without + 0.5 * loss, rtol=1e-5)
+
+
+def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
+    model = _model(tiny_dataset, 1.0)
+    history = model.fit(read_dataset(tiny_dataset, "train", batch_size=32, deterministic=True),
+                        epochs=1, steps_per_epoch=3, verbose=0)
+    assert np.isfinite(history.history["prefix_retrieval_loss"][-1])
+    assert history.history["prefix_retrieval_loss"][-1] > 0
+    assert history.history["loss"][-1] > history.history["retrieval_loss"][-1]
+
+
+@pytest.mark.parametrize("overrides, match", [
+    (["task.prefix_weight=-1"], r"task.prefix_weight: must be >= 0"),
+    (["task.prefix_weight=1", "model.paradigm=item"], r"need model.paradigm='session'"),
+])
+def test_bad_partial_session_settings_are_refused(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config("sessionrec_hstu", overrides)
