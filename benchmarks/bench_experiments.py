@@ -40,8 +40,9 @@ def main() -> None:
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling only: simulated users per dataset size (default: budget's)")
     args = p.parse_args()
-    if args.cells and args.experiments not in (["table2"], ["table4"]):
-        p.error("--cells applies to one of table2 or table4 alone; run the other experiments "
+    if args.cells and args.experiments not in (["table2"], ["table4"], ["ablation"]):
+        p.error("--cells applies to one of table2, table4 or ablation alone; run the other "
+                "experiments "
                 "separately")
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf import experiments as ex

@@ -258,9 +258,9 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
                    help="override applied to every run, e.g. --set model.max_len=50")
     p.add_argument("--parts", nargs="+", help="report only: which experiments to include")
     p.add_argument("--cells", nargs="+", metavar="LABEL",
-                   help="table2/table4 only: a subset of their rows, e.g. --cells HSTU+ "
-                        "SessionRec-HSTU (table2 must include SessionRec-HSTU; table4 "
-                        "must include mean)")
+                   help="table2/table4/ablation only: a subset of their rows, e.g. --cells "
+                        "HSTU+ SessionRec-HSTU (table2 must include SessionRec-HSTU; table4 "
+                        "must include mean; ablation 'paper (mean)')")
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling (and report) only: simulated users per dataset size "
                         "(default: the budget's sizes)")
@@ -279,8 +279,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise CliError("--seeds must be >= 1")
     if args.cells:
-        if args.name not in ("table2", "table4"):
-            raise CliError(f"--cells applies to table2 and table4 only, not {args.name}")
+        if args.name not in ("table2", "table4", "ablation"):
+            raise CliError(f"--cells applies to table2 and table4 only (and ablation), "
+                           f"not {args.name}")
         try:
             ex.subset_cells(args.name, args.cells)
         except ValueError as err:
@@ -298,7 +299,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     elif args.name == "alpha":
         ex.alpha_sweep(data, out, args.seeds, budget, ks=args.k, **common)
     elif args.name == "ablation":
-        ex.ablation(data, out, args.seeds, budget, ks=args.k, **common)
+        ex.ablation(data, out, args.seeds, budget, ks=args.k, cells=args.cells, **common)
     elif args.name == "efficiency":
         ex.efficiency(out, budget, **common)
     elif args.name == "scaling":

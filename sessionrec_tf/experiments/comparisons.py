@@ -63,13 +63,25 @@ TABLE4_CELLS = (
 ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 # Options of SessionRec-HSTU beyond the paper, on and off (issue 17 section 4). Every cell
 # sets every option explicitly, so a change of the shipped defaults does not move a cell.
-_OFF = ("model.ise_label_split=false", "model.embedding_mlp=[]")
+_OPTIONS = {"label split": "model.ise_label_split", "embedding MLP": "model.embedding_mlp",
+            "partial sessions": "task.prefix_weight"}
+_ON = {"label split": "true", "embedding MLP": "[64]", "partial sessions": "1.0"}
+_OFF = {"label split": "false", "embedding MLP": "[]", "partial sessions": "0.0"}
+
+
+def _options_cell(label: str, on: Sequence[str]) -> Cell:
+    return Cell(label, "sessionrec_hstu", tuple(
+        f"{key}={(_ON if name in on else _OFF)[name]}" for name, key in _OPTIONS.items()))
+
+
 ABLATION_CELLS = (
-    Cell("paper (mean)", "sessionrec_hstu", _OFF),
-    Cell("label split", "sessionrec_hstu", (*_OFF, "model.ise_label_split=true")),
-    Cell("embedding MLP", "sessionrec_hstu", (*_OFF, "model.embedding_mlp=[64]")),
-    Cell("label split + MLP", "sessionrec_hstu",
-         ("model.ise_label_split=true", "model.embedding_mlp=[64]")),
+    _options_cell("paper (mean)", ()),
+    _options_cell("label split", ("label split",)),
+    _options_cell("embedding MLP", ("embedding MLP",)),
+    _options_cell("partial sessions", ("partial sessions",)),
+    _options_cell("label split + MLP", ("label split", "embedding MLP")),
+    _options_cell("label split + partial", ("label split", "partial sessions")),
+    _options_cell("all three", tuple(_OPTIONS)),
 )
 
 
@@ -115,18 +127,21 @@ def _improvement(ours: float, best: float) -> str:
 
 # Experiments that can be written for a subset of their rows, and the row a subset must keep
 # (the one the others are read against), with what the other rows are called.
-SUBSET_REFERENCE = {"table2": ("SessionRec-HSTU", "baseline"), "table4": ("mean", "other ISE")}
+SUBSET_REFERENCE = {"table2": ("SessionRec-HSTU", "baseline"), "table4": ("mean", "other ISE"),
+                    "ablation": ("paper (mean)", "option setting")}
 
 
 def subset_cells(name: str, labels: Sequence[str] | None = None) -> tuple[Cell, ...]:
-    """The cells of ``table2`` or ``table4``, or the named subset of them in the table's order.
+    """The cells of ``table2``, ``table4`` or ``ablation``, or the named subset of them in the
+    table's order.
 
     A subset (e.g. while the slowest runs are still training) must keep the reference row
-    (SessionRec-HSTU in table2, the paper's ``mean`` ISE in table4) and at least one other, so
+    (SessionRec-HSTU in table2, the paper's ``mean`` ISE in table4, ``paper (mean)`` in the
+    ablation) and at least one other, so
     that the comparison means something. Refused with ``ValueError`` before any training.
     """
     if name not in SUBSET_REFERENCE:
-        raise ValueError(f"a subset of cells applies to {' and '.join(SUBSET_REFERENCE)} only, "
+        raise ValueError(f"a subset of cells applies to {', '.join(SUBSET_REFERENCE)} only, "
                          f"not {name}")
     cells = experiment_cells(name)[0]
     if labels is None:
@@ -285,10 +300,12 @@ def validation_stats(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, d
 
 def ablation(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
              overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500),
-             protocols: Sequence[str] = ("loso", "loio")) -> dict[str, Any]:
-    """SessionRec-HSTU's options on/off (:data:`ABLATION_CELLS`): the test metrics of every
-    cell, and the best validation metric per protocol that a default is chosen on."""
-    cells = list(ABLATION_CELLS)
+             protocols: Sequence[str] = ("loso", "loio"),
+             cells: Sequence[str] | None = None) -> dict[str, Any]:
+    """SessionRec-HSTU's options on/off (:data:`ABLATION_CELLS`, or the subset ``cells`` of
+    them): the test metrics of every cell, and the best validation metric per protocol that a
+    default is chosen on."""
+    cells = list(subset_cells("ablation", cells))
     grid = run_grid(cells, data, output, seeds, protocols, budget, overrides, ks)
     agg = grid.aggregate()
     valid = validation_stats(grid.records)
@@ -305,11 +322,12 @@ def ablation(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
         _improvement(max(agg[c.label][p][m]["mean"] for c in cells), agg[reference][p][m]["mean"])
         for p in protocols for _, m in cols])
     chosen = {p: max(cells, key=lambda c: valid[c.label][p]["mean"]).label for p in protocols}
-    title = f"Ablation: SessionRec-HSTU options on {data.name}"
+    suffix, subset = _subset_note("ablation", cells, "option settings")
+    title = f"Ablation: SessionRec-HSTU options on {data.name}{suffix}"
     md = (markdown_table(header, rows) + f"\n\nBest validation {metric} (the early-stopping "
           f"metric) and full-catalog test metrics, mean ± std over {seeds} seed(s), seen "
           f"positives excluded. Budget `{budget.name}`. Best on validation: "
-          + ", ".join(f"{p.upper()} {chosen[p]}" for p in protocols) + ".\n")
+          + ", ".join(f"{p.upper()} {chosen[p]}" for p in protocols) + f".{subset}\n")
     panels, errors = _panel_data(agg, cols, {p.upper(): [(c.label, p) for c in cells]
                                              for p in protocols})
     figure = metric_panels([c.label for c in cells], panels, errors, title)

@@ -111,21 +111,25 @@ def test_ablation_cells_set_every_option_explicitly():
     assert protocols == ("loso", "loio")
     for cell in cells:
         keys = [o.split("=")[0] for o in cell.overrides]
-        assert sorted(set(keys)) == ["model.embedding_mlp", "model.ise_label_split"], cell
+        assert sorted(keys) == ["model.embedding_mlp", "model.ise_label_split",
+                                "task.prefix_weight"], cell
     on = {c.label: dict(o.split("=") for o in c.overrides) for c in cells}
-    assert on["paper (mean)"] == {"model.ise_label_split": "false", "model.embedding_mlp": "[]"}
+    assert on["paper (mean)"] == {"model.ise_label_split": "false", "model.embedding_mlp": "[]",
+                                  "task.prefix_weight": "0.0"}
     assert on["label split + MLP"] == {"model.ise_label_split": "true",
-                                       "model.embedding_mlp": "[64]"}
+                                       "model.embedding_mlp": "[64]",
+                                       "task.prefix_weight": "0.0"}
+    assert on["partial sessions"]["task.prefix_weight"] == "1.0"
 
 
 def test_ablation_table_reports_validation_and_test(tiny_dataset, tmp_path):
     payload = ablation(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS,
-                       protocols=("loso",))
+                       protocols=("loso",),
+                       cells=["paper (mean)", "label split", "partial sessions"])
     records = {r["cell"]: r for r in payload["records"]}
-    assert set(records) == {"paper (mean)", "label split", "embedding MLP",
-                            "label split + MLP"}
+    assert set(records) == {"paper (mean)", "label split", "partial sessions"}
     assert records["label split"]["resolved_config"]["model"]["ise_label_split"] is True
-    assert records["embedding MLP"]["resolved_config"]["model"]["embedding_mlp"] == [64]
+    assert records["partial sessions"]["resolved_config"]["task"]["prefix_weight"] == 1.0
     md = (tmp_path / "ablation.md").read_text()
     assert "| options | LOSO valid recall@100 | LOSO N@10 |" in md
     for label, r in records.items():
@@ -134,7 +138,9 @@ def test_ablation_table_reports_validation_and_test(tiny_dataset, tmp_path):
         assert f"| {label} | {valid:.4f} | {r['metrics']['ndcg@10']:.4f} |" in md
     best = max(records, key=lambda c: records[c]["best_valid"]["recall@100"])
     assert payload["best_on_validation"] == {"loso": best}
-    assert f"Best on validation: LOSO {best}." in md
+    assert f"Best on validation: LOSO {best}. Option settings not run: embedding MLP," in md
+    with pytest.raises(ValueError, match=r"needs paper \(mean\)"):
+        ablation(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, cells=["label split"])
     assert (tmp_path / "ablation.png").stat().st_size > 1000
 
 
