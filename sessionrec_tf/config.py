@@ -58,6 +58,8 @@ class ModelConfig:
       :mod:`sessionrec_tf.sse.bucketing`). ise_label_split: pooling ISEs pool a session's
       positives and negatives separately and merge the two pools with a learned linear map
       (:class:`~sessionrec_tf.ise.pooling.PoolingISE`); only for ``mean``/``max``/``max_relu``.
+      sse_input_scale, sse_position_embedding: the reference HSTU's input preprocessing
+      (tokens times sqrt(d); a learned absolute position embedding); ``sse: hstu`` only.
     """
 
     paradigm: str = "session"
@@ -72,6 +74,8 @@ class ModelConfig:
     ise_heads: int = 1
     ise_max_items: int = 256
     sse: str = "hstu"
+    sse_input_scale: bool = False
+    sse_position_embedding: bool = False
     num_layers: int = 4
     num_heads: int = 2
     dropout: float = 0.2
@@ -214,6 +218,11 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
         value = getattr(getattr(config, section), name)
         if value not in valid:
             raise ConfigError(f"{key}: unknown value {value!r}; valid values: {list(valid)}")
+    hstu_only = [k for k in ("sse_input_scale", "sse_position_embedding")
+                 if getattr(config.model, k)]
+    if hstu_only and config.model.sse != "hstu":
+        raise ConfigError(f"model.{hstu_only[0]}: an option of the hstu SSE, not "
+                          f"model.sse={config.model.sse!r}")
     if config.task.prefix_weight < 0:
         raise ConfigError(f"task.prefix_weight: must be >= 0, got {config.task.prefix_weight}")
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":

@@ -50,7 +50,8 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
                    dropout=m.dropout, max_items=m.ise_max_items, seed=seed + 1,
                    label_split=m.ise_label_split)
     sse = make_sse(m.sse, m.embedding_dim, num_layers=m.num_layers, num_heads=m.num_heads,
-                   max_len=m.max_len, dropout=m.dropout, seed=seed + 2)
+                   max_len=m.max_len, dropout=m.dropout, seed=seed + 2,
+                   input_scale=m.sse_input_scale, position_embedding=m.sse_position_embedding)
     keys = (*INTERACTION_KEYS, *dataset.interaction_feature_names)
     view = make_view(m.paradigm, m.max_len, keys, m.item_input)
     similarity = Similarity(t.l2_normalize, t.temperature)

@@ -15,11 +15,17 @@ from sessionrec_tf.sse.transformer import TransformerEncoder
 
 
 def make_sse(name: str, dim: int, num_layers: int = 4, num_heads: int = 2, max_len: int = 200,
-             dropout: float = 0.2, seed: int = 0) -> tf.keras.layers.Layer:
-    """Build the SSE called ``name`` (one of :data:`SSE_NAMES`)."""
+             dropout: float = 0.2, seed: int = 0, input_scale: bool = False,
+             position_embedding: bool = False) -> tf.keras.layers.Layer:
+    """Build the SSE called ``name`` (one of :data:`SSE_NAMES`); ``input_scale`` and
+    ``position_embedding`` are HSTU options (:class:`HSTUEncoder`)."""
     if name == "hstu":
         return HSTUEncoder(dim, num_layers, num_heads, max_len, dropout, seed=seed,
+                           input_scale=input_scale, position_embedding=position_embedding,
                            name="sse_hstu")
+    if input_scale or position_embedding:
+        raise ValueError(f"input_scale and position_embedding are options of the hstu SSE, "
+                         f"not {name!r}")
     if name == "transformer":
         return TransformerEncoder(dim, num_layers, num_heads, max_len, dropout, seed=seed,
                                   name="sse_transformer")

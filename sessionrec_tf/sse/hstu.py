@@ -128,13 +128,28 @@ class HSTUEncoder(tf.keras.layers.Layer):
       qk_dim, v_dim: per-head widths (default ``dim // num_heads``).
       num_time_buckets: log time buckets (128).
       seed: seed of the dropout streams.
+      input_scale: multiply the input tokens by ``sqrt(d)`` (as the reference implementation's
+        input preprocessor does).
+      position_embedding: add a learned absolute position embedding ``P[i]`` (``i`` = token
+        index from the start of the sequence, ``[max_len, d]`` table, truncated-normal init
+        with std ``sqrt(1/d)``, as in the reference) before the input dropout.
+
+    The input is ``Dropout(x * (sqrt(d) if input_scale else 1) + (P if position_embedding
+    else 0))``.
     """
 
     def __init__(self, dim: int, num_layers: int = 4, num_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, qk_dim: int | None = None, v_dim: int | None = None,
-                 num_time_buckets: int = 128, seed: int = 0, **kwargs: object) -> None:
+                 num_time_buckets: int = 128, seed: int = 0, input_scale: bool = False,
+                 position_embedding: bool = False, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.max_len = max_len
+        self.dim = dim
+        self.input_scale = bool(input_scale)
+        self.positions = (tf.keras.layers.Embedding(
+            max_len, dim, name="positions",
+            embeddings_initializer=tf.keras.initializers.TruncatedNormal(stddev=(1.0 / dim) ** 0.5))
+            if position_embedding else None)
         per_head = max(dim // num_heads, 1)
         self.input_dropout = SeededDropout(dropout, seed=seed * 1000 + 999, name="input_dropout")
         self.blocks = [
@@ -152,6 +167,10 @@ class HSTUEncoder(tf.keras.layers.Layer):
         scaled_mask = tf.cast(attn_mask, x.dtype)[:, None] / float(self.max_len)
         buckets = time_buckets(timestamps, self.blocks[0].bias.num_time_buckets) \
             if self.blocks else None
+        if self.input_scale:
+            x = x * float(self.dim) ** 0.5
+        if self.positions is not None:
+            x = x + self.positions(tf.range(length))[None]
         x = self.input_dropout(x, training=training)
         for block in self.blocks:
             x = block(x, timestamps, attn_mask, training=training, buckets=buckets,

@@ -208,6 +208,42 @@ def test_hstu_encoder_is_stacked_blocks_then_final_layer_norm():
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("scale, positions", [(True, False), (False, True), (True, True)])
+def test_hstu_encoder_input_scale_and_positions_match_numpy_reference(scale, positions):
+    """The reference HSTU's input: x * sqrt(d) + P[0..L-1] (P learned), then the blocks."""
+    enc = HSTUEncoder(8, num_layers=1, num_heads=2, max_len=6, dropout=0.3,
+                      input_scale=scale, position_embedding=positions)
+    x = tiny_input(9)
+    enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))
+    randomize_weights(enc, seed=3)
+    got = enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES),
+              training=False).numpy()
+    h = x.astype(np.float64) * (math.sqrt(8) if scale else 1.0)
+    if positions:
+        table = w(enc.positions.embeddings)
+        assert table.shape == (6, 8)
+        h = h + table[: x.shape[1]][None]
+    h = np_hstu_block(enc.blocks[0], h, TIMES, causal_padding_mask(MASK), 6, 2, 4, 4)
+    fn = enc.final_norm
+    want = np_layer_norm(h, w(fn.gamma), w(fn.beta), fn.epsilon)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+    plain = HSTUEncoder(8, num_layers=1, num_heads=2, max_len=6, dropout=0.3)
+    plain(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))
+    for a, b in zip(plain.weights, [v for v in enc.weights if "positions" not in v.name]):
+        a.assign(b)
+    other = plain(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES),
+                  training=False).numpy()
+    assert np.abs(other - got).max() > 1e-3  # the options do change the states
+
+
+def test_hstu_input_options_are_refused_for_other_sses():
+    with pytest.raises(ValueError, match="options of the hstu SSE"):
+        make_sse("gru", 8, position_embedding=True)
+    cfg = {"model": {"sse": "transformer", "sse_input_scale": True}}
+    with pytest.raises(ValueError, match="model.sse_input_scale: an option of the hstu SSE"):
+        config_from_dict(cfg)
+
+
 def np_transformer_block(block: TransformerBlock, x: np.ndarray, attn_mask: np.ndarray,
                          num_heads: int) -> np.ndarray:
     """Pre-LN block ``x + MHA(LN(x))``, ``+ FFN(LN(x))``, in float64 from the block's weights."""
@@ -385,6 +421,8 @@ MODEL_CASES = {
     "item_positives_gru": ("item", "positives", "gru"),
     "item_all_transformer": ("item", "all", "transformer"),
     "session_hstu_label_split": ("session", "all", "hstu", {"ise_label_split": True}),
+    "item_all_hstu_reference_input": ("item", "all", "hstu", {"sse_input_scale": True,
+                                                              "sse_position_embedding": True}),
 }
 
 
