@@ -24,8 +24,10 @@ class PoolingISE(tf.keras.layers.Layer):
     padded. ``mean`` is the paper's best ISE (Table 4).
 
     With ``label_split=True`` the layer also needs ``labels`` (``[batch, sessions, items]``,
-    1 = positive) and returns ``Dense_d([pool(negatives); pool(positives)])``; a session
-    without negatives (or without positives) pools that side to zeros.
+    1 = positive) and returns ``pool(all) + W [pool(negatives); pool(positives)]``, with ``W``
+    (``[2d, d]``, no bias) initialised to zeros: training starts from the plain pooling and
+    learns what the split adds. A session without negatives (or without positives) pools that
+    side to zeros.
 
     Args:
       mode: ``mean``, ``max`` or ``max_relu``.
@@ -56,7 +58,8 @@ class PoolingISE(tf.keras.layers.Layer):
             dim = tf.TensorShape(input_shape)[-1]
             if dim is None:
                 raise ValueError("label_split pooling needs a static token width")
-            self.merge = tf.keras.layers.Dense(int(dim), name="label_merge")
+            self.merge = tf.keras.layers.Dense(int(dim), use_bias=False, name="label_merge",
+                                               kernel_initializer="zeros")
             self.merge.build([None, 2 * int(dim)])
         super().build(input_shape)
 
@@ -75,14 +78,13 @@ class PoolingISE(tf.keras.layers.Layer):
         values = tokens.flat_values
         session_of_item = tokens.values.value_rowids()
         n_sessions = tokens.values.nrows()
-        if not self.label_split:
-            pooled = self._pool(values, session_of_item, n_sessions)
-        else:
+        pooled = self._pool(values, session_of_item, n_sessions)
+        if self.label_split:
             if labels is None:
                 raise ValueError("PoolingISE(label_split=True) needs the interaction labels")
             positive = tf.cast(tf.equal(labels.flat_values, 1), session_of_item.dtype)
             halves = self._pool(values, 2 * session_of_item + positive, 2 * n_sessions)
-            pooled = self.merge(tf.reshape(halves, [-1, 2 * values.shape[-1]]))
+            pooled = pooled + self.merge(tf.reshape(halves, [-1, 2 * values.shape[-1]]))
         return tf.RaggedTensor.from_row_splits(pooled, tokens.row_splits, validate=False)
 
     def get_config(self) -> dict:

@@ -602,10 +602,14 @@ def test_label_split_pooling_equals_numpy_reference(mode):
     def side(s: np.ndarray) -> np.ndarray:  # an empty side pools to zeros
         return pool(s.astype(np.float64)) if len(s) else np.zeros(ISE_DIM)
 
-    kernel, bias = w(layer.merge.kernel), w(layer.merge.bias)
-    want = np.stack([np.concatenate([side(s[lab == 0]), side(s[lab == 1])]) @ kernel + bias
+    kernel = w(layer.merge.kernel)
+    want = np.stack([side(s) + np.concatenate([side(s[lab == 0]), side(s[lab == 1])]) @ kernel
                      for s, lab in zip(sessions, per_session)])
     np.testing.assert_allclose(out.flat_values.numpy(), want, atol=1e-5)
+    # freshly built, the split adds nothing: it starts as the plain pooling
+    fresh = PoolingISE(mode, label_split=True)
+    np.testing.assert_allclose(fresh(rt, labels=labels).flat_values.numpy(),
+                               PoolingISE(mode)(rt).flat_values.numpy(), atol=1e-6)
 
 
 def test_linear_tokens_mean_pooling_hides_which_items_were_positive():
