@@ -108,7 +108,10 @@ class TrainConfig:
     split of ``protocol`` and stops after ``early_stopping_patience`` epochs without a new
     best, but never before ``early_stopping_start_epoch`` epochs have run (the best epoch is
     tracked from the first; like Keras' ``EarlyStopping(start_from_epoch=...)``, for models
-    whose validation metric dips after an early peak). ``checkpoint_every_steps``
+    whose validation metric dips after an early peak). ``early_stopping_window`` w > 1 judges
+    each epoch by the mean metric of the last w epochs (a smoothed selection rule for small,
+    noisy validation sets; the weights kept are the last epoch's of the best window).
+    ``checkpoint_every_steps``
     (0 = epoch ends only) bounds the work lost when a run is killed."""
 
     protocol: str = "loso"
@@ -122,6 +125,7 @@ class TrainConfig:
     early_stopping_metric: str = "recall@100"
     early_stopping_patience: int = 3
     early_stopping_start_epoch: int = 0
+    early_stopping_window: int = 1
     eval_ks: list[int] = field(default_factory=lambda: [10, 100])
     eval_batch_size: int = 256
     exclude_seen: str = "positives"
@@ -223,6 +227,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if hstu_only and config.model.sse != "hstu":
         raise ConfigError(f"model.{hstu_only[0]}: an option of the hstu SSE, not "
                           f"model.sse={config.model.sse!r}")
+    if config.train.early_stopping_window < 1:
+        raise ConfigError("train.early_stopping_window: must be >= 1, got "
+                          f"{config.train.early_stopping_window}")
     if config.task.prefix_weight < 0:
         raise ConfigError(f"task.prefix_weight: must be >= 0, got {config.task.prefix_weight}")
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":

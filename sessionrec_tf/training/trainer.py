@@ -12,7 +12,14 @@ uninterrupted one (with ``deterministic: true``).
 After each epoch the validation split of ``train.protocol`` is evaluated over the full catalog;
 the best epoch by ``early_stopping_metric`` is kept in ``best/``, and training stops after
 ``early_stopping_patience`` epochs without improvement (not before
-``early_stopping_start_epoch`` epochs).
+``early_stopping_start_epoch`` epochs). With ``early_stopping_window = w > 1`` an epoch is
+judged by the mean of the metric over the last ``w`` epochs (fewer at the start), which
+smooths out single-epoch spikes on small validation sets; the weights kept are those of the
+last epoch of the best window.
+
+``callbacks`` (Keras callbacks) get ``on_epoch_end(epoch, logs)`` after each validation, with
+``logs`` = ``{"val_<metric>": value, ..., "val_selection": the windowed value}``: e.g. a
+hyper-parameter search's pruning callback (:mod:`sessionrec_tf.tuning`).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +86,15 @@ class Trainer:
       overwrite: start over even if ``run_dir`` holds a run.
       verbose: Keras progress bar verbosity (1 bar, 2 one line per epoch, 0 silent).
       log: where messages go.
+      callbacks: Keras callbacks told of every epoch's validation (see the module docstring).
     """
 
     def __init__(self, config: ExperimentConfig, data: PreparedDataset, run_dir: str | Path,
                  overwrite: bool = False, verbose: int = 1,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print,
+                 callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> None:
         self.config = config
+        self.callbacks = list(callbacks)
         self.data = data
         self.run_dir = Path(run_dir)
         self.verbose = verbose
@@ -241,9 +251,11 @@ class Trainer:
             if metric not in val:
                 raise DataError(f"early_stopping_metric {metric!r} is not computed; "
                                 f"available: {sorted(val)}")
-            improved = val[metric] > float(self.state["best"])
+            values = [*(h["valid"][metric] for h in self.history), val[metric]]
+            score = float(np.mean(values[max(0, len(values) - tr.early_stopping_window):]))
+            improved = score > float(self.state["best"])
             if improved:
-                self.state["best"].assign(val[metric])
+                self.state["best"].assign(score)
                 self.state["best_epoch"].assign(epoch)
                 self.state["wait"].assign(0)
                 self.best_checkpoint.write(best_prefix(self.run_dir))
@@ -251,7 +263,7 @@ class Trainer:
                 self.state["wait"].assign_add(1)
             record = {"epoch": epoch + 1, "train_seconds": round(train_seconds, 2),
                       "train": {k: float(v[-1]) for k, v in fit.history.items()},
-                      "valid": val, "best": bool(improved)}
+                      "valid": val, "selection": score, "best": bool(improved)}
             self.history.append(record)
             (self.run_dir / "history.json").write_text(json.dumps(self.history, indent=2))
             with writer.as_default():
@@ -261,6 +273,9 @@ class Trainer:
                      f"(best {float(self.state['best']):.4f} at epoch "
                      f"{int(self.state['best_epoch']) + 1}); {train_seconds:.1f}s training")
             self._save(epoch + 1, 0)
+            logs = {**{f"val_{k}": v for k, v in val.items()}, "val_selection": score}
+            for callback in self.callbacks:
+                callback.on_epoch_end(epoch, logs)
         if self._should_stop():
             stopped_early = True
         if Path(best_prefix(self.run_dir) + ".index").exists():

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from conftest import REPO, TINY_MODEL
 
-from sessionrec_tf.config import load_config
+from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data import DataError, PrepareOptions, prepare_dataset, read_dataset
 from sessionrec_tf.models import build_model, compile_model
 from sessionrec_tf.training import Run, Trainer
@@ -188,6 +188,39 @@ def test_early_stopping_waits_for_the_start_epoch(tiny_dataset, tmp_path, monkey
                       log=lambda _m: None).run()
     assert summary["epochs_run"] == epochs_run
     assert summary["stopped_early"] and summary["best_epoch"] == 1
+
+
+@pytest.mark.parametrize("window,best_epoch,best", [(1, 2, 0.5), (3, 6, 0.31)])
+def test_windowed_selection_ignores_a_one_epoch_spike(tiny_dataset, tmp_path, monkeypatch,
+                                                      window, best_epoch, best):
+    """Scripted validation with a spike at epoch 2; trailing means of 3 (numpy below) pick
+    epoch 6. Every epoch's values reach the Trainer's Keras callbacks."""
+    values = [0.1, 0.5, 0.1, 0.3, 0.32, 0.31, 0.05, 0.05]
+    scripted = iter(values)
+    monkeypatch.setattr(Trainer, "validate", lambda self: {"recall@100": next(scripted)})
+    seen = []
+
+    class Record(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, dict(logs)))
+
+    config = load_config("sessionrec_hstu", [
+        *TINY_MODEL, "train.epochs=8", "train.early_stopping_patience=8",
+        f"train.early_stopping_window={window}"])
+    summary = Trainer(config, tiny_dataset, tmp_path / "run", verbose=0, log=lambda _m: None,
+                      callbacks=[Record()]).run()
+    trailing = [np.mean(values[max(0, i + 1 - window):i + 1]) for i in range(len(values))]
+    assert int(np.argmax(trailing)) + 1 == best_epoch
+    assert summary["best_epoch"] == best_epoch
+    assert summary["best_valid_recall@100"] == pytest.approx(best)
+    assert [e for e, _ in seen] == list(range(8))
+    assert [logs["val_recall@100"] for _, logs in seen] == pytest.approx(values)
+    assert [logs["val_selection"] for _, logs in seen] == pytest.approx(trailing)
+
+
+def test_early_stopping_window_must_be_positive():
+    with pytest.raises(ConfigError, match="train.early_stopping_window: must be >= 1"):
+        load_config("sessionrec_hstu", ["train.early_stopping_window=0"])
 
 
 @pytest.mark.parametrize("cache_limit", [256 * 2**20, 0])
