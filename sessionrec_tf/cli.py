@@ -204,6 +204,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- tune
+
+def register_tune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tune", help="hyper-parameter search on the validation split (Optuna TPE + median "
+                     "pruning; resumable)",
+        description="Search a model's hyper-parameters on validation: Optuna TPE sampler, "
+                    "median pruning on the per-epoch validation metric, trials stored in "
+                    "OUTPUT/<config>/study.db (SQLite) so running the command again resumes. "
+                    "Writes OUTPUT/<config>/best.yaml and trials.{md,json,png}. The test split "
+                    "is never read.")
+    p.add_argument("--config", required=True, help="shipped config name or experiment YAML")
+    p.add_argument("--data", required=True, help="prepared dataset, e.g. tfrecords/NAME")
+    p.add_argument("--output", required=True, help="search directory, e.g. results/X/tune")
+    p.add_argument("--trials", type=int, required=True,
+                   help="finished (complete or pruned) trials in total; the same for every "
+                        "model of a comparison")
+    p.add_argument("--space", help="search-space YAML (default: the shipped space: learning "
+                                   "rate, temperature, dropout, weight decay, negatives, alpha)")
+    p.add_argument("--budget", default="small", choices=["smoke", "small", "full", "long"],
+                   help="epochs/patience of every trial (as for experiment)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the TPE sampler")
+    p.add_argument("--warmup-epochs", type=int, default=2,
+                   help="epochs before a trial can be pruned")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override applied to every trial")
+    p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    p.set_defaults(func=cmd_tune)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.experiments import BUDGETS
+    from sessionrec_tf.tuning import SearchSpace, tune
+
+    if args.trials < 1:
+        raise CliError("--trials must be >= 1")
+    space = SearchSpace.load(args.space)
+    data = PreparedDataset.load(args.data)
+    summary = tune(args.config, data, Path(args.output), args.trials, space,
+                   BUDGETS[args.budget], args.set, seed=args.seed,
+                   warmup_epochs=args.warmup_epochs, verbose=args.verbose)
+    best = summary["best"]
+    print(f"{summary['study']}: {len(summary['trials'])} trials; best " + (
+        f"trial {best['number']} ({best['value']:.4f}): {' '.join(best['overrides'])}"
+        if best else "none complete"))
+    return 0
+
+
 # ----------------------------------------------------------------------------- evaluate
 
 def register_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -264,6 +315,10 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling (and report) only: simulated users per dataset size "
                         "(default: the budget's sizes)")
+    p.add_argument("--tuned", metavar="TUNE_DIR",
+                   help="table2 only: each model with its best validation hyper-parameters "
+                        "from a sessionrec tune output directory (use another --output than "
+                        "the untuned table)")
     p.set_defaults(func=cmd_experiment)
 
 
@@ -290,8 +345,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     out = Path(args.output)
     data = PreparedDataset.load(args.data) if args.data else None
     common = {"overrides": args.set}
+    if args.tuned and args.name != "table2":
+        raise CliError(f"--tuned applies to table2 only, not {args.name}")
     if args.name == "table2":
-        ex.table2(data, out, args.seeds, budget, ks=args.k, cells=args.cells, **common)
+        ex.table2(data, out, args.seeds, budget, ks=args.k, cells=args.cells,
+                  tuned=Path(args.tuned) if args.tuned else None, **common)
     elif args.name == "table3":
         ex.table3(data, out, args.seeds, budget, ks=args.k, **common)
     elif args.name == "table4":
@@ -369,8 +427,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 from sessionrec_tf.export.cli import register_export, register_score  # noqa: E402
 
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [
-    register_prepare, register_train, register_evaluate, register_experiment, register_export,
-    register_score, register_demo]
+    register_prepare, register_train, register_tune, register_evaluate, register_experiment,
+    register_export, register_score, register_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ sessionrec_transformer, sessionrec_gru, hstu, hstu_plus, sasrec, sasrec_plus, gr
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -279,5 +280,18 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
         if parts[-1] not in node:
             raise ConfigError(f"unknown config key {key!r} in --set {item!r}; valid keys "
                               f"there: {list(node)}")
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+        node[parts[-1]] = _scalar(raw)
     return config_from_dict(data)
+
+
+# YAML 1.1 (PyYAML) reads "1e-4" as a string: exponent floats without a dot
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _scalar(raw: str) -> Any:
+    """A ``--set`` value: a YAML scalar, with ``1e-4`` read as a float as users mean it."""
+    if not raw.strip():
+        return ""
+    if _EXPONENT_FLOAT.fullmatch(raw.strip()):
+        return float(raw)
+    return yaml.safe_load(raw)

@@ -86,6 +86,15 @@ def test_unknown_component_names_list_valid_ones(override, pattern):
         load_config("sessionrec_hstu", ["model.embedding_dim=8", override])
 
 
+def test_exponent_floats_in_overrides_are_floats():
+    c = load_config("sessionrec_hstu", ["train.learning_rate=1e-4", "train.weight_decay=2E-05",
+                                        "task.temperature=5.0e-2"])
+    assert (c.train.learning_rate, c.train.weight_decay, c.task.temperature) == \
+        (1e-4, 2e-5, 0.05)
+    with pytest.raises(ConfigError, match=r"model.embedding_dim: expected int, got 1000.0"):
+        load_config("sessionrec_hstu", ["model.embedding_dim=1e3"])
+
+
 def test_label_split_is_refused_for_a_sequential_ise():
     assert load_config("sessionrec_hstu", ["model.ise_label_split=true"]).model.ise_label_split
     with pytest.raises(ConfigError, match=r"model.ise_label_split: only for the pooling ISEs "
