@@ -291,11 +291,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def register_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "experiment", help="the paper's experiments: table2, table3, table4, alpha, "
-                           "ablation, efficiency, scaling, report",
+                           "ablation, efficiency, scaling, paradigm_map, report",
         description="Run one experiment; writes a Markdown table, a JSON file and a PNG plot "
                     "into --output. Re-running resumes (finished runs are reused).")
     p.add_argument("name", choices=["table2", "table3", "table4", "alpha", "ablation",
-                                    "efficiency", "scaling", "report"])
+                                    "efficiency", "scaling", "paradigm_map", "report"])
     p.add_argument("--data", help="prepared dataset (table2, table3, table4, alpha, ablation, "
                                   "report)")
     p.add_argument("--output", required=True, help="results directory, e.g. results/X")
@@ -315,6 +315,15 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling (and report) only: simulated users per dataset size "
                         "(default: the budget's sizes)")
+    p.add_argument("--data-knob", metavar="KNOB=V1,V2,...",
+                   help="paradigm_map only: the simulator knob to vary and its values, e.g. "
+                        "mean_session_length=1,2,5,10,23 (equal interactions per user), "
+                        "positive_rate=0.95,0.5,0.2, extra_intent_p=0,0.3,1, drift=0,0.05,0.3")
+    p.add_argument("--base-size", default="demo",
+                   help="paradigm_map only: simulator preset the map starts from")
+    p.add_argument("--interactions-per-user", type=float,
+                   help="paradigm_map only: interactions per user kept equal across session "
+                        "lengths (default: the preset's sessions x length)")
     p.add_argument("--tuned", metavar="TUNE_DIR",
                    help="table2 only: each model with its best validation hyper-parameters "
                         "from a sessionrec tune output directory (use another --output than "
@@ -345,6 +354,18 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     out = Path(args.output)
     data = PreparedDataset.load(args.data) if args.data else None
     common = {"overrides": args.set}
+    if args.name == "paradigm_map":
+        if not args.data_knob:
+            raise CliError("experiment paradigm_map needs --data-knob KNOB=V1,V2,...")
+        try:
+            knob, values = ex.parse_knob(args.data_knob)
+        except ValueError as err:
+            raise CliError(str(err)) from None
+        ex.paradigm_map(out, knob, values, args.seeds, budget, args.set, base=args.base_size,
+                        interactions_per_user=args.interactions_per_user)
+        return 0
+    if args.data_knob:
+        raise CliError(f"--data-knob applies to paradigm_map only, not {args.name}")
     if args.tuned and args.name != "table2":
         raise CliError(f"--tuned applies to table2 only, not {args.name}")
     if args.name == "table2":

@@ -1,7 +1,7 @@
 """The paper's experiments, one command each (``sessionrec experiment NAME``).
 
-table2, table3, table4, alpha, ablation (comparisons on any prepared dataset), efficiency and
-scaling (simulator), report (all of them into REPORT.md).
+table2, table3, table4, alpha, ablation (comparisons on any prepared dataset), efficiency,
+scaling and paradigm_map (simulator), report (all of them into REPORT.md).
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ from sessionrec_tf.experiments.comparisons import (
 )
 from sessionrec_tf.experiments.efficiency import efficiency
 from sessionrec_tf.experiments.grid import BUDGETS, Budget, Cell, run_grid
+from sessionrec_tf.experiments.paradigm_map import paradigm_map, parse_knob
 from sessionrec_tf.experiments.report import report
 from sessionrec_tf.experiments.scaling import scaling
 
 EXPERIMENTS = ("table2", "table3", "table4", "alpha", "ablation", "efficiency", "scaling",
-               "report")
+               "paradigm_map", "report")
 NEEDS_DATA = ("table2", "table3", "table4", "alpha", "ablation", "report")
 
 __all__ = ["BUDGETS", "EXPERIMENTS", "NEEDS_DATA", "Budget", "Cell", "ablation", "alpha_sweep",
-           "experiment_cells",
-           "efficiency", "report", "run_grid", "scaling", "subset_cells", "table2",
-           "table2_cells", "table3",
-           "table4"]
+           "efficiency", "experiment_cells", "paradigm_map", "parse_knob", "report", "run_grid",
+           "scaling", "subset_cells", "table2", "table2_cells", "table3", "table4"]

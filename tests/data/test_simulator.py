@@ -117,6 +117,7 @@ def test_unknown_option_and_input_path_are_refused() -> None:
         ({"num_clusters": 600}, "num_clusters"),
         ({"positive_rate": 1.0}, "positive_rate"),
         ({"popular_share": 0.7, "explore_share": 0.5}, "sum <= 1"),
+        ({"extra_intent_p": 1.5}, "extra_intent_p must be in"),
     ],
 )
 def test_out_of_range_options_raise(options: dict, message: str) -> None:
@@ -241,3 +242,18 @@ def test_tiny_preset_survives_the_paper_filters() -> None:
     kept = apply_filters(df, FilterOptions())
     assert kept["user_id"].nunique() >= 0.8 * PRESETS["tiny"]["num_users"]
     assert len(kept) >= 0.7 * len(df)
+
+
+def test_extra_intent_p_sets_how_many_clusters_a_session_mixes() -> None:
+    """Sessions without popular/random exposures: with p = 0 each session's items come from
+    one cluster; with p = 1 from up to three (3 intents, drawn by the user's sparse interest
+    weights, so often the same cluster twice: about 1.5 distinct on average)."""
+
+    def clusters_per_session(p: float) -> float:
+        df, _ = _sessionized(size="demo", num_users=300, mean_session_length=12,
+                             popular_share=0.0, explore_share=0.0, extra_intent_p=p, seed=5)
+        return float(df.groupby(["user_id", "session"])["category"].nunique().mean())
+
+    single, triple = clusters_per_session(0.0), clusters_per_session(1.0)
+    assert single == pytest.approx(1.0)
+    assert 1.3 < triple <= 3.0

@@ -322,3 +322,41 @@ def test_table4_refuses_a_bad_subset_before_training(tiny_dataset, tmp_path, cel
     with pytest.raises(ValueError, match=match):
         table4(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS, cells=cells)
     assert not (tmp_path / "runs").exists()
+
+
+def test_paradigm_map_knob_parsing_and_equal_interactions():
+    from sessionrec_tf.data import DataError
+    from sessionrec_tf.experiments.paradigm_map import knob_options, parse_knob
+
+    assert parse_knob("mean_session_length=1,2,5") == ("mean_session_length", [1.0, 2.0, 5.0])
+    for bad, match in [("length=1,2", "KNOB one of"), ("drift=0.1", "two distinct"),
+                       ("drift=a,b", "must be numbers"), ("drift", "KNOB=V1,V2")]:
+        with pytest.raises(ValueError, match=match):
+            parse_knob(bad)
+    # demo preset: 12 sessions x 8 interactions = 96 per user, whatever the length
+    for length in (1.0, 2.0, 8.0, 23.0):
+        opts = knob_options("mean_session_length", length, "demo", None)
+        assert opts["sessions_per_user"] == max(3.0, 96 / length)
+    assert knob_options("drift", 0.3, "demo", None) == {"size": "demo", "seed": 0, "drift": 0.3}
+    with pytest.raises(DataError, match="positive_rate must be in"):
+        knob_options("positive_rate", 1.0, "demo", None)
+    with pytest.raises(DataError, match="unknown size 'huge'"):
+        knob_options("drift", 0.1, "huge", None)
+
+
+def test_paradigm_map_writes_paired_gaps(tmp_path):
+    from sessionrec_tf.experiments import paradigm_map
+
+    payload = paradigm_map(tmp_path, "extra_intent_p", [0.0, 1.0], seeds=1, budget=SMOKE,
+                           base="tiny")
+    for i, value in enumerate([0.0, 1.0]):
+        got = {r["cell"]: r["metrics"] for r in payload["records"] if r["value"] == value}
+        assert set(got) == {"HSTU+", "SessionRec-HSTU"}
+        for label, metric in (("N@10", "ndcg@10"), ("R@100", "recall@100")):
+            want = 100 * (got["SessionRec-HSTU"][metric] - got["HSTU+"][metric]) \
+                / got["HSTU+"][metric]
+            assert payload["gaps"][label]["mean"][i] == pytest.approx(want)
+    assert (tmp_path / "data" / "extra_intent_p=1" / "dataset.json").exists()
+    md = (tmp_path / "paradigm_map_extra_intent_p.md").read_text()
+    assert "| extra_intent_p | interactions/user | session length | negatives |" in md
+    assert (tmp_path / "paradigm_map_extra_intent_p.png").stat().st_size > 1000

@@ -31,7 +31,9 @@ Users and sessions
     ``δ = drift`` by a fresh draw (new cluster ``~ π``, new log-weight), and every log-weight
     takes a random-walk step ``ℓ_k += N(0, (5δ)²)``. Recent sessions are therefore more
     predictive of the next one than old sessions; ``drift=0`` gives static interests.
-  * intent: session ``s`` focuses on ``1 + Binomial(2, 0.3)`` (1-3) slots drawn from the
+  * intent: session ``s`` focuses on ``1 + Binomial(2, p)`` (1-3) slots (``p =
+    extra_intent_p``, default 0.3: 1.6 intents on average; 0 gives single-intent sessions,
+    like search sessions whose items share one query) drawn from the
     current weights ``w = softmax(ℓ)``.
 
 Exposure (each of the ``L`` interactions of a session, independently)
@@ -131,6 +133,7 @@ DEFAULTS: dict[str, float | int] = {
     "explore_share": 0.05,
     "affinity": 1.5,
     "quality_sd": 0.8,
+    "extra_intent_p": INTENT_EXTRA_P,
 }
 
 
@@ -151,6 +154,8 @@ class SimulatorOptions:
         uniformly random items (the rest come from the session's intent clusters).
       affinity: weight of the user-cluster affinity in the response logit.
       quality_sd: standard deviation of the item-quality term in the response logit.
+      extra_intent_p: probability of each of a session's two possible extra intents (mean
+        intents per session ``1 + 2p``; 0 = one intent per session).
       seed: random seed (non-negative); same options and seed give the identical frame.
     """
 
@@ -168,6 +173,7 @@ class SimulatorOptions:
     explore_share: float | None = None
     affinity: float | None = None
     quality_sd: float | None = None
+    extra_intent_p: float | None = None
     seed: int = 0
 
     def resolved(self) -> dict[str, Any]:
@@ -217,6 +223,8 @@ def _validate(v: dict[str, Any]) -> None:
         problems.append(
             f"popular_share and explore_share must be >= 0 with a sum <= 1, got {shares}"
         )
+    if not 0.0 <= v["extra_intent_p"] <= 1.0:
+        problems.append(f"extra_intent_p must be in [0, 1], got {v['extra_intent_p']}")
     if v["quality_sd"] < 0:
         problems.append(f"quality_sd must be >= 0, got {v['quality_sd']}")
     if v["seed"] < 0:
@@ -369,7 +377,7 @@ def _simulate_chunk(
     weight = _softmax_rows(np.where(valid, logw, -np.inf))
 
     # Session intent: 1-3 slots drawn by current weight.
-    n_intent = 1 + rng.binomial(MAX_INTENT - 1, INTENT_EXTRA_P, n_rows)
+    n_intent = 1 + rng.binomial(MAX_INTENT - 1, v["extra_intent_p"], n_rows)
     cum_w = np.cumsum(weight, axis=1)
     u = rng.random((n_rows, MAX_INTENT)) * cum_w[:, -1:]
     slot = np.minimum((u[:, :, None] >= cum_w[:, None, :]).sum(axis=2), slots - 1)
