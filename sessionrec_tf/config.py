@@ -90,7 +90,8 @@ class TaskConfig:
     prefix_weight: weight of the partial-session queries' loss (ours, session paradigm only;
     0 = off): per user and step, the history up to a random cut inside a session predicts the
     rest of that session, as a mid-session serving request would
-    (:func:`~sessionrec_tf.tasks.targets.partial_session_queries`)."""
+    (:func:`~sessionrec_tf.tasks.targets.partial_session_queries`). prefix_queries: independent
+    cuts per user and step (their losses are averaged)."""
 
     loss: str = "softmax"
     num_negatives: int = 128
@@ -101,6 +102,7 @@ class TaskConfig:
     temperature: float = 0.05
     alpha: float = 0.2
     prefix_weight: float = 0.0
+    prefix_queries: int = 1
 
 
 @dataclass
@@ -231,6 +233,8 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if config.train.early_stopping_window < 1:
         raise ConfigError("train.early_stopping_window: must be >= 1, got "
                           f"{config.train.early_stopping_window}")
+    if config.task.prefix_queries < 1:
+        raise ConfigError(f"task.prefix_queries: must be >= 1, got {config.task.prefix_queries}")
     if config.task.prefix_weight < 0:
         raise ConfigError(f"task.prefix_weight: must be >= 0, got {config.task.prefix_weight}")
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":

@@ -67,7 +67,8 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
     rank = SessionRank(similarity) if t.alpha > 0 else None
     prefix: dict = {}
     if t.prefix_weight > 0:  # partial-session queries: tasks of their own (own loss metrics)
-        prefix = {"prefix_weight": t.prefix_weight, "prefix_seed": seed + 4,
+        prefix = {"prefix_weight": t.prefix_weight, "prefix_queries": t.prefix_queries,
+                  "prefix_seed": seed + 4,
                   "prefix_retrieval": retrieval_task(seed + 5, "prefix_retrieval"),
                   "prefix_rank": (SessionRank(similarity, name="prefix_rank")
                                   if t.alpha > 0 else None)}

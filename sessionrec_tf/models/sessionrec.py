@@ -65,6 +65,7 @@ class SessionRec(tfrs.Model):
         session, :func:`~sessionrec_tf.tasks.targets.partial_session_queries`); their loss
         is added with weight ``prefix_weight``. Session view only.
       prefix_weight: weight of the partial-session loss (0 = no partial-session queries).
+      prefix_queries: independent cuts (partial-session queries) per user and step.
       prefix_seed: seed of the cuts (stateless, keyed by the optimizer step).
     """
 
@@ -83,6 +84,7 @@ class SessionRec(tfrs.Model):
         prefix_retrieval: NextSessionRetrieval | None = None,
         prefix_rank: SessionRank | None = None,
         prefix_weight: float = 0.0,
+        prefix_queries: int = 1,
         prefix_seed: int = 0,
         name: str = "sessionrec",
     ) -> None:
@@ -106,6 +108,9 @@ class SessionRec(tfrs.Model):
         self.prefix_retrieval = prefix_retrieval
         self.prefix_rank = prefix_rank
         self.prefix_weight = float(prefix_weight)
+        if prefix_queries < 1:
+            raise ValueError(f"prefix_queries must be >= 1, got {prefix_queries}")
+        self.prefix_queries = int(prefix_queries)
         self.prefix_seed = int(prefix_seed)
         self.skipped_users = tf.keras.metrics.Sum(name="users_without_target")
         self.eval_metrics = {
@@ -189,10 +194,20 @@ class SessionRec(tfrs.Model):
     def partial_session_loss(self, seq: Mapping[str, tf.RaggedTensor], training: bool
                              ) -> tf.Tensor:
         """Loss of the partial-session queries of a batch in the session view (``extra=1``
-        window): each query is the state :meth:`call` gives for the history up to its cut."""
+        window): the mean over ``prefix_queries`` independent cuts per user (draw ``i`` of
+        step ``t`` uses the stateless seed ``(prefix_seed, t * prefix_queries + i)``; ``t = -1``
+        when not training)."""
         step = (tf.cast(self.optimizer.iterations, tf.int64) if training
                 else tf.constant(-1, tf.int64))
-        seed = tf.stack([tf.constant(self.prefix_seed, tf.int64), step])
+        losses = [self.partial_session_draw(seq, tf.stack([
+            tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), training)
+            for i in range(self.prefix_queries)]
+        return tf.add_n(losses) / float(self.prefix_queries)
+
+    def partial_session_draw(self, seq: Mapping[str, tf.RaggedTensor], seed: tf.Tensor,
+                             training: bool) -> tf.Tensor:
+        """Loss of one cut per user (``seed``): each query is the state :meth:`call` gives for
+        the history up to its cut."""
         inputs, targets = partial_session_queries(dict(seq), self.view.keys, seed)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training)

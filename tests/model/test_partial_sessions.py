@@ -133,6 +133,20 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     np.testing.assert_allclose(plain, without + 0.5 * loss, rtol=1e-5)
 
 
+def test_several_cuts_per_user_average_independent_draws(tiny_dataset):
+    model = _model(tiny_dataset, 1.0)
+    batch = next(iter(read_dataset(tiny_dataset, "train", batch_size=16, deterministic=True,
+                                   prefetch=False)))
+    model.compute_loss(batch, training=False)
+    seq = model.view(batch, extra=1)
+    model.prefix_queries = 3
+    got = model.partial_session_loss(seq, training=False).numpy()
+    draws = [model.partial_session_draw(seq, tf.constant([model.prefix_seed, s], tf.int64),
+                                        training=False).numpy() for s in (-3, -2, -1)]
+    assert len(set(np.round(draws, 6))) == 3  # three different cuts
+    np.testing.assert_allclose(got, np.mean(draws), rtol=1e-5)
+
+
 def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
     model = _model(tiny_dataset, 1.0)
     history = model.fit(read_dataset(tiny_dataset, "train", batch_size=32, deterministic=True),
@@ -145,6 +159,7 @@ def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
 @pytest.mark.parametrize("overrides, match", [
     (["task.prefix_weight=-1"], r"task.prefix_weight: must be >= 0"),
     (["task.prefix_weight=1", "model.paradigm=item"], r"need model.paradigm='session'"),
+    (["task.prefix_queries=0"], r"task.prefix_queries: must be >= 1"),
 ])
 def test_bad_partial_session_settings_are_refused(overrides, match):
     with pytest.raises(ConfigError, match=match):
