@@ -126,10 +126,9 @@ def test_ablation_cells_set_every_option_explicitly():
 def test_ablation_table_reports_validation_and_test(tiny_dataset, tmp_path):
     payload = ablation(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS,
                        protocols=("loso",),
-                       cells=["paper (mean)", "label split", "partial sessions"])
+                       cells=["paper (mean)", "partial sessions"])
     records = {r["cell"]: r for r in payload["records"]}
-    assert set(records) == {"paper (mean)", "label split", "partial sessions"}
-    assert records["label split"]["resolved_config"]["model"]["ise_label_split"] is True
+    assert set(records) == {"paper (mean)", "partial sessions"}
     assert records["partial sessions"]["resolved_config"]["task"]["prefix_weight"] == 1.0
     md = (tmp_path / "ablation.md").read_text()
     assert "| options | LOSO valid recall@100 | LOSO N@10 |" in md
@@ -139,7 +138,7 @@ def test_ablation_table_reports_validation_and_test(tiny_dataset, tmp_path):
         assert f"| {label} | {valid:.4f} | {r['metrics']['ndcg@10']:.4f} |" in md
     best = max(records, key=lambda c: records[c]["best_valid"]["recall@100"])
     assert payload["best_on_validation"] == {"loso": best}
-    assert f"Best on validation: LOSO {best}. Option settings not run: embedding MLP," in md
+    assert f"Best on validation: LOSO {best}. Option settings not run: label split, " in md
     with pytest.raises(ValueError, match=r"needs paper \(mean\)"):
         ablation(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, cells=["label split"])
     assert (tmp_path / "ablation.png").stat().st_size > 1000
