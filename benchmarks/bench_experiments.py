@@ -34,6 +34,8 @@ def main() -> None:
                    help="table2 or table4 only: a subset of its rows (table2 must include "
                         "SessionRec-HSTU, table4 mean), e.g. to record the finished ones "
                         "while the slowest still train")
+    p.add_argument("--protocols", nargs="+", choices=["loso", "loio"],
+                   help="table2 or ablation only: a subset of their protocols")
     p.add_argument("--note", default="")
     p.add_argument("--no-record", action="store_true",
                    help="write the result files only; do not append to benchmarks/RESULTS.md")
@@ -61,6 +63,10 @@ def main() -> None:
             fn = {"table2": ex.table2, "table3": ex.table3, "table4": ex.table4,
                   "alpha": ex.alpha_sweep, "ablation": ex.ablation}[name]
             subset = {"cells": args.cells} if args.cells else {}
+            if args.protocols:
+                if name not in ("table2", "ablation"):
+                    p.error(f"--protocols applies to table2 and ablation, not {name}")
+                subset["protocols"] = args.protocols
             fn(data, out, args.seeds, budget, args.set, ks=args.k, **subset)
             md = out / f"{name}.md"
         elif name == "efficiency":
