@@ -25,7 +25,7 @@ def main() -> None:
     p.add_argument("--output", required=True)
     p.add_argument("--experiments", nargs="+", required=True,
                    choices=["table2", "table3", "table4", "alpha", "ablation", "efficiency",
-                            "scaling"])
+                            "scaling", "paradigm_map"])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", default="full", choices=["smoke", "small", "full", "long"])
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
@@ -41,7 +41,11 @@ def main() -> None:
                    help="write the result files only; do not append to benchmarks/RESULTS.md")
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help="scaling only: simulated users per dataset size (default: budget's)")
+    p.add_argument("--data-knob", metavar="KNOB=V1,V2,...", help="paradigm_map only")
+    p.add_argument("--base-size", default="demo", help="paradigm_map only: simulator preset")
     args = p.parse_args()
+    if "paradigm_map" in args.experiments and not args.data_knob:
+        p.error("paradigm_map needs --data-knob KNOB=V1,V2,...")
     if args.cells and args.experiments not in (["table2"], ["table4"], ["ablation"]):
         p.error("--cells applies to one of table2, table4 or ablation alone; run the other "
                 "experiments "
@@ -72,6 +76,14 @@ def main() -> None:
         elif name == "efficiency":
             ex.efficiency(out / "efficiency", budget, overrides=args.set)
             md = out / "efficiency" / "efficiency.md"
+        elif name == "paradigm_map":
+            try:
+                knob, values = ex.parse_knob(args.data_knob)
+            except ValueError as err:
+                p.error(str(err))
+            ex.paradigm_map(out, knob, values, args.seeds, budget, args.set,
+                            base=args.base_size)
+            md = out / f"paradigm_map_{knob}.md"
         else:
             ex.scaling(out / "scaling", args.seeds, budget, args.set, ks=args.k,
                        sizes=args.scaling_users)
