@@ -43,6 +43,8 @@ def main() -> None:
                    help="scaling only: simulated users per dataset size (default: budget's)")
     p.add_argument("--data-knob", metavar="KNOB=V1,V2,...", help="paradigm_map only")
     p.add_argument("--base-size", default="demo", help="paradigm_map only: simulator preset")
+    p.add_argument("--session-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="paradigm_map only: override for the SessionRec-HSTU cell only")
     args = p.parse_args()
     if "paradigm_map" in args.experiments and not args.data_knob:
         p.error("paradigm_map needs --data-knob KNOB=V1,V2,...")
@@ -82,8 +84,9 @@ def main() -> None:
             except ValueError as err:
                 p.error(str(err))
             ex.paradigm_map(out, knob, values, args.seeds, budget, args.set,
-                            base=args.base_size)
-            md = out / f"paradigm_map_{knob}.md"
+                            base=args.base_size, session_overrides=args.session_set)
+            md = out / (f"paradigm_map_{knob}" + ("_options" if args.session_set else "")
+                        + ".md")
         else:
             ex.scaling(out / "scaling", args.seeds, budget, args.set, ks=args.k,
                        sizes=args.scaling_users)

@@ -319,6 +319,9 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
                    help="paradigm_map only: the simulator knob to vary and its values, e.g. "
                         "mean_session_length=1,2,5,10,23 (equal interactions per user), "
                         "positive_rate=0.95,0.5,0.2, extra_intent_p=0,0.3,1, drift=0,0.05,0.3")
+    p.add_argument("--session-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="paradigm_map only: override for the SessionRec-HSTU cell only (map an "
+                        "option against the same HSTU+ runs), e.g. task.prefix_weight=1.0")
     p.add_argument("--base-size", default="demo",
                    help="paradigm_map only: simulator preset the map starts from")
     p.add_argument("--interactions-per-user", type=float,
@@ -362,7 +365,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise CliError(str(err)) from None
         ex.paradigm_map(out, knob, values, args.seeds, budget, args.set, base=args.base_size,
-                        interactions_per_user=args.interactions_per_user)
+                        interactions_per_user=args.interactions_per_user,
+                        session_overrides=args.session_set)
         return 0
     if args.data_knob:
         raise CliError(f"--data-knob applies to paradigm_map only, not {args.name}")

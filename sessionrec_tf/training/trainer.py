@@ -134,6 +134,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ run directory
     def _prepare_dir(self, overwrite: bool) -> None:
+        glob_chars = sorted(set("[]*?") & set(str(self.run_dir)))
+        if glob_chars:
+            raise DataError(f"run directory {self.run_dir} contains {''.join(glob_chars)}: "
+                            "TensorFlow reads checkpoints back through a glob pattern, so such "
+                            "a run could not be resumed or evaluated; choose another name")
         run_file = self.run_dir / RUN_FILE
         if overwrite and self.run_dir.exists():
             shutil.rmtree(self.run_dir)

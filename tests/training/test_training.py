@@ -218,6 +218,13 @@ def test_windowed_selection_ignores_a_one_epoch_spike(tiny_dataset, tmp_path, mo
     assert [logs["val_selection"] for _, logs in seen] == pytest.approx(trailing)
 
 
+def test_a_run_directory_with_glob_characters_is_refused(tiny_dataset, tmp_path):
+    config = load_config("sessionrec_hstu", TINY_MODEL)
+    with pytest.raises(DataError, match=r"contains \[\]: TensorFlow reads checkpoints"):
+        Trainer(config, tiny_dataset, tmp_path / "run [a]", verbose=0, log=lambda _m: None)
+    assert not (tmp_path / "run [a]").exists()
+
+
 def test_early_stopping_window_must_be_positive():
     with pytest.raises(ConfigError, match="train.early_stopping_window: must be >= 1"):
         load_config("sessionrec_hstu", ["train.early_stopping_window=0"])
