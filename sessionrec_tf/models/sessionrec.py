@@ -29,7 +29,11 @@ from sessionrec_tf.models.views import ItemView, SessionView
 from sessionrec_tf.sse.bucketing import encode_in_length_buckets
 from sessionrec_tf.tasks.rank import SessionRank
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
-from sessionrec_tf.tasks.targets import next_session_targets, partial_session_queries
+from sessionrec_tf.tasks.targets import (
+    TargetRows,
+    next_session_targets,
+    partial_session_queries,
+)
 
 
 def seen_items(batch: Mapping[str, tf.Tensor], policy: str) -> tf.RaggedTensor | None:
@@ -176,10 +180,7 @@ class SessionRec(tfrs.Model):
         flat_states = tf.boolean_mask(states, mask)  # [S_total - B, d] in row order
         positions = tf.gather(new_index, targets.group_position)  # never a removed session
         queries = tf.gather(flat_states, tf.gather(positions, targets.row_group))
-        loss = self.retrieval(queries, targets, self.candidates, training=training)
-        if self.rank is not None and self.alpha > 0:
-            loss = loss + self.alpha * self.rank(queries, targets, self.candidates,
-                                                 training=training)
+        loss = self._eq10(self.retrieval, self.rank, queries, targets, training)
         if self.prefix_weight > 0:
             loss = loss + self.prefix_weight * self.partial_session_loss(seq, training)
         users = seq["item_id"].nrows(out_type=tf.int64)
@@ -212,10 +213,14 @@ class SessionRec(tfrs.Model):
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training)
         queries = tf.gather(_last_state(states, mask), targets.row_group)
-        loss = self.prefix_retrieval(queries, targets, self.candidates, training=training)
-        if self.prefix_rank is not None and self.alpha > 0:
-            loss = loss + self.alpha * self.prefix_rank(queries, targets, self.candidates,
-                                                        training=training)
+        return self._eq10(self.prefix_retrieval, self.prefix_rank, queries, targets, training)
+
+    def _eq10(self, retrieval: NextSessionRetrieval, rank: SessionRank | None,
+              queries: tf.Tensor, targets: TargetRows, training: bool) -> tf.Tensor:
+        """``L_retrieval + alpha * L_rank`` of ``[R, d]`` queries and their target rows."""
+        loss = retrieval(queries, targets, self.candidates, training=training)
+        if rank is not None and self.alpha > 0:
+            loss = loss + self.alpha * rank(queries, targets, self.candidates, training=training)
         return loss
 
     def train_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
