@@ -13,6 +13,7 @@ The default space (``default_space.yaml`` next to this file) is the same for eve
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,9 @@ def _param(path: Path, key: str, spec: Any) -> Param:
     base = ExperimentConfig()
     for k in [key, *when]:  # every key must exist in the config
         section, _, name = k.partition(".")
-        if not name or name not in getattr(base, section, {}).__dict__:
+        part = getattr(base, section, None)
+        if not name or not dataclasses.is_dataclass(part) or \
+                name not in {f.name for f in dataclasses.fields(part)}:
             raise ConfigError(f"{where}: {k!r} is not a config key (section.name)")
     if kind == "categorical":
         choices = spec.get("choices")

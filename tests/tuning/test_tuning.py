@@ -39,6 +39,8 @@ def test_default_space_is_the_same_for_every_model_except_where_it_cannot_apply(
 
 @pytest.mark.parametrize("text, match", [
     ("train.lr: {type: float, low: 0.1, high: 1}", r"'train.lr' is not a config key"),
+    ("optim.lr: {type: float, low: 0.1, high: 1}", r"'optim.lr' is not a config key"),
+    ("name: {type: categorical, choices: [a]}", r"'name' is not a config key"),
     ("train.learning_rate: {type: normal, low: 0.1, high: 1}", r"type must be one of"),
     ("train.learning_rate: {type: float, low: 1, high: 0.1}", r"needs numbers low < high"),
     ("train.learning_rate: {type: float, low: 0, high: 1, log: true}", r"log range needs low"),
