@@ -42,8 +42,72 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Numeric ranges checked when a config is loaded: key -> (low, high, low_open); None = open.
+# A list field's items are each checked; None values (optional fields) are not.
+RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    "model.embedding_dim": (1, None, False),
+    "model.feature_dim": (1, None, False),
+    "model.embedding_mlp": (1, None, False),
+    "model.ise_layers": (1, None, False),
+    "model.ise_heads": (1, None, False),
+    "model.ise_max_items": (1, None, False),
+    "model.num_layers": (1, None, False),
+    "model.num_heads": (1, None, False),
+    "model.dropout": (0, 0.99, False),
+    "model.max_len": (1, None, False),
+    "task.num_negatives": (1, None, False),
+    "task.temperature": (0, None, True),
+    "task.alpha": (0, None, False),
+    "task.prefix_weight": (0, None, False),
+    "task.prefix_queries": (1, None, False),
+    "train.batch_size": (1, None, False),
+    "train.epochs": (1, None, False),
+    "train.learning_rate": (0, None, True),
+    "train.weight_decay": (0, None, False),
+    "train.clipnorm": (0, None, True),
+    "train.early_stopping_patience": (1, None, False),
+    "train.early_stopping_start_epoch": (0, None, False),
+    "train.early_stopping_window": (1, None, False),
+    "train.eval_ks": (1, None, False),
+    "train.eval_batch_size": (1, None, False),
+    "train.checkpoint_every_steps": (0, None, False),
+    "train.steps_per_epoch": (1, None, False),
+    "train.shuffle_buffer": (1, None, False),
+}
+RANKING_METRICS = ("recall", "ndcg", "hr", "mrr")
+
+
 class ConfigError(ValueError):
-    """A config key that does not exist, or a value of the wrong type."""
+    """A config key that does not exist, or a value of the wrong type or out of range."""
+
+
+def _range_text(low: float | None, high: float | None, low_open: bool) -> str:
+    parts = ([f"{'>' if low_open else '>='} {low:g}"] if low is not None else []) \
+        + ([f"<= {high:g}"] if high is not None else [])
+    return " and ".join(parts)
+
+
+def check_ranges(config: ExperimentConfig) -> None:
+    """Refuse any value outside :data:`RANGES` with its key and the valid range."""
+    for key, (low, high, low_open) in RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        for v in (value if isinstance(value, list) else [value]):
+            if v is None:
+                continue
+            bad = (low is not None and (v <= low if low_open else v < low)) \
+                or (high is not None and v > high)
+            if bad:
+                raise ConfigError(f"{key}: must be {_range_text(low, high, low_open)}, "
+                                  f"got {value!r}")
+    metric = config.train.early_stopping_metric
+    name, _, k = metric.partition("@")
+    if name not in RANKING_METRICS or not k.isdigit() or int(k) not in config.train.eval_ks:
+        raise ConfigError(f"train.early_stopping_metric: {metric!r} is not computed; use one "
+                          f"of {list(RANKING_METRICS)} at a cut-off of train.eval_ks "
+                          f"{config.train.eval_ks}, e.g. 'recall@{config.train.eval_ks[-1]}'"
+                          if config.train.eval_ks else
+                          "train.eval_ks: must list at least one cut-off")
 
 
 @dataclass
@@ -151,7 +215,9 @@ class ExperimentConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def save(self, path: Path) -> None:
-        path.write_text(self.to_yaml())
+        from sessionrec_tf.files import atomic_write_text
+
+        atomic_write_text(path, self.to_yaml())
 
 
 def _type_name(tp: Any) -> str:
@@ -230,13 +296,7 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if hstu_only and config.model.sse != "hstu":
         raise ConfigError(f"model.{hstu_only[0]}: an option of the hstu SSE, not "
                           f"model.sse={config.model.sse!r}")
-    if config.train.early_stopping_window < 1:
-        raise ConfigError("train.early_stopping_window: must be >= 1, got "
-                          f"{config.train.early_stopping_window}")
-    if config.task.prefix_queries < 1:
-        raise ConfigError(f"task.prefix_queries: must be >= 1, got {config.task.prefix_queries}")
-    if config.task.prefix_weight < 0:
-        raise ConfigError(f"task.prefix_weight: must be >= 0, got {config.task.prefix_weight}")
+    check_ranges(config)
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":
         raise ConfigError("task.prefix_weight: partial-session queries need "
                           f"model.paradigm='session', not {config.model.paradigm!r}")

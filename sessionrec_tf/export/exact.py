@@ -13,7 +13,12 @@ import numpy as np
 import tensorflow as tf
 
 from sessionrec_tf.data.vocab import NUM_RESERVED
-from sessionrec_tf.metrics.topk import NEG_INF, chunked_top_k, exclusion_indices
+from sessionrec_tf.metrics.topk import (
+    NEG_INF,
+    chunked_top_k,
+    exclusion_indices,
+    unfilled_to_padding,
+)
 
 DEFAULT_CHUNK = 262_144
 
@@ -41,7 +46,8 @@ class ExactRetriever(tf.Module):
         """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``.
 
         Same result as :func:`~sessionrec_tf.metrics.topk.chunked_top_k` (ties go to the lower
-        item index); a catalog that fits in one chunk is scored in one pass without its loop.
+        item index; unfilled slots are ``-inf`` / index 0); a catalog that fits in one chunk is
+        scored in one pass without its loop.
         """
         if self.candidates.shape[0] > self.chunk_size:
             return chunked_top_k(users, self.candidates, self.k, exclude=exclude,
@@ -56,7 +62,8 @@ class ExactRetriever(tf.Module):
         wide_scores, wide_ids = tf.math.top_k(scores, k=self.k + NUM_RESERVED)
         wide_scores = tf.where(wide_ids < NUM_RESERVED, NEG_INF, wide_scores)
         top_scores, pos = tf.math.top_k(wide_scores, k=self.k)
-        return top_scores, tf.cast(tf.gather(wide_ids, pos, batch_dims=1), tf.int64)
+        return unfilled_to_padding(
+            top_scores, tf.cast(tf.gather(wide_ids, pos, batch_dims=1), tf.int64))
 
 
 def candidate_variable(candidates: np.ndarray) -> tf.Variable:

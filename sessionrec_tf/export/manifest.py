@@ -15,37 +15,29 @@ the same name, so no row is ever duplicated.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.files import atomic_write_text
 
 MANIFEST = "_manifest.json"
 PART_PATTERN = "part-{index:05d}.parquet"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never partial)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 @dataclass
 class Part:
     """One completed part file: ``batches`` reader batches, ``users`` users scored in it,
-    ``skipped`` users without input sessions (no recommendations)."""
+    ``skipped`` users without input sessions (no recommendations), ``short`` users with
+    fewer than k rows (fewer eligible items than k)."""
 
     file: str
     batches: int
     users: int
     rows: int
     skipped: int = 0
+    short: int = 0
 
 
 @dataclass
@@ -65,6 +57,10 @@ class ScoreManifest:
     @property
     def skipped_users(self) -> int:
         return sum(p.skipped for p in self.parts)
+
+    @property
+    def short_users(self) -> int:
+        return sum(p.short for p in self.parts)
 
     @property
     def batches_done(self) -> int:

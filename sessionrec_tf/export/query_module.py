@@ -12,7 +12,12 @@ oov_count          [B] int64        the user's item ids not in the vocabulary (m
 top_k_ids          [B, k]           with an index: original item ids, best first, never an
                                     item the run's ``exclude_seen`` policy removes
 top_k_scores       [B, k] float32   with an index: dot product of user and item embeddings
+num_results        [B] int32        with an index: how many of the k slots are filled
 =================  ===============  ========================================================
+
+A user with fewer than k eligible items (k close to the catalog size, many seen items) gets
+``num_results < k``: the slots from ``num_results`` on hold the padding token (-1 for integer
+ids, empty text for string ids) with score ``-inf``; they are never a real item.
 
 ``item_embeddings`` (``item_ids [n]``) -> ``item_embedding [n, d]`` (the candidate embedding
 the index scores against; zeros for an unknown id) and ``is_oov [n]`` bool.
@@ -33,12 +38,14 @@ import tensorflow as tf
 from sessionrec_tf.export.parser import RequestParser
 from sessionrec_tf.export.request import ITEM_IDS, RequestSpec
 from sessionrec_tf.export.tables import VocabularyTable
+from sessionrec_tf.metrics.topk import num_filled
 from sessionrec_tf.models.sessionrec import EXCLUDE_SEEN, seen_items
 
 USER_EMBEDDING = "user_embedding"
 OOV_COUNT = "oov_count"
 TOP_K_IDS = "top_k_ids"
 TOP_K_SCORES = "top_k_scores"
+NUM_RESULTS = "num_results"
 ITEM_EMBEDDING = "item_embedding"
 IS_OOV = "is_oov"
 SERVING_SIGNATURE = "serving_default"
@@ -86,6 +93,7 @@ class QueryModule(tf.Module):
             scores, indices = self.retriever.top_k(users, seen_items(batch, self.exclude_seen))
             out[TOP_K_IDS] = self.tables["item_id"].tokens(indices)
             out[TOP_K_SCORES] = scores
+            out[NUM_RESULTS] = num_filled(scores)
         return out
 
     def _item_embeddings(self, item_ids: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from sessionrec_tf.data.vocab import NUM_RESERVED
 from sessionrec_tf.export.scann_options import ScannOptions
+from sessionrec_tf.metrics.topk import unfilled_to_padding
 
 
 def unit_norm(rows: np.ndarray) -> bool:
@@ -128,8 +129,13 @@ class ScannRetriever(tf.Module):
             rows = tf.range(tf.cast(batch, tf.int64))[:, None]
             drop = _sorted_search(excluded, rows * width + ids)
             scores = tf.where(drop, tf.constant(float("-inf")), scores)
-        top_scores, pos = tf.math.top_k(scores, k=tf.minimum(k, tf.shape(scores)[1]))
-        return top_scores, tf.gather(ids, pos, batch_dims=1)
+        # Fewer than k neighbours (k + exclusions beyond the catalog): pad to k unfilled slots
+        short = k - tf.shape(scores)[1]
+        scores = tf.pad(scores, [[0, 0], [0, tf.maximum(short, 0)]],
+                        constant_values=float("-inf"))
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(short, 0)]])
+        top_scores, pos = tf.math.top_k(scores, k=k)
+        return unfilled_to_padding(top_scores, tf.gather(ids, pos, batch_dims=1))
 
 
 def build_pybind_index(candidates: np.ndarray, item_tokens: Sequence[str], k: int,

@@ -73,6 +73,7 @@ class _Chunk:
         self.batches = 0
         self.users = 0
         self.skipped = 0
+        self.short = 0
 
     @property
     def rows(self) -> int:
@@ -145,14 +146,20 @@ class BatchScorer:
         out = self.model.predict(self.encoder.encode(batch))
         k = self.options.k
         ids = out[TOP_K_IDS][:, :k]
+        scores = out[TOP_K_SCORES][:, :k].astype(np.float32)
         if ids.dtype == object:
             ids = np.char.decode(ids.astype(bytes), "utf-8")
         users = np.char.decode(batch["user_id"].numpy().astype(bytes), "utf-8")
+        # Only filled slots are written: a user with fewer than k eligible items gets fewer
+        # rows (unfilled slots have score -inf and the padding token; counted as short users)
+        filled = np.isfinite(scores)
+        chunk.short += int(np.sum(~filled.all(axis=1)))
+        ranks = np.broadcast_to(np.arange(1, k + 1, dtype=np.int32), scores.shape)
         chunk.tables.append(pa.table({
-            "user_id": pa.array(np.repeat(users, k)),
-            "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), kept)),
-            "item_id": pa.array(ids.reshape(-1)),
-            "score": pa.array(out[TOP_K_SCORES][:, :k].reshape(-1).astype(np.float32)),
+            "user_id": pa.array(np.broadcast_to(users[:, None], scores.shape)[filled]),
+            "rank": pa.array(ranks[filled]),
+            "item_id": pa.array(ids[filled]),
+            "score": pa.array(scores[filled]),
         }))
         chunk.users += kept
         return n
@@ -166,7 +173,7 @@ class BatchScorer:
             pq.write_table(self._empty_table(), tmp)
         tmp.replace(output / name)
         manifest.parts.append(Part(name, chunk.batches, chunk.users, chunk.rows,
-                                   chunk.skipped))
+                                   chunk.skipped, chunk.short))
         manifest.save(output)
         if self.on_part is not None:
             self.on_part(manifest)
@@ -210,4 +217,7 @@ class BatchScorer:
         manifest.save(output)
         say(f"wrote {manifest.rows_done:,} rows for {manifest.users_done:,} users to {output} "
             f"({len(manifest.parts)} parts; {manifest.skipped_users} users without history)")
+        if manifest.short_users:
+            say(f"{manifest.short_users:,} users have fewer than {opts.k} rows: fewer items "
+                "than k are left once their seen items are excluded")
         return manifest

@@ -4,6 +4,12 @@
 scored ``chunk_size`` at a time and a running top-K is merged with each chunk's top-K, so
 memory is ``O(batch * (chunk_size + K))`` whatever the catalog size (1.5M items included).
 Excluded items (padding/OOV indices, the user's seen items) get ``-inf`` before selection.
+
+When a user has fewer than K eligible items (K close to the catalog size, many seen items),
+the slots past the last eligible item are *unfilled*: score ``-inf`` and item index 0
+(padding), never an excluded item (:func:`unfilled_to_padding`). Index 0 matches no target,
+the serving signature turns it into the padding token and reports ``num_results``, and the
+batch scorer writes only the filled slots.
 """
 
 from __future__ import annotations
@@ -13,6 +19,17 @@ import tensorflow as tf
 from sessionrec_tf.data.vocab import NUM_RESERVED
 
 NEG_INF = float("-inf")
+PAD_INDEX = 0
+
+
+def unfilled_to_padding(scores: tf.Tensor, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(scores, ids)`` with the id of every ``-inf`` slot replaced by :data:`PAD_INDEX`."""
+    return scores, tf.where(scores > NEG_INF, ids, tf.zeros_like(ids) + PAD_INDEX)
+
+
+def num_filled(scores: tf.Tensor) -> tf.Tensor:
+    """``[B]`` int32: the filled (finite-score) slots of each row of ``[B, k]`` scores."""
+    return tf.reduce_sum(tf.cast(scores > NEG_INF, tf.int32), axis=1)
 
 
 def exclusion_indices(exclude: tf.RaggedTensor) -> tf.Tensor:
@@ -39,7 +56,8 @@ def chunked_top_k(
       first_item: indices below this (padding, OOV) are never recommended.
 
     Returns:
-      ``(scores [B, k], ids [B, k] int64)``, best first; ties go to the lower item index.
+      ``(scores [B, k], ids [B, k] int64)``, best first; ties go to the lower item index;
+      unfilled slots (fewer than k eligible items) have score ``-inf`` and id 0.
     """
     num = tf.shape(candidates, out_type=tf.int64)[0]
     batch = tf.shape(users)[0]
@@ -70,4 +88,4 @@ def chunked_top_k(
     _, best_scores, best_ids = tf.while_loop(
         lambda s, *_: s < num, body, [start, best_scores, best_ids],
         shape_invariants=[start.shape, tf.TensorShape([None, k]), tf.TensorShape([None, k])])
-    return best_scores, best_ids
+    return unfilled_to_padding(best_scores, best_ids)

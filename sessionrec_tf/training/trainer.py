@@ -17,6 +17,15 @@ judged by the mean of the metric over the last ``w`` epochs (fewer at the start)
 smooths out single-epoch spikes on small validation sets; the weights kept are those of the
 last epoch of the best window.
 
+An epoch ends in two phases, so a kill at any point leaves history, checkpoint and best
+weights agreeing: the epoch's record (``history.json``, written atomically) and, if it is the
+new best, its weights (``best_pending_<epoch>/``) are written first; the epoch checkpoint
+(which holds the epoch counter and the early-stopping state) is the commit point; then the
+pending best weights replace ``best/``. On resume, records after the checkpoint's epoch are
+dropped (that epoch runs again) and a pending best is promoted if the checkpoint committed it,
+discarded if not. A run directory holding no checkpoint and no best weights (a run that
+failed before its first checkpoint) is replaced by the next command, whatever its config.
+
 ``callbacks`` (Keras callbacks) get ``on_epoch_end(epoch, logs)`` after each validation, with
 ``logs`` = ``{"val_<metric>": value, ..., "val_selection": the windowed value}``: e.g. a
 hyper-parameter search's pruning callback (:mod:`sessionrec_tf.tuning`).
@@ -39,6 +48,7 @@ from sessionrec_tf.config import ExperimentConfig, load_config
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset
+from sessionrec_tf.files import atomic_write_text
 from sessionrec_tf.models.builder import build_model, compile_model
 from sessionrec_tf.models.sessionrec import SessionRec
 from sessionrec_tf.training.run import (
@@ -49,6 +59,8 @@ from sessionrec_tf.training.run import (
     git_commit,
 )
 
+HISTORY = "history.json"
+PENDING_BEST = "best_pending_"
 # validation batches are cached in memory when the dataset's shards total at most this
 VALID_CACHE_MAX_BYTES = 256 * 2**20
 
@@ -131,6 +143,7 @@ class Trainer:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
             self.log(f"resuming {self.run_dir} from {self.manager.latest_checkpoint}: epoch "
                      f"{int(self.state['epoch'])}, step {int(self.state['step'])}")
+        self._recover_epoch_end()
 
     # ------------------------------------------------------------------ run directory
     def _prepare_dir(self, overwrite: bool) -> None:
@@ -141,6 +154,10 @@ class Trainer:
                             "a run could not be resumed or evaluated; choose another name")
         run_file = self.run_dir / RUN_FILE
         if overwrite and self.run_dir.exists():
+            shutil.rmtree(self.run_dir)
+        if run_file.exists() and self._holds_nothing():
+            self.log(f"{self.run_dir} holds a run that stopped before its first checkpoint; "
+                     "starting it again")
             shutil.rmtree(self.run_dir)
         if run_file.exists():
             info = json.loads(run_file.read_text())
@@ -174,17 +191,49 @@ class Trainer:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "status": "training",
         }
-        run_file.write_text(json.dumps(info, indent=2) + "\n")
+        atomic_write_text(run_file, json.dumps(info, indent=2) + "\n")
+
+    def _holds_nothing(self) -> bool:
+        """A run directory without a checkpoint or best weights (nothing to resume; epoch
+        records without a checkpoint would be dropped on resume anyway)."""
+        ckpt = self.run_dir / "checkpoints"
+        return (not (ckpt.exists() and tf.train.latest_checkpoint(str(ckpt)))
+                and not Path(best_prefix(self.run_dir) + ".index").exists())
 
     def _update_info(self, **fields: Any) -> None:
         path = self.run_dir / RUN_FILE
         info = json.loads(path.read_text())
         info.update(fields)
-        path.write_text(json.dumps(info, indent=2, default=float) + "\n")
+        atomic_write_text(path, json.dumps(info, indent=2, default=float) + "\n")
 
     def _load_history(self) -> list[dict[str, Any]]:
-        path = self.run_dir / "history.json"
+        path = self.run_dir / HISTORY
         return json.loads(path.read_text()) if path.exists() else []
+
+    def _pending_best(self, epoch: int) -> Path:
+        return self.run_dir / f"{PENDING_BEST}{epoch}"
+
+    def _promote_best(self, epoch: int) -> None:
+        """Replace ``best/`` by the pending best weights of ``epoch`` (0-based)."""
+        best_dir = Path(best_prefix(self.run_dir)).parent
+        if best_dir.exists():
+            shutil.rmtree(best_dir)
+        self._pending_best(epoch).rename(best_dir)
+
+    def _recover_epoch_end(self) -> None:
+        """Make history and best weights agree with the restored checkpoint (see module doc)."""
+        epoch, best_epoch = int(self.state["epoch"]), int(self.state["best_epoch"])
+        kept = [h for h in self.history if int(h["epoch"]) <= epoch]
+        if len(kept) < len(self.history):
+            self.log(f"dropping {len(self.history) - len(kept)} epoch record(s) written after "
+                     f"the last checkpoint (epoch {epoch}); that epoch runs again")
+            self.history = kept
+            atomic_write_text(self.run_dir / HISTORY, json.dumps(self.history, indent=2))
+        for pending in sorted(self.run_dir.glob(f"{PENDING_BEST}*")):
+            if pending.name == f"{PENDING_BEST}{best_epoch}" and best_epoch == epoch - 1:
+                self._promote_best(best_epoch)  # committed, not yet promoted
+            else:
+                shutil.rmtree(pending)  # written by an epoch the checkpoint never committed
 
     def _save(self, epoch: int, step: int) -> None:
         self.state["epoch"].assign(epoch)
@@ -263,21 +312,23 @@ class Trainer:
                 self.state["best"].assign(score)
                 self.state["best_epoch"].assign(epoch)
                 self.state["wait"].assign(0)
-                self.best_checkpoint.write(best_prefix(self.run_dir))
+                self.best_checkpoint.write(str(self._pending_best(epoch) / "weights"))
             else:
                 self.state["wait"].assign_add(1)
             record = {"epoch": epoch + 1, "train_seconds": round(train_seconds, 2),
                       "train": {k: float(v[-1]) for k, v in fit.history.items()},
                       "valid": val, "selection": score, "best": bool(improved)}
             self.history.append(record)
-            (self.run_dir / "history.json").write_text(json.dumps(self.history, indent=2))
+            atomic_write_text(self.run_dir / HISTORY, json.dumps(self.history, indent=2))
+            self._save(epoch + 1, 0)  # the commit point of the epoch
+            if improved:
+                self._promote_best(epoch)
             with writer.as_default():
                 for k, v in val.items():
                     tf.summary.scalar(f"valid/{k}", v, step=epoch + 1)
             self.log(f"epoch {epoch + 1}: valid {metric} {val[metric]:.4f} "
                      f"(best {float(self.state['best']):.4f} at epoch "
                      f"{int(self.state['best_epoch']) + 1}); {train_seconds:.1f}s training")
-            self._save(epoch + 1, 0)
             logs = {**{f"val_{k}": v for k, v in val.items()}, "val_selection": score}
             for callback in self.callbacks:
                 callback.on_epoch_end(epoch, logs)

@@ -33,7 +33,7 @@ from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.experiments.grid import BUDGETS, Budget
 from sessionrec_tf.experiments.outputs import markdown_table, write_outputs
-from sessionrec_tf.export.manifest import atomic_write_text
+from sessionrec_tf.files import atomic_write_text
 from sessionrec_tf.training.trainer import Trainer
 from sessionrec_tf.tuning.pruning import PruningCallback
 from sessionrec_tf.tuning.space import SearchSpace

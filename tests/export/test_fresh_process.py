@@ -86,6 +86,7 @@ def test_fresh_process_matches_in_process(served, tiny_export, feature_export, r
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(out["oov_count"], 0)
     assert np.all(np.diff(out["top_k_scores"], axis=1) <= 1e-6)  # best first
+    np.testing.assert_array_equal(out["num_results"], np.isfinite(out["top_k_scores"]).sum(1))
 
 
 def test_clients_never_imported_sessionrec(served):

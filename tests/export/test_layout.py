@@ -30,7 +30,7 @@ def test_saved_model_cli_lists_named_inputs_and_outputs(tiny_export):
     for name in ("item_ids", "labels", "session_lengths", "session_timestamps",
                  "user_session_counts"):
         assert f"inputs['{name}']" in serving
-    for name in ("user_embedding", "top_k_ids", "top_k_scores", "oov_count"):
+    for name in ("user_embedding", "top_k_ids", "top_k_scores", "oov_count", "num_results"):
         assert f"outputs['{name}']" in serving
     assert "shape: (-1, 20)" in serving  # top-K width
     items = text.split("signature_def['item_embeddings']")[1].split("signature_def[")[0]

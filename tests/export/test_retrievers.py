@@ -44,3 +44,38 @@ def test_exhaustive_scann_retriever_equals_exact():
     want_s, want_i = chunked_top_k(users, cands, 25, exclude=exclude)
     np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())
     np.testing.assert_allclose(got_s.numpy(), want_s.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def _numpy_top_k(cands: np.ndarray, users: np.ndarray, exclude: list[list[int]], k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Independent reference: eligible = rows >= 2 not excluded, best first (ties: lower
+    index), then unfilled slots as (-inf, 0)."""
+    scores = users @ cands.T
+    out_s = np.full((len(users), k), -np.inf, np.float32)
+    out_i = np.zeros((len(users), k), np.int64)
+    for row, ex in enumerate(exclude):
+        eligible = [i for i in range(2, len(cands)) if i not in set(ex)]
+        order = sorted(eligible, key=lambda i: (-scores[row, i], i))[:k]
+        out_s[row, :len(order)] = scores[row, order]
+        out_i[row, :len(order)] = order
+    return out_s, out_i
+
+
+def test_k_close_to_the_catalog_leaves_unfilled_slots_never_excluded_items():
+    """k = every eligible item: a user with exclusions gets -inf/index-0 slots at the end,
+    never an excluded, padding or duplicated item (issue 18: placeholder rows)."""
+    cands, users, exclude = _data(2)
+    cands[50:60] += np.arange(10, dtype=np.float32)[:, None] * 1e-3  # no ties for ScaNN
+    k = len(cands) - 2
+    want_s, want_i = _numpy_top_k(cands, users, exclude.to_list(), k)
+    assert (want_i == 0).any()  # the case is exercised
+    got = {"chunked": chunked_top_k(users, cands, k, exclude=exclude, chunk_size=64)}
+    for chunk in (1024, 100):
+        retriever = ExactRetriever(candidate_variable(cands), k, chunk_size=chunk)
+        got[f"exact/{chunk}"] = tf.function(retriever.top_k)(tf.constant(users), exclude)
+    options = ScannOptions(num_leaves=4, num_leaves_to_search=4, num_reordering_candidates=298)
+    got["scann"] = tf.function(ScannRetriever(cands, k, options).top_k)(
+        tf.constant(users), exclude)
+    for name, (s, i) in got.items():
+        np.testing.assert_array_equal(i.numpy(), want_i, err_msg=name)
+        np.testing.assert_allclose(s.numpy(), want_s, rtol=1e-4, atol=1e-4, err_msg=name)

@@ -147,3 +147,43 @@ def test_string_ids_and_interaction_features(feature_export, feature_dataset, re
     for user, ids in zip(batch["user_id"].numpy(), top):
         got = frame.loc[frame.user_id == user.decode(), "item_id"].tolist()
         assert got == list(ids)
+
+
+def test_k_of_the_whole_catalog_writes_only_real_items(feature_dataset, tmp_path):
+    """Export and score with k = every eligible item: users with seen positives get fewer
+    rows (catalog minus their seen positives), never a placeholder, -inf or duplicate, and the
+    signature's num_results says how many (issue 18)."""
+    import tensorflow as tf
+
+    from sessionrec_tf.config import load_config
+    from sessionrec_tf.data.vocab import NUM_RESERVED
+    from sessionrec_tf.export import Exporter, ExportOptions
+    from sessionrec_tf.models import build_model
+    from sessionrec_tf.training.run import build_with_dummy_batch
+
+    config = load_config("hstu_plus", ["model.embedding_dim=8", "model.num_layers=1"])
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(config, feature_dataset)
+    build_with_dummy_batch(model)
+    k = feature_dataset.num_items - NUM_RESERVED
+    result = Exporter(model, feature_dataset, config).export(
+        tmp_path / "full_k", ExportOptions(k=k, index="exact"))
+    out = tmp_path / "recs.parquet"
+    manifest = BatchScorer(result.path, feature_dataset, ScoreOptions(k=k, batch_size=8),
+                           progress=False).run(out)
+    frame = _frame(out)
+    assert np.isfinite(frame["score"]).all() and not frame["item_id"].eq("").any()
+    assert not frame.duplicated(["user_id", "item_id"]).any()
+    vocab = set(feature_dataset.vocabulary("item_id").tokens)
+    tokens = np.asarray(feature_dataset.vocabulary("item_id").tokens, dtype=object)
+    short = 0
+    for batch in read_dataset(feature_dataset, "test", batch_size=64, deterministic=True):
+        items = batch["item_id"].merge_dims(1, 2).to_list()
+        labels = batch["label"].merge_dims(1, 2).to_list()
+        for user, its, labs in zip(batch["user_id"].numpy(), items, labels):
+            seen = {tokens[i - NUM_RESERVED] for i, lab in zip(its, labs) if lab == 1}
+            got = frame.loc[frame.user_id == user.decode()]
+            assert set(got["item_id"]) == vocab - seen
+            assert got["rank"].tolist() == list(range(1, len(got) + 1))
+            short += bool(seen)
+    assert short > 0 and manifest.short_users == short

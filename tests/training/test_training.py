@@ -21,6 +21,7 @@ from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data import DataError, PrepareOptions, prepare_dataset, read_dataset
 from sessionrec_tf.models import build_model, compile_model
 from sessionrec_tf.training import Run, Trainer
+from sessionrec_tf.training.run import best_prefix
 
 
 class _TFWarnings(logging.Handler):
@@ -257,3 +258,70 @@ def test_validation_pipeline_is_built_once_and_matches_a_fresh_one(tiny_dataset,
     for k in fresh:
         np.testing.assert_allclose(reused[k], fresh[k], rtol=1e-6, err_msg=k)
     assert reused == trainer.validate()  # a second pass over the (cached) batches
+
+
+class _Killed(Exception):
+    """Stands for a kill at one point of the epoch end."""
+
+
+def _kill_once(monkeypatch, name: str, when) -> None:
+    """Make ``Trainer.<name>`` raise once, the first time ``when(*args)`` holds."""
+    original = getattr(Trainer, name)
+    fired = []
+
+    def wrapper(self, *args):
+        if not fired and when(*args):
+            fired.append(args)
+            raise _Killed(name)
+        return original(self, *args)
+
+    monkeypatch.setattr(Trainer, name, wrapper)
+
+
+@pytest.mark.parametrize("point", ["before_checkpoint", "before_promotion"])
+def test_kill_at_the_epoch_boundary_keeps_history_checkpoint_and_best_in_step(
+        tiny_dataset, tmp_path, monkeypatch, point):
+    """Killed after epoch 2's history record (before its checkpoint), or after the checkpoint
+    (before its best weights replace best/): the resumed run records each epoch once and ends
+    with the uninterrupted run's weights and best weights (issue 18)."""
+    ref = _train(tiny_dataset, tmp_path / "ref", 3)
+    ref_best = tf.train.load_checkpoint(best_prefix(tmp_path / "ref"))
+    ref_history = json.loads((tmp_path / "ref" / "history.json").read_text())
+    assert ref_history[1]["best"]  # epoch 2 improves, so its best weights are pending
+    if point == "before_checkpoint":
+        _kill_once(monkeypatch, "_save", lambda epoch, step: epoch == 2 and step == 0)
+    else:
+        _kill_once(monkeypatch, "_promote_best", lambda epoch: epoch == 1)
+    with pytest.raises(_Killed):
+        _train(tiny_dataset, tmp_path / "k", 3)
+    written = json.loads((tmp_path / "k" / "history.json").read_text())
+    assert [h["epoch"] for h in written] == [1, 2]  # epoch 2's record is on disk
+    monkeypatch.undo()
+    resumed = _train(tiny_dataset, tmp_path / "k", 3)
+    history = json.loads((tmp_path / "k" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert [h["valid"] for h in history] == [h["valid"] for h in ref_history]
+    assert all(np.array_equal(x, y) for x, y in zip(_weights(resumed.model),
+                                                    _weights(ref.model)))
+    best = tf.train.load_checkpoint(best_prefix(tmp_path / "k"))
+    names = [n for n, _ in tf.train.list_variables(best_prefix(tmp_path / "ref"))
+             if "model" in n and "OPTIMIZER" not in n]
+    assert names and all(np.array_equal(best.get_tensor(n), ref_best.get_tensor(n))
+                         for n in names)
+    assert not list((tmp_path / "k").glob("best_pending_*"))
+
+
+def test_a_run_that_failed_before_its_first_checkpoint_does_not_block_the_fix(
+        tiny_dataset, tmp_path, monkeypatch):
+    """A run killed before any checkpoint holds nothing: the corrected command (another
+    config) starts it again instead of refusing "a run with a different config"."""
+    _kill_once(monkeypatch, "validate", lambda: True)
+    with pytest.raises(_Killed):
+        _train(tiny_dataset, tmp_path / "r", 1, ["model.sse=gru"])
+    assert (tmp_path / "r" / "run.json").exists()
+    monkeypatch.undo()
+    _train(tiny_dataset, tmp_path / "r", 1)
+    assert load_config(tmp_path / "r" / "config.yaml").model.sse == "hstu"
+    # a run that did commit an epoch is still protected
+    with pytest.raises(DataError, match="different config"):
+        _train(tiny_dataset, tmp_path / "r", 1, ["model.sse=gru"])
