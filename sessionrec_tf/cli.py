@@ -266,7 +266,9 @@ def register_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", default="loso", help="loso, loio or temporal")
     p.add_argument("--split", default="test", choices=["test", "valid"])
     p.add_argument("--data", help="prepared dataset (default: the run's)")
-    p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500], help="cut-offs")
+    p.add_argument("--k", type=int, nargs="+",
+                   help="cut-offs (default: 10 100 500, those larger than the catalog dropped "
+                        "with a note)")
     p.add_argument("--exclude-seen", choices=["positives", "all", "none"],
                    help="seen-item policy (default: the run's config, normally positives)")
     p.add_argument("--index", default="exact", choices=["exact", "scann"],
@@ -281,7 +283,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     record = evaluate_run(args.run, args.protocol, args.split, args.data, args.k,
                           args.exclude_seen, args.index, args.batch_size,
-                          output=args.output)
+                          output=args.output, log=print)
     print(metrics_table(record))
     return 0
 
@@ -447,13 +449,84 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- validate
+
+def register_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate", help="check a prepared dataset's shards, vocabularies and metadata",
+        description="Read every shard of a prepared dataset (CRC checks, parsing), compare the "
+                    "users, interactions, vocabularies and item features with dataset.json, "
+                    "and list every problem with its file. Exit code 0 if the dataset is "
+                    "intact, 1 if not.")
+    p.add_argument("data", help="prepared dataset, e.g. tfrecords/NAME")
+    p.add_argument("--quiet", action="store_true", help="print only problems")
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sessionrec_tf.data.validate import validate_dataset
+
+    say = (lambda _m: None) if args.quiet else print
+    report = validate_dataset(args.data, progress=lambda f: say(f"checking {f}"))
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if report.ok:
+        say(f"{report.path}: OK ({report.shards} shards, {report.users:,} users, "
+            f"{report.rows:,} interactions)")
+        return 0
+    print(f"{report.path}: {len(report.problems)} problem(s); prepare the dataset again "
+          "(sessionrec prepare ... --overwrite)")
+    return 1
+
+
+def _dataset_of(args: argparse.Namespace) -> str | None:
+    """The prepared dataset a command reads: ``--data``, else the run's recorded dataset."""
+    data = getattr(args, "data", None)
+    if data:
+        return str(data)
+    run = getattr(args, "run", None)
+    if run:
+        try:
+            import json
+            from pathlib import Path
+
+            return str(json.loads((Path(run) / "run.json").read_text())["dataset"])
+        except (OSError, ValueError, KeyError):
+            return None
+    return None
+
+
+def _corrupt_data_message(args: argparse.Namespace, err: Exception) -> str:
+    """A one-line message for a TFRecord read failure, naming the damaged shard(s)."""
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.data.errors import DataError
+    from sessionrec_tf.data.validate import damaged_shards, first_error_line
+
+    data = _dataset_of(args)
+    detail = first_error_line(err)
+    if data is not None:
+        try:
+            damaged = damaged_shards(PreparedDataset.load(data))
+        except DataError:
+            damaged = []
+        if damaged:
+            first = damaged[0]
+            more = f" (and {len(damaged) - 1} more shard(s))" if len(damaged) > 1 else ""
+            return (f"{first.file}: corrupt TFRecord shard, unreadable at record "
+                    f"{first.record} ({first.message}){more}; prepare the dataset again "
+                    f"(sessionrec prepare ... --overwrite); `sessionrec validate {data}` "
+                    "lists every problem")
+    return (f"a TFRecord file could not be read ({detail}); run `sessionrec validate DATA` "
+            "on the dataset to find the damaged shard")
+
+
 # ----------------------------------------------------------------------------- main
 
 from sessionrec_tf.export.cli import register_export, register_score  # noqa: E402
 
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [
     register_prepare, register_train, register_tune, register_evaluate, register_experiment,
-    register_export, register_score, register_demo]
+    register_export, register_score, register_validate, register_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -471,12 +544,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sessionrec_tf.data.errors import DataError
 
     parser = build_parser()
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error (for bug reports)")
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (DataError, CliError, ConfigError) as err:
-        print(f"sessionrec {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        if args.debug:
+            raise
+        message = str(err)
+    except OSError as err:  # unwritable/missing paths, a file where a directory should be
+        if args.debug:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        message = f"{where}{err.strerror or err}"
+    except Exception as err:
+        import tensorflow as tf
+
+        if args.debug or not isinstance(err, tf.errors.DataLossError):
+            raise
+        message = _corrupt_data_message(args, err)
+    print(f"sessionrec {args.command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

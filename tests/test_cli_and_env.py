@@ -99,3 +99,43 @@ def test_import_first_gives_keras2():
     # tensorflow imported first but tf.keras untouched: still fine
     out = _python("import tensorflow as tf\nimport sessionrec_tf\nprint(tf.keras.__name__)\n")
     assert out.returncode == 0 and "tf_keras" in out.stdout
+
+
+def test_quiet_prepare_prints_nothing(tmp_path, capsys):
+    """--quiet silences the simulator's progress bar too (issue 18)."""
+    assert main(["prepare", "--source", "synthetic", "--size", "tiny", "--output",
+                 str(tmp_path / "d"), "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_validate_an_intact_dataset(tiny_dataset, capsys):
+    """`sessionrec validate` reads every shard: its counts equal prepare's (dataset.json)."""
+    assert main(["validate", str(tiny_dataset.path)]) == 0
+    text = capsys.readouterr().out
+    counts = tiny_dataset.counts
+    assert (f"OK ({len(tiny_dataset.files)} shards, {counts['users']:,} users, "
+            f"{counts['rows']:,} interactions)") in text
+
+
+def test_evaluate_drops_default_cutoffs_beyond_a_small_catalog(tiny_dataset, tmp_path,
+                                                               capsys):
+    """The default --k 10 100 500 on a catalog under 500 items: 500 is dropped with a note;
+    an explicit K beyond the catalog is still refused (issue 18)."""
+    from conftest import TINY_MODEL
+
+    from sessionrec_tf.config import load_config
+    from sessionrec_tf.training import Trainer
+
+    catalog = tiny_dataset.num_items - 2
+    assert 100 < catalog < 500
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "train.epochs=1"])
+    Trainer(config, tiny_dataset, tmp_path / "run", verbose=0, log=lambda _m: None).run()
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert f"cut-off(s) [500] dropped: the catalog has {catalog} items" in out
+    header = next(line for line in out.splitlines() if line.startswith("metric"))
+    assert header.split() == ["metric", "@10", "@100"], header
+    assert main(["evaluate", "--run", str(tmp_path / "run"), "--k", "500"]) == 2
+    assert "K=[500] is larger than the catalog" in capsys.readouterr().err

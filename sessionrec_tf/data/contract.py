@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.vocab import CONTROL_CHARS
 
 REQUIRED = ("user_id", "item_id", "timestamp", "label")
 TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -219,15 +220,40 @@ def _discrete(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), MISSING).astype(str)
 
 
+def refuse_control_characters(values: pd.Series, source: str, column: str, what: str
+                              ) -> None:
+    """Refuse text holding a control character (tab, newline, carriage return, NUL, ...):
+    it would corrupt the one-token-per-line vocabularies and could never be sent back."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return
+    bad = values.astype(str).str.contains(CONTROL_CHARS, regex=True).to_numpy()
+    if bad.any():
+        r, n = first_bad(bad, np.arange(len(values)))
+        raise DataError(f"{where(source, column, r, n)}: {what} {first_value(values, bad)} "
+                        "holds a control character (tab, newline, carriage return, ...)")
+
+
 def _ids(values: pd.Series, source: str, column: str, integer: bool) -> pd.Series:
-    """Ids as int64 when they are integers, else as text; refuses missing ids."""
+    """Ids as int64 when they are integers, else as text; refuses missing ids, fractional
+    numbers (``101.5`` would turn every id of the column into text like ``'101.0'``) and
+    control characters."""
     rows = np.arange(len(values))
     missing = values.isna().to_numpy()
     if missing.any():
         r, n = first_bad(missing, rows)
         raise DataError(f"{where(source, column, r, n)}: id is missing (empty or NaN)")
     if not integer:
-        return _discrete(values)
+        if pd.api.types.is_float_dtype(values):
+            arr = values.to_numpy(dtype=float)
+            fractional = np.mod(arr, 1.0) != 0
+            if fractional.any():
+                r, n = first_bad(fractional, rows)
+                raise DataError(
+                    f"{where(source, column, r, n)}: {first_value(values, fractional)} is a "
+                    "fractional number; ids must be integers or text")
+        out = _discrete(values)
+        refuse_control_characters(out, source, column, "id")
+        return out
     if pd.api.types.is_integer_dtype(values):
         return values.astype(np.int64)
     numeric = pd.to_numeric(values, errors="coerce")
@@ -349,6 +375,8 @@ def to_canonical(raw: pd.DataFrame, mapping: ColumnMapping, source: str) -> pd.D
         if f.bins is not None:
             out[f.name] = bin_values(col, f.bins).to_numpy()
         else:
-            out[f.name] = _discrete(col).to_numpy()
+            values = _discrete(col)
+            refuse_control_characters(values, source, f.source_column, "value")
+            out[f.name] = values.to_numpy()
     out["_row"] = np.arange(len(raw), dtype=np.int64)
     return out

@@ -12,6 +12,7 @@ Layout of ``tfrecords/NAME/``::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +28,15 @@ from sessionrec_tf.data.vocab import Vocabulary
 FORMAT = "sessionrec_tf/prepared-dataset"
 FORMAT_VERSION = 1
 METADATA = "dataset.json"
+
+
+def fingerprint_files(paths: list[Path]) -> str:
+    """Content fingerprint of files (names and bytes, in order): the vocabulary fingerprint."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -64,9 +74,17 @@ class PreparedDataset:
                 f"{meta_path}: dataset format version {metadata.get('format_version')} is not "
                 f"the supported version {FORMAT_VERSION}; prepare it again"
             )
-        missing = [s for s in metadata["shards"] if not (path / s).exists()]
+        try:
+            missing = [s for s in metadata["shards"] if not (path / s).exists()]
+            missing += [info.get("file", f"vocab/{name}.tsv")
+                        for name, info in metadata["vocab"].items()
+                        if not (path / info.get("file", f"vocab/{name}.tsv")).exists()]
+        except (KeyError, AttributeError, TypeError) as err:
+            raise DataError(f"{meta_path}: damaged metadata ({type(err).__name__}: {err}); "
+                            "prepare the dataset again") from None
         if missing:
-            raise DataError(f"{path}: shard files are missing: {missing[:3]}")
+            raise DataError(f"{path}: files listed in {METADATA} are missing: {missing[:3]}; "
+                            "prepare the dataset again")
         return cls(path, metadata)
 
     @property

@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from sessionrec_tf.data import splits as splits_mod
-from sessionrec_tf.data.dataset import FORMAT, FORMAT_VERSION, METADATA, PreparedDataset
+from sessionrec_tf.data.dataset import (
+    FORMAT,
+    FORMAT_VERSION,
+    METADATA,
+    PreparedDataset,
+    fingerprint_files,
+)
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.filters import FilterOptions, apply_filters
 from sessionrec_tf.data.report import DataReport
@@ -60,6 +66,16 @@ class PrepareOptions:
         d.pop("overwrite")
         return d
 
+    def check(self) -> None:
+        """Refuse out-of-range options (DataError naming the command-line flag)."""
+        if not 0.0 < self.temporal_quantile < 1.0:
+            raise DataError(f"--temporal-quantile must be between 0 and 1 (exclusive), got "
+                            f"{self.temporal_quantile}")
+        if self.session_gap_seconds <= 0:
+            raise DataError(f"--session-gap must be positive, got {self.session_gap_seconds}s")
+        if self.num_shards is not None and self.num_shards < 1:
+            raise DataError(f"--num-shards must be >= 1, got {self.num_shards}")
+
 
 def _input_signature(path: str | None) -> dict[str, Any]:
     if not path:
@@ -71,12 +87,25 @@ def _input_signature(path: str | None) -> dict[str, Any]:
     return {"path": str(p.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _option_signature(value: Any) -> str:
+    """A source option as it affects the output: an option naming a file (a column map) is
+    identified by the file's content, so editing the file in place changes the request."""
+    text = str(value)
+    try:
+        path = Path(text)
+        if path.is_file() and path.stat().st_size <= 16 * 2**20:
+            return f"{text} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+    except OSError:
+        pass
+    return text
+
+
 def request_fingerprint(source: str, path: str | None, source_options: Mapping[str, Any],
                         options: PrepareOptions) -> str:
     """Identity of a preparation request: same source, input file, options -> same dataset."""
     blob = json.dumps(
         {"source": source, "input": _input_signature(path),
-         "source_options": {k: str(v) for k, v in sorted(source_options.items())},
+         "source_options": {k: _option_signature(v) for k, v in sorted(source_options.items())},
          "options": options.to_dict(), "format_version": FORMAT_VERSION},
         sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -144,14 +173,6 @@ def _item_feature_table(enc: pd.DataFrame, item_features: tuple[str, ...], num_i
     return table
 
 
-def _fingerprint_files(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def prepare_dataset(
     source: str,
     input_path: str | None,
@@ -168,6 +189,7 @@ def prepare_dataset(
     request it is returned as is; if it holds anything else, DataError (unless overwrite).
     """
     options = options or PrepareOptions()
+    options.check()
     source_options = dict(source_options or {})
     output = Path(output)
     say = log or (lambda _msg: None)
@@ -175,7 +197,7 @@ def prepare_dataset(
     if _check_output(output, fingerprint, options.overwrite):
         say(f"{output} already holds this dataset (request {fingerprint}); nothing to do")
         return PreparedDataset.load(output)
-    loaded = load_source(source, input_path, source_options)
+    loaded = load_source(source, input_path, source_options, progress=progress)
     return prepare_log(loaded, output, options, name=name, progress=progress, log=log,
                        fingerprint=fingerprint, source=source, input_path=input_path,
                        source_options=source_options)
@@ -195,6 +217,7 @@ def prepare_log(
 ) -> PreparedDataset:
     """Prepare an already loaded log (a :class:`LoadedLog`) into ``output``."""
     options = options or PrepareOptions()
+    options.check()
     source_options = dict(source_options or {})
     output = Path(output)
     say = log or (lambda _msg: None)
@@ -257,7 +280,7 @@ def prepare_log(
             "vocab": {k: {"size": v.size, "dtype": v.dtype, "file": f"vocab/{k}.tsv"}
                       for k, v in vocabs.items()},
             "num_reserved_indices": NUM_RESERVED,
-            "vocab_fingerprint": _fingerprint_files(vocab_files),
+            "vocab_fingerprint": fingerprint_files(vocab_files),
             "shards": shard_names(num_shards),
             "temporal_split_time": split_time,
             "counts": {k: counts[k] for k in ("users", "items", "rows", "sessions",

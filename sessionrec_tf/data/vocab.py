@@ -8,6 +8,7 @@ the tokens (``int64`` or ``string``) recorded in ``dataset.json``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ OOV = "[OOV]"
 PAD_INDEX = 0
 OOV_INDEX = 1
 NUM_RESERVED = 2
+# Characters no token may hold: they would break the one-token-per-line vocabulary files.
+CONTROL_CHARS = r"[\x00-\x1f\x7f]"
 
 
 @dataclass
@@ -88,8 +91,9 @@ class Vocabulary:
             fh.write(f"0\t{PAD}\t0\n1\t{OOV}\t0\n")
             for i, (tok, c) in enumerate(zip(self.tokens, self.counts), start=NUM_RESERVED):
                 text = str(tok)
-                if "\t" in text or "\n" in text:
-                    raise DataError(f"feature {self.name!r}: value {text!r} holds a tab/newline")
+                if re.search(CONTROL_CHARS, text):
+                    raise DataError(f"feature {self.name!r}: value {text!r} holds a control "
+                                    "character (tab, newline, carriage return, ...)")
                 fh.write(f"{i}\t{text}\t{int(c)}\n")
         return path
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.vocab import NUM_RESERVED
 from sessionrec_tf.evaluation.evaluator import DEFAULT_KS, Evaluator, check_request
 from sessionrec_tf.training.run import Run, git_commit
 
@@ -43,14 +44,17 @@ def cached_evaluation(run_dir: str | Path, protocol: str, ks: Sequence[int], exc
 
 
 def evaluate_run(run_dir: str | Path, protocol: str = "loso", split: str = "test",
-                 data: str | Path | None = None, ks: Sequence[int] = DEFAULT_KS,
+                 data: str | Path | None = None, ks: Sequence[int] | None = None,
                  exclude_seen: str | None = None, index: str = "exact",
                  batch_size: int = 256, progress: bool = True,
-                 output: str | Path | None = None) -> dict[str, Any]:
+                 output: str | Path | None = None,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Evaluate ``run_dir``'s best weights; writes ``metrics.json`` (and returns the record).
 
     The record holds the metrics, the protocol, split, seen-item policy, K list, users and
-    users/s, the full resolved config, the dataset and the git commit.
+    users/s, the full resolved config, the dataset and the git commit. ``ks=None``: the
+    default cut-offs (10, 100, 500) that fit the catalog, with a note through ``log`` about
+    those dropped; cut-offs given explicitly that exceed the catalog are refused.
     """
     run = Run.load(run_dir)
     trained = run.config.train.protocol
@@ -60,6 +64,12 @@ def evaluate_run(run_dir: str | Path, protocol: str = "loso", split: str = "test
             f"the {protocol!r} test targets; train a {protocol!r} run to evaluate {protocol!r}")
     policy = exclude_seen or run.config.train.exclude_seen
     model, dataset = run.restore(data)
+    if ks is None:
+        catalog = dataset.num_items - NUM_RESERVED
+        ks = [k for k in DEFAULT_KS if k <= catalog] or [catalog]
+        dropped = [k for k in DEFAULT_KS if k not in ks]
+        if dropped and log is not None:
+            log(f"note: cut-off(s) {dropped} dropped: the catalog has {catalog} items")
     check_request(dataset, protocol, ks, policy)
     result = Evaluator(model, dataset, ks, policy, batch_size).evaluate(
         split, protocol, index=index, progress=progress)

@@ -114,7 +114,8 @@ def register_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="prepared dataset, e.g. tfrecords/NAME")
     p.add_argument("--output", required=True,
                    help="output directory (a Parquet dataset), e.g. recs.parquet")
-    p.add_argument("--k", type=_positive_int, default=100)
+    p.add_argument("--k", type=_positive_int,
+                   help="recommendations per user (default: the export's k)")
     p.add_argument("--split", choices=SPLITS, default="test",
                    help="users' input histories: the split's input (test: all but the last "
                         "session) or full (whole histories)")

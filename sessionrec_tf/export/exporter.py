@@ -142,6 +142,9 @@ class Exporter:
                         "vocab_fingerprint": ds.vocab_fingerprint,
                         "vocab_sizes": ds.vocab_sizes},
             "request": self.spec.to_dict(), "inputs": list(self.spec.input_names),
+            # dtypes by input, in the signature's positional order (TF names inputs by position)
+            "input_dtypes": {name: spec.dtype.name for name, spec in
+                             sorted(self.spec.tensor_specs().items())},
             "embedding_dim": dim, "num_items": ds.num_items, "k": options.k,
             "index": options.index, "exclude_seen": self.config.train.exclude_seen,
             "max_len": self.config.model.max_len, "paradigm": self.config.model.paradigm,

@@ -11,8 +11,9 @@ run started again with the same command continues after the last completed part.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from sessionrec_tf.export.query_module import TOP_K_IDS, TOP_K_SCORES
 @dataclass(frozen=True)
 class ScoreOptions:
     """Attributes:
-      k: recommendations per user (at most the export's ``--k``).
+      k: recommendations per user (at most the export's ``--k``; None = the export's k).
       split: ``test`` (default), ``valid``, ``train`` or ``full`` (whole histories).
       protocol: the split protocol (``loso``, ``loio``, ``temporal``).
       batch_size: users per request.
@@ -44,7 +45,7 @@ class ScoreOptions:
       scann: use the export's ScaNN model instead of exact top-K.
     """
 
-    k: int = 100
+    k: int | None = 100
     split: str = "test"
     protocol: str = "loso"
     batch_size: int = 256
@@ -59,7 +60,7 @@ class ScoreOptions:
             problems.append(f"--protocol must be one of {list(PROTOCOLS)}, "
                             f"got {self.protocol!r}")
         for name in ("k", "batch_size", "chunk_users"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be >= 1")
         if problems:
             raise DataError("; ".join(problems))
@@ -98,6 +99,8 @@ class BatchScorer:
         self.options.check()
         self.model_dir = Path(model_dir)
         self.model = ExportedModel(self.model_dir, scann=self.options.scann)
+        if self.options.k is None:
+            self.options = replace(self.options, k=self.model.k)
         self.dataset = PreparedDataset.load(data)
         self.progress = progress
         self.on_part = on_part
@@ -190,7 +193,17 @@ class BatchScorer:
         """Score into ``output`` (a directory), resuming a previous run of the same settings."""
         say = log or (lambda _m: None)
         output = Path(output)
+        created = not output.exists()
         manifest = ScoreManifest.open(output, self.settings())
+        try:
+            return self._run(output, manifest, say)
+        except BaseException:
+            if created and not manifest.parts:  # failed before its first part: leave nothing
+                shutil.rmtree(output, ignore_errors=True)
+            raise
+
+    def _run(self, output: Path, manifest: ScoreManifest, say: Callable[[str], None]
+             ) -> ScoreManifest:
         if manifest.complete:
             say(f"{output} is already complete ({manifest.users_done:,} users, "
                 f"{manifest.rows_done:,} rows)")

@@ -51,7 +51,14 @@ def check_vocabulary(run_info: dict[str, Any], dataset: PreparedDataset, where: 
     """Refuse a dataset whose vocabularies differ from the ones a run was trained with."""
     want = run_info.get("vocab_sizes", {})
     have = dataset.vocab_sizes
-    if want != have or run_info.get("vocab_fingerprint") != dataset.vocab_fingerprint:
+    same_files = run_info.get("vocab_fingerprint") == dataset.vocab_fingerprint
+    if want != have and same_files:
+        raise DataError(
+            f"{where}: {dataset.path}/dataset.json gives vocabulary sizes {have} but the run "
+            f"was trained with {want} on the same vocabulary files (fingerprint "
+            f"{dataset.vocab_fingerprint}): dataset.json was edited or is damaged; run "
+            f"`sessionrec validate {dataset.path}` and prepare the dataset again")
+    if want != have or not same_files:
         diff = {k: (want.get(k), have.get(k)) for k in set(want) | set(have)
                 if want.get(k) != have.get(k)}
         raise DataError(

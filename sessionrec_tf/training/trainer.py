@@ -111,8 +111,17 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.verbose = verbose
         self.log = log
+        self._fresh = False  # set by _prepare_dir when this trainer created run_dir
         self._prepare_dir(overwrite)
-        self._update_info(status="training")
+        try:
+            self._update_info(status="training")
+            self._setup()
+        except BaseException:
+            self._discard_if_empty()
+            raise
+
+    def _setup(self) -> None:
+        config, data = self.config, self.data
         tr = config.train
         if tr.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -181,6 +190,7 @@ class Trainer:
             raise DataError(f"{self.run_dir} exists and is not a run directory; choose another "
                             "--output or pass --overwrite")
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._fresh = True
         self.config.save(self.run_dir / "config.yaml")
         info = {
             "dataset": str(self.data.path.resolve()),
@@ -199,6 +209,12 @@ class Trainer:
         ckpt = self.run_dir / "checkpoints"
         return (not (ckpt.exists() and tf.train.latest_checkpoint(str(ckpt)))
                 and not Path(best_prefix(self.run_dir) + ".index").exists())
+
+    def _discard_if_empty(self) -> None:
+        """After a failure: remove the run directory this trainer created if it holds nothing
+        to resume (see the module docstring: nothing half-written is left behind)."""
+        if self._fresh and self.run_dir.exists() and self._holds_nothing():
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def _update_info(self, **fields: Any) -> None:
         path = self.run_dir / RUN_FILE
@@ -278,6 +294,13 @@ class Trainer:
 
     def run(self) -> dict[str, Any]:
         """Train to the configured number of epochs or early stop; return the summary."""
+        try:
+            return self._run()
+        except BaseException:
+            self._discard_if_empty()
+            raise
+
+    def _run(self) -> dict[str, Any]:
         tr = self.config.train
         metric = tr.early_stopping_metric
         writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / "validation"))

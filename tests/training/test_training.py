@@ -313,13 +313,17 @@ def test_kill_at_the_epoch_boundary_keeps_history_checkpoint_and_best_in_step(
 
 def test_a_run_that_failed_before_its_first_checkpoint_does_not_block_the_fix(
         tiny_dataset, tmp_path, monkeypatch):
-    """A run killed before any checkpoint holds nothing: the corrected command (another
-    config) starts it again instead of refusing "a run with a different config"."""
+    """A run that fails before any checkpoint removes its directory; one killed hard (no
+    cleanup: here a trainer built and never run) holds nothing, and the corrected command
+    (another config) starts it again instead of refusing "a run with a different config"."""
     _kill_once(monkeypatch, "validate", lambda: True)
     with pytest.raises(_Killed):
         _train(tiny_dataset, tmp_path / "r", 1, ["model.sse=gru"])
-    assert (tmp_path / "r" / "run.json").exists()
+    assert not (tmp_path / "r").exists()
     monkeypatch.undo()
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "model.sse=gru"])
+    Trainer(config, tiny_dataset, tmp_path / "r", verbose=0, log=lambda _m: None)
+    assert (tmp_path / "r" / "run.json").exists()
     _train(tiny_dataset, tmp_path / "r", 1)
     assert load_config(tmp_path / "r" / "config.yaml").model.sse == "hstu"
     # a run that did commit an epoch is still protected

@@ -14,6 +14,7 @@ csv        any CSV/TSV/Parquet through a column mapping
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,9 +38,13 @@ def loader(name: str) -> Callable[..., LoadedLog]:
     return getattr(importlib.import_module(module), func)
 
 
-def load_source(name: str, path: str | None, options: Mapping[str, Any] | None = None) -> LoadedLog:
-    """Read ``path`` (None for ``synthetic``) with source ``name`` and its ``options``."""
-    return loader(name)(path, **dict(options or {}))
+def load_source(name: str, path: str | None, options: Mapping[str, Any] | None = None,
+                progress: bool = True) -> LoadedLog:
+    """Read ``path`` (None for ``synthetic``) with source ``name`` and its ``options``;
+    ``progress``: show the source's own progress bar, if it has one (the simulator)."""
+    load = loader(name)
+    extra = {"progress": progress} if "progress" in inspect.signature(load).parameters else {}
+    return load(path, **dict(options or {}), **extra)
 
 
 __all__ = ["SOURCE_NAMES", "LoadedLog", "load_source", "loader", "parse_options"]

@@ -484,7 +484,8 @@ def simulate(options: SimulatorOptions, progress: bool = True) -> pd.DataFrame:
     return frame
 
 
-def load_synthetic(path: str | None = None, **options: object) -> LoadedLog:
+def load_synthetic(path: str | None = None, *, progress: bool = True,
+                   **options: object) -> LoadedLog:
     """The ``synthetic`` source: simulate a log (no input file) and convert it to the contract.
 
     Args:
@@ -501,7 +502,7 @@ def load_synthetic(path: str | None = None, **options: object) -> LoadedLog:
             f"(options: {[f.name for f in fields(SimulatorOptions)]})"
         )
     opts = parse_options(SimulatorOptions, options, SOURCE)
-    raw, info = _generate(opts, progress=True)
+    raw, info = _generate(opts, progress=progress)
     mapping = ColumnMapping(features=(FeatureSpec("category", kind="item"),), integer_ids=True)
     frame = to_canonical(raw, mapping, SOURCE)
     del raw

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,8 +112,8 @@ def first_line(path: Path) -> str:
                 return fh.readline().rstrip("\r\n")
         with path.open("r", encoding="utf-8", errors="replace") as fh:
             return fh.readline().rstrip("\r\n")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read the file (truncated or corrupt?): {exc}") from None
 
 
 def normalise_sep(sep: str) -> str:
@@ -160,6 +161,9 @@ def read_delimited(
             frame = pd.read_csv(path, **kwargs)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty (expected {what})") from None
+    except (EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: the compressed file is truncated or corrupt ({exc}); "
+                        "copy or download it again") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot parse the file as {what}: {msg}") from None
