@@ -55,6 +55,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "model.num_heads": (1, None, False),
     "model.dropout": (0, 0.99, False),
     "model.max_len": (1, None, False),
+    "model.user_vectors": (1, None, False),
     "task.num_negatives": (1, None, False),
     "task.temperature": (0, None, True),
     "task.alpha": (0, None, False),
@@ -125,6 +126,10 @@ class ModelConfig:
       (:class:`~sessionrec_tf.ise.pooling.PoolingISE`); only for ``mean``/``max``/``max_relu``.
       sse_input_scale, sse_position_embedding: the reference HSTU's input preprocessing
       (tokens times sqrt(d); a learned absolute position embedding); ``sse: hstu`` only.
+      user_vectors: k user vectors per position (multi-interest, ours; 1 = the paper): an
+      item is scored by its best-matching vector, in training and at serving
+      (:mod:`sessionrec_tf.layers.interests`); exact top-K only (no ScaNN, no in-batch
+      negatives).
     """
 
     paradigm: str = "session"
@@ -146,6 +151,7 @@ class ModelConfig:
     dropout: float = 0.2
     max_len: int = 50
     sse_length_buckets: bool = True
+    user_vectors: int = 1
 
 
 @dataclass
@@ -300,6 +306,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":
         raise ConfigError("task.prefix_weight: partial-session queries need "
                           f"model.paradigm='session', not {config.model.paradigm!r}")
+    if config.model.user_vectors > 1 and config.task.in_batch_negatives:
+        raise ConfigError("model.user_vectors: several user vectors need sampled negatives; "
+                          "set task.in_batch_negatives=false")
     if config.model.ise_label_split and config.model.ise not in POOLING_ISES:
         raise ConfigError(f"model.ise_label_split: only for the pooling ISEs "
                           f"{list(POOLING_ISES)}, not model.ise={config.model.ise!r}")

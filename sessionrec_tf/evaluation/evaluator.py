@@ -94,6 +94,10 @@ class Evaluator:
         if index not in INDEXES:
             raise DataError(f"unknown index {index!r}; valid: {list(INDEXES)}")
         searcher = None
+        if index == "scann" and getattr(self.model, "user_vectors", 1) > 1:
+            raise DataError("--index scann: a model with several user vectors scores items by "
+                            "their best vector, which the ScaNN index does not do; use "
+                            "--index exact")
         if index == "scann":
             searcher = ScannSearcher(self.candidates.numpy(), max(self.ks),
                                      **(scann_options or {}))

@@ -64,10 +64,12 @@ ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 # Options of SessionRec-HSTU beyond the paper, on and off (issue 17 section 4). Every cell
 # sets every option explicitly, so a change of the shipped defaults does not move a cell.
 _OFF = {"model.ise_label_split": "false", "model.embedding_mlp": "[]",
-        "task.prefix_weight": "0.0", "task.prefix_queries": "1"}
+        "task.prefix_weight": "0.0", "task.prefix_queries": "1", "model.user_vectors": "1"}
 _LABEL_SPLIT = {"model.ise_label_split": "true"}
 _MLP = {"model.embedding_mlp": "[64]"}
 _PARTIAL = {"task.prefix_weight": "1.0"}
+_X4, _X8 = {"task.prefix_queries": "4"}, {"task.prefix_queries": "8"}
+_VECTORS = {"model.user_vectors": "2"}
 
 
 def _options_cell(label: str, *on: dict[str, str]) -> Cell:
@@ -82,10 +84,13 @@ ABLATION_CELLS = (
     _options_cell("label split", _LABEL_SPLIT),
     _options_cell("embedding MLP", _MLP),
     _options_cell("partial sessions", _PARTIAL),
-    _options_cell("partial sessions x4", _PARTIAL, {"task.prefix_queries": "4"}),
+    _options_cell("partial sessions x4", _PARTIAL, _X4),
     _options_cell("label split + MLP", _LABEL_SPLIT, _MLP),
     _options_cell("label split + partial", _LABEL_SPLIT, _PARTIAL),
     _options_cell("all three", _LABEL_SPLIT, _MLP, _PARTIAL),
+    _options_cell("partial sessions x8", _PARTIAL, _X8),
+    _options_cell("2 user vectors", _VECTORS),
+    _options_cell("partial x4 + 2 user vectors", _PARTIAL, _X4, _VECTORS),
 )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from sessionrec_tf.data.vocab import NUM_RESERVED
+from sessionrec_tf.layers.interests import max_match
 from sessionrec_tf.metrics.topk import (
     NEG_INF,
     chunked_top_k,
@@ -52,7 +53,7 @@ class ExactRetriever(tf.Module):
         if self.candidates.shape[0] > self.chunk_size:
             return chunked_top_k(users, self.candidates, self.k, exclude=exclude,
                                  chunk_size=self.chunk_size)
-        scores = tf.matmul(users, self.candidates, transpose_b=True)  # [B, V]
+        scores = max_match(users, self.candidates)  # [B, V]
         if exclude is not None:
             pairs = exclusion_indices(exclude)
             scores = tf.tensor_scatter_nd_update(

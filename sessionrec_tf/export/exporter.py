@@ -145,7 +145,8 @@ class Exporter:
             # dtypes by input, in the signature's positional order (TF names inputs by position)
             "input_dtypes": {name: spec.dtype.name for name, spec in
                              sorted(self.spec.tensor_specs().items())},
-            "embedding_dim": dim, "num_items": ds.num_items, "k": options.k,
+            "embedding_dim": dim, "user_vectors": self.config.model.user_vectors,
+            "num_items": ds.num_items, "k": options.k,
             "index": options.index, "exclude_seen": self.config.train.exclude_seen,
             "max_len": self.config.model.max_len, "paradigm": self.config.model.paradigm,
             "exact_top_k": options.index in ("exact", "both"),
@@ -158,6 +159,11 @@ class Exporter:
         if options.index not in INDEX_CHOICES:
             raise DataError(f"--index must be one of {list(INDEX_CHOICES)}, "
                             f"got {options.index!r}")
+        if options.index != "exact" and self.config.model.user_vectors > 1:
+            raise DataError(f"--index {options.index}: a model with model.user_vectors="
+                            f"{self.config.model.user_vectors} scores items by their best "
+                            "user vector, which the ScaNN index does not do; export with "
+                            "--index exact")
         eligible = self.dataset.num_items - NUM_RESERVED
         if not 1 <= options.k <= eligible:
             raise DataError(f"--k {options.k} must be between 1 and the number of items "

@@ -7,7 +7,9 @@ Signatures (see :mod:`sessionrec_tf.export.request` for the inputs):
 =================  ===============  ========================================================
 output             shape            content
 =================  ===============  ========================================================
-user_embedding     [B, d] float32   the user embedding (L2-normalised with cosine similarity)
+user_embedding     [B, d] float32   the user embedding (L2-normalised with cosine similarity);
+                                    [B, k, d] with ``model.user_vectors = k > 1`` (an item's
+                                    score is its best match among the k)
 oov_count          [B] int64        the user's item ids not in the vocabulary (mapped to OOV)
 top_k_ids          [B, k]           with an index: original item ids, best first, never an
                                     item the run's ``exclude_seen`` policy removes

@@ -17,6 +17,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from sessionrec_tf.data.vocab import NUM_RESERVED
+from sessionrec_tf.layers.interests import max_match
 
 NEG_INF = float("-inf")
 PAD_INDEX = 0
@@ -48,7 +49,8 @@ def chunked_top_k(
     """Top-``k`` items by dot product.
 
     Args:
-      users: ``[B, d]`` query embeddings.
+      users: ``[B, d]`` query embeddings, or ``[B, k, d]`` (k user vectors: an item's score
+        is its best match, :func:`~sessionrec_tf.layers.interests.max_match`).
       candidates: ``[V, d]`` candidate embeddings, row = item index.
       k: how many items (must be <= the number of eligible items).
       exclude: ``[B, n]`` ragged item indices that must not be recommended to each user.
@@ -70,7 +72,7 @@ def chunked_top_k(
              ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         stop = tf.minimum(start + chunk_size, num)
         chunk = candidates[start:stop]
-        scores = tf.matmul(users, chunk, transpose_b=True)  # [B, c]
+        scores = max_match(users, chunk)  # [B, c]
         ids = tf.range(start, stop)
         scores = tf.where((ids < first_item)[None, :], NEG_INF, scores)
         in_chunk = tf.logical_and(pairs[:, 1] >= start, pairs[:, 1] < stop)

@@ -23,6 +23,7 @@ import tensorflow_recommenders as tfrs
 from sessionrec_tf.config import EXCLUDE_SEEN
 from sessionrec_tf.data import batch_ops
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
+from sessionrec_tf.layers.interests import UserVectors
 from sessionrec_tf.metrics.ranking import ranking_metrics
 from sessionrec_tf.metrics.topk import chunked_top_k
 from sessionrec_tf.models.views import ItemView, SessionView
@@ -71,6 +72,10 @@ class SessionRec(tfrs.Model):
       prefix_weight: weight of the partial-session loss (0 = no partial-session queries).
       prefix_queries: independent cuts (partial-session queries) per user and step.
       prefix_seed: seed of the cuts (stateless, keyed by the optimizer step).
+      user_vectors: k > 1 gives every position k user vectors (states ``[B, L, k, d]``, user
+        embeddings ``[B, k, d]``), an item scored by its best-matching one
+        (:mod:`sessionrec_tf.layers.interests`).
+      user_vectors_seed: seed of their initial values.
     """
 
     def __init__(
@@ -90,6 +95,8 @@ class SessionRec(tfrs.Model):
         prefix_weight: float = 0.0,
         prefix_queries: int = 1,
         prefix_seed: int = 0,
+        user_vectors: int = 1,
+        user_vectors_seed: int = 0,
         name: str = "sessionrec",
     ) -> None:
         super().__init__(name=name)
@@ -116,6 +123,9 @@ class SessionRec(tfrs.Model):
             raise ValueError(f"prefix_queries must be >= 1, got {prefix_queries}")
         self.prefix_queries = int(prefix_queries)
         self.prefix_seed = int(prefix_seed)
+        self.user_vectors = int(user_vectors)
+        self.interests = (UserVectors(self.user_vectors, seed=user_vectors_seed,
+                                      name="user_vectors") if self.user_vectors > 1 else None)
         self.skipped_users = tf.keras.metrics.Sum(name="users_without_target")
         self.eval_metrics = {
             name: tf.keras.metrics.Mean(name=name)
@@ -132,7 +142,15 @@ class SessionRec(tfrs.Model):
 
     def encode_sequence(self, seq: Mapping[str, tf.RaggedTensor],
                         training: bool | None = None) -> tuple[tf.Tensor, tf.Tensor]:
-        """States ``[B, L, d]`` and mask ``[B, L]`` of a batch already in the view's form."""
+        """States ``[B, L, d]`` (``[B, L, k, d]`` with k user vectors) and mask ``[B, L]`` of
+        a batch already in the view's form."""
+        states, mask = self._sequence_states(seq, training)
+        if self.interests is not None:
+            states = self.interests(states)
+        return states, mask
+
+    def _sequence_states(self, seq: Mapping[str, tf.RaggedTensor],
+                         training: bool | None) -> tuple[tf.Tensor, tf.Tensor]:
         tokens = self.embedding.interactions(seq)  # [B, S, I, d]
         if getattr(self.ise, "uses_labels", False):
             sessions = self.ise(tokens, labels=seq["label"], training=training)  # [B, S, d]
@@ -149,7 +167,8 @@ class SessionRec(tfrs.Model):
         return states, mask
 
     def call(self, batch: Mapping[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
-        """``[B, d]`` user embeddings: the state after each user's last session.
+        """``[B, d]`` user embeddings (``[B, k, d]`` with k user vectors): the state after
+        each user's last session.
 
         Embedded with the task's similarity (L2-normalised when the task uses cosine), so
         ``user @ candidate_embeddings()^T`` ranks the catalog. A user with no history gets 0.
@@ -258,7 +277,8 @@ class SessionRec(tfrs.Model):
 
 
 def _last_state(states: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-    """``[B, d]`` state at each user's last position of ``states [B, L, d]`` (0 if none)."""
+    """``[B, ...]`` state at each user's last position of ``states [B, L, ...]`` (0 if none)."""
     last = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) - 1
     user = tf.gather(states, tf.maximum(last, 0), batch_dims=1)
-    return tf.where((last >= 0)[:, None], user, tf.zeros_like(user))
+    has = tf.reshape(last >= 0, [-1] + [1] * (user.shape.rank - 1))
+    return tf.where(has, user, tf.zeros_like(user))

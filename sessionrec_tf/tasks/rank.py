@@ -22,6 +22,7 @@ from collections.abc import Callable
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from sessionrec_tf.layers.interests import max_match_rows
 from sessionrec_tf.tasks.similarity import Similarity
 from sessionrec_tf.tasks.targets import TargetRows
 
@@ -44,15 +45,15 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
         """Scalar mean rank loss over the batch's rows (``[R, d]`` queries)."""
         sim = self.similarity
         q = sim.embed(query_embeddings)
-        pos = sim.scale(tf.reduce_sum(q * sim.embed(candidate_fn(targets.positive_ids)), -1))
+        pos = sim.scale(max_match_rows(q, sim.embed(candidate_fn(targets.positive_ids))))
         negatives = targets.group_negatives  # [G, Q]
         neg_emb = sim.embed(candidate_fn(negatives.flat_values))  # [Q_total, d]
         starts = tf.gather(negatives.row_splits[:-1], targets.row_group)
         limits = tf.gather(negatives.row_splits[1:], targets.row_group)
         pairs = tf.ragged.range(starts, limits)  # [R, Q_r] indices into neg_emb
         pair_row = pairs.value_rowids()
-        pair_scores = sim.scale(tf.reduce_sum(
-            tf.gather(q, pair_row) * tf.gather(neg_emb, pairs.flat_values), axis=-1))
+        pair_scores = sim.scale(max_match_rows(tf.gather(q, pair_row),
+                                               tf.gather(neg_emb, pairs.flat_values)))
         rows = tf.shape(q)[0]
         has_neg = pairs.row_lengths() > 0
         # logsumexp over {pos_r} and the pair scores of row r, stabilised by the row max

@@ -28,6 +28,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from sessionrec_tf.config import LOSS_NAMES as LOSSES
+from sessionrec_tf.layers.interests import max_match, max_match_rows
 from sessionrec_tf.tasks.samplers import PopularitySampler, UniformSampler
 from sessionrec_tf.tasks.similarity import Similarity
 from sessionrec_tf.tasks.targets import TargetRows
@@ -152,8 +153,8 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
                              targets: TargetRows, negative_ids: tf.Tensor) -> tf.Tensor:
         """The fast path: ``[R, 1 + C]`` logits, label in column 0."""
         sim = self.similarity
-        pos = sim.scale(tf.reduce_sum(q * pos_emb, axis=-1))
-        neg = sim.scale(tf.matmul(q, neg_emb, transpose_b=True))
+        pos = sim.scale(max_match_rows(q, pos_emb))
+        neg = sim.scale(max_match(q, neg_emb))
         if self.logq_correction:
             pos = pos - self._log_q(targets.positive_ids)
             neg = neg - self._log_q(negative_ids)[None, :]
@@ -188,6 +189,9 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
                   in_batch: bool | None = None) -> tf.Tensor:
         """The same loss through ``tfrs.tasks.Retrieval`` (in-batch capable, O(R^2))."""
         in_batch = self.in_batch_negatives if in_batch is None else in_batch
+        if q.shape.rank != 2:
+            raise ValueError("the TFRS loss takes one user vector per row; several user "
+                             "vectors need the sampled-softmax loss (no in-batch negatives)")
         candidates = tf.concat([pos_emb, neg_emb], axis=0)
         if self.logq_correction:
             # Exact log-Q correction folded into the embeddings: TFRS scores are
@@ -212,8 +216,8 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
         if negative_ids is None:
             negative_ids = self.sampler.sample(rows, seed)
         neg_emb = sim.embed(candidate_fn(negative_ids))
-        pos = sim.scale(tf.reduce_sum(q * pos_emb, axis=-1))
-        neg = sim.scale(tf.reduce_sum(q * neg_emb, axis=-1))
+        pos = sim.scale(max_match_rows(q, pos_emb))
+        neg = sim.scale(max_match_rows(q, neg_emb))
         weight = tf.ones_like(neg)
         if self.remove_accidental_hits:
             own = tf.gather(targets.group_positives, targets.row_group)  # [R, P]

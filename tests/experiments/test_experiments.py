@@ -112,15 +112,22 @@ def test_ablation_cells_set_every_option_explicitly():
     for cell in cells:
         keys = [o.split("=")[0] for o in cell.overrides]
         assert sorted(keys) == ["model.embedding_mlp", "model.ise_label_split",
-                                "task.prefix_queries", "task.prefix_weight"], cell
+                                "model.user_vectors", "task.prefix_queries",
+                                "task.prefix_weight"], cell
     on = {c.label: dict(o.split("=") for o in c.overrides) for c in cells}
     assert on["paper (mean)"] == {"model.ise_label_split": "false", "model.embedding_mlp": "[]",
-                                  "task.prefix_weight": "0.0", "task.prefix_queries": "1"}
+                                  "task.prefix_weight": "0.0", "task.prefix_queries": "1",
+                                  "model.user_vectors": "1"}
     assert on["label split + MLP"] == {"model.ise_label_split": "true",
                                        "model.embedding_mlp": "[64]",
-                                       "task.prefix_weight": "0.0", "task.prefix_queries": "1"}
+                                       "task.prefix_weight": "0.0", "task.prefix_queries": "1",
+                                       "model.user_vectors": "1"}
     assert on["partial sessions"]["task.prefix_weight"] == "1.0"
     assert on["partial sessions x4"]["task.prefix_queries"] == "4"
+    assert on["partial sessions x8"]["task.prefix_queries"] == "8"
+    assert on["2 user vectors"]["model.user_vectors"] == "2"
+    assert (on["partial x4 + 2 user vectors"]["task.prefix_queries"],
+            on["partial x4 + 2 user vectors"]["model.user_vectors"]) == ("4", "2")
 
 
 def test_ablation_table_reports_validation_and_test(tiny_dataset, tmp_path):

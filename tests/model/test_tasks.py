@@ -108,7 +108,8 @@ def np_embed(x: np.ndarray, l2: bool) -> np.ndarray:
 
 
 def np_score(q: np.ndarray, v: np.ndarray, temperature: float, l2: bool) -> float:
-    return float(np_embed(q, l2) @ np_embed(v, l2)) / temperature
+    """One query vector [D], or k user vectors [k, D]: the best match (multi-interest)."""
+    return float(np.max(np_embed(q, l2) @ np_embed(v, l2))) / temperature
 
 
 def np_logsumexp(x: list[float]) -> float:
@@ -536,3 +537,41 @@ def test_task_sampling_stream_advances_in_training_only(targets, table, queries)
     assert len(set(train_a)) == 3  # each step draws fresh negatives
     evals = run(False)
     assert len(set(evals)) == 1  # evaluation draws are fixed
+
+
+# ----------------------------------------------------------------- 6. several user vectors
+@pytest.fixture(scope="module")
+def multi_queries() -> np.ndarray:
+    rows = len(REF["positive_ids"])
+    return np.random.default_rng(2).normal(size=(rows, 3, D)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("temperature", "l2"), CONFIGS)
+def test_multi_vector_losses_match_numpy(targets, table, multi_queries, temperature, l2):
+    """k = 3 user vectors per row: every loss scores an item by its best-matching vector."""
+    sim = Similarity(l2_normalize=l2, temperature=temperature)
+    q = tf.constant(multi_queries)
+    softmax = NextSessionRetrieval(UniformSampler(V), num_negatives=len(NEG), similarity=sim)
+    np.testing.assert_allclose(
+        float(softmax(q, targets, lookup(table), training=False, negative_ids=neg_tensor(NEG))),
+        ref_softmax(multi_queries, table, NEG, temperature, l2), **TOL)
+    bce = NextSessionRetrieval(UniformSampler(V), loss="bce", similarity=sim)
+    np.testing.assert_allclose(
+        float(bce(q, targets, lookup(table), training=False, negative_ids=neg_tensor(BCE_NEG))),
+        ref_bce(multi_queries, table, BCE_NEG, temperature, l2), **TOL)
+    np.testing.assert_allclose(float(SessionRank(sim)(q, targets, lookup(table))),
+                               ref_rank(multi_queries, table, temperature, l2), **TOL)
+
+
+def test_multi_vector_reference_differs_from_one_vector(table, multi_queries):
+    """Sensitivity guard: the max over 3 vectors is not the first vector's loss."""
+    assert abs(ref_softmax(multi_queries, table, NEG)
+               - ref_softmax(multi_queries[:, 0], table, NEG)) > 1e-2
+
+
+def test_tfrs_path_refuses_several_user_vectors(targets, table, multi_queries):
+    task = NextSessionRetrieval(UniformSampler(V), num_negatives=len(NEG),
+                                in_batch_negatives=True)
+    with pytest.raises(ValueError, match="one user vector per row"):
+        task(tf.constant(multi_queries), targets, lookup(table), training=False,
+             negative_ids=neg_tensor(NEG))

@@ -57,7 +57,8 @@ def test_wrong_types_are_refused(data, pattern):
 
 def test_overrides_and_round_trip(tmp_path):
     c = apply_overrides(ExperimentConfig(), ["model.sse=gru", "train.epochs=3",
-                                             "train.eval_ks=[5, 50]", "train.clipnorm=1"])
+                                             "train.eval_ks=[5, 50]", "train.clipnorm=1",
+                                             "train.early_stopping_metric=recall@50"])
     assert (c.model.sse, c.train.epochs, c.train.eval_ks, c.train.clipnorm) == \
         ("gru", 3, [5, 50], 1.0)
     path = tmp_path / "c.yaml"
@@ -100,3 +101,29 @@ def test_label_split_is_refused_for_a_sequential_ise():
     with pytest.raises(ConfigError, match=r"model.ise_label_split: only for the pooling ISEs "
                                           r"\['mean', 'max', 'max_relu'\], not model.ise='gru'"):
         load_config("sessionrec_hstu", ["model.ise=gru", "model.ise_label_split=true"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=0", "train.epochs: must be >= 1, got 0"),
+    ("train.batch_size=-4", "train.batch_size: must be >= 1"),
+    ("model.embedding_dim=0", "model.embedding_dim: must be >= 1"),
+    ("model.embedding_mlp=[32, 0]", r"model.embedding_mlp: must be >= 1, got \[32, 0\]"),
+    ("model.dropout=1.0", r"model.dropout: must be >= 0 and <= 0.99"),
+    ("task.temperature=0", "task.temperature: must be > 0, got 0.0"),
+    ("train.learning_rate=-1e-3", "train.learning_rate: must be > 0"),
+    ("train.clipnorm=0", "train.clipnorm: must be > 0"),
+    ("train.eval_ks=[0]", "train.eval_ks: must be >= 1"),
+    ("train.early_stopping_metric=loss", "train.early_stopping_metric: 'loss' is not computed"),
+    ("train.early_stopping_metric=recall@20", "'recall@20' is not computed"),
+])
+def test_out_of_range_values_are_refused_at_load(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("sessionrec_hstu", [override])
+
+
+def test_edge_values_in_range_load():
+    c = load_config("sessionrec_hstu", ["model.dropout=0", "train.weight_decay=0",
+                                        "train.checkpoint_every_steps=0", "task.alpha=0",
+                                        "train.clipnorm=null", "train.steps_per_epoch=null",
+                                        "train.early_stopping_metric=ndcg@10"])
+    assert c.model.dropout == 0.0 and c.train.clipnorm is None
