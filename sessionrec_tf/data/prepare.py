@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -111,6 +112,22 @@ def request_fingerprint(source: str, path: str | None, source_options: Mapping[s
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def check_writable(output: Path, flag: str = "--output") -> None:
+    """Fail fast (before any work) when ``output`` cannot be created: probe its nearest
+    existing ancestor with a temporary directory, removed at once."""
+    ancestor = output.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DataError(f"{flag} {output}: {ancestor} is not a directory")
+    try:
+        probe = Path(tempfile.mkdtemp(prefix=f".{output.name}.probe-", dir=ancestor))
+        probe.rmdir()
+    except OSError as err:
+        raise DataError(f"{flag} {output}: cannot write in {ancestor} "
+                        f"({err.strerror or err})") from None
+
+
 def _check_output(output: Path, fingerprint: str, overwrite: bool) -> bool:
     """True if ``output`` already holds exactly this request's dataset (nothing to do)."""
     if not output.exists():
@@ -197,6 +214,7 @@ def prepare_dataset(
     if _check_output(output, fingerprint, options.overwrite):
         say(f"{output} already holds this dataset (request {fingerprint}); nothing to do")
         return PreparedDataset.load(output)
+    check_writable(output)
     loaded = load_source(source, input_path, source_options, progress=progress)
     return prepare_log(loaded, output, options, name=name, progress=progress, log=log,
                        fingerprint=fingerprint, source=source, input_path=input_path,

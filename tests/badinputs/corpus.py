@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 HEADER = "user_id,item_id,timestamp,label\n"
+# A directory nobody can write in, root included (sysfs refuses new entries).
+UNWRITABLE = "/sys/fs"
 MAP = "user_id: user_id\nitem_id: item_id\ntimestamp: timestamp\nlabel: label\n"
 
 
@@ -271,6 +273,10 @@ CASES: list[Case] = [
     Case("prepare-output-holds-other-data", "prepare",
          ("prepare", "--source", "synthetic", "--size", "tiny", "--seed", "5", "--output",
           "{data}", "--quiet"), ("--overwrite",)),
+    Case("prepare-output-unwritable", "prepare",
+         ("prepare", "--source", "csv", "--input", "{csv}", "--column-map", "{map}",
+          "--output", f"{UNWRITABLE}/out", "--quiet"),
+         (f"{UNWRITABLE}/out", "cannot write")),
     # ------------------------------------------------------------------ prepared data
     Case("data-missing", "data", ("train", "--config", "sessionrec_hstu", "--data",
                                   "{tmp}/none", "--output", "{tmp}/run"),
@@ -358,6 +364,8 @@ CASES: list[Case] = [
          setup=_file("f")),
     Case("train-output-glob-characters", "train", _train(output="{tmp}/run[1]"),
          ("run[1]", "[]"),),
+    Case("train-output-unwritable", "train", _train(output=f"{UNWRITABLE}/run"),
+         (f"{UNWRITABLE}/run",)),
     Case("train-existing-run-other-config", "train",
          (*TRAIN, "--output", "{run}", "--set", "model.sse=gru"),
          ("different config", "model.sse")),
@@ -380,6 +388,9 @@ CASES: list[Case] = [
     Case("export-output-is-a-file", "export",
          ("export", "--run", "{run}", "--output", "{tmp}/f", "--quiet"), ("{tmp}/f",),
          setup=_file("f")),
+    Case("export-output-unwritable", "export",
+         ("export", "--run", "{run}", "--output", f"{UNWRITABLE}/exp", "--quiet"),
+         (f"{UNWRITABLE}/exp",)),
     Case("export-other-vocabularies", "export",
          ("export", "--run", "{run}", "--data", "{tmp}/other", "--output", "{tmp}/exp",
           "--quiet"), ("different vocabularies",), setup=_other_vocab),
@@ -402,6 +413,9 @@ CASES: list[Case] = [
     Case("score-output-is-a-file", "score",
          ("score", "--model", "{export}", "--data", "{data}", "--output", "{tmp}/f",
           "--quiet"), ("{tmp}/f",), setup=_file("f")),
+    Case("score-output-unwritable", "score",
+         ("score", "--model", "{export}", "--data", "{data}", "--output",
+          f"{UNWRITABLE}/recs", "--quiet"), (f"{UNWRITABLE}/recs",)),
     # ------------------------------------------------------------------ evaluate
     Case("evaluate-run-missing", "evaluate", ("evaluate", "--run", "{tmp}/none", "--k", "10"),
          ("{tmp}/none",)),
@@ -415,6 +429,9 @@ CASES: list[Case] = [
     Case("evaluate-other-vocabularies", "evaluate",
          ("evaluate", "--run", "{run}", "--data", "{tmp}/other", "--k", "10"),
          ("different vocabularies",), setup=_other_vocab),
+    Case("evaluate-output-unwritable", "evaluate",
+         ("evaluate", "--run", "{run}", "--k", "10", "--output", f"{UNWRITABLE}/m.json"),
+         (f"{UNWRITABLE}/m.json",)),
     Case("evaluate-output-is-a-directory", "evaluate",
          ("evaluate", "--run", "{run}", "--k", "10", "--output", "{tmp}/d"), ("{tmp}/d",),
          setup=lambda tmp, _ws: (tmp / "d").mkdir()),
