@@ -218,7 +218,7 @@ def bench_scann(work: Path, num_queries: int) -> tuple[str, str]:
 
     from sessionrec_tf.export.exact import ExactRetriever, candidate_variable
     from sessionrec_tf.export.scann_options import ScannOptions
-    from sessionrec_tf.export.scann_retriever import ScannRetriever, _scann_config
+    from sessionrec_tf.export.scann_retriever import ScannRetriever, configure_builder
 
     model, data = trained_recflow(work)
     learned = model.candidate_embeddings().numpy()
@@ -246,7 +246,7 @@ def bench_scann(work: Path, num_queries: int) -> tuple[str, str]:
              f"{build_s:.0f} s",
              f"{recall(tf_ids, truth):.4f}", f"{tf_qps:,.0f}", f"{tf_qps / exact_qps:.0f}x")]
     builder = scann_ops_pybind.builder(candidates[2:], K, "dot_product")
-    searcher = _scann_config(builder, opts).build()
+    searcher = configure_builder(builder, opts).build()
     search, reorder_default = opts.num_leaves_to_search, opts.num_reordering_candidates
     for leaves, reorder in ((search, 400), (search, reorder_default),
                             (round(1.5 * search), reorder_default),
