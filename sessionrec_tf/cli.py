@@ -310,6 +310,10 @@ def register_experiment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override applied to every run, e.g. --set model.max_len=50")
     p.add_argument("--parts", nargs="+", help="report only: which experiments to include")
+    p.add_argument("--sections", metavar="FILE.yaml",
+                   help="report only: write OUTPUT/REPORT.md from the current results listed "
+                        "in this file (title, table, plot, note per section) without training, "
+                        "e.g. --sections benchmarks/report.yaml --output benchmarks")
     p.add_argument("--cells", nargs="+", metavar="LABEL",
                    help="table2/table4/ablation only: a subset of their rows, e.g. --cells "
                         "HSTU+ SessionRec-HSTU (table2 must include SessionRec-HSTU; table4 "
@@ -343,6 +347,12 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from sessionrec_tf.data import PreparedDataset
     from sessionrec_tf.experiments.report import PARTS
 
+    if args.sections:
+        if args.name != "report":
+            raise CliError(f"--sections applies to report only, not {args.name}")
+        path = ex.collect_report(Path(args.sections), Path(args.output))
+        print(f"wrote {path}")
+        return 0
     if args.name in ex.NEEDS_DATA and not args.data:
         raise CliError(f"experiment {args.name} needs --data tfrecords/NAME")
     if args.seeds < 1:
