@@ -56,13 +56,13 @@ class UserVectors(tf.keras.layers.Layer):
 def max_match(users: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
     """``[B, C]`` scores of ``users`` ``[B, d]`` or ``[B, k, d]`` against ``[C, d]``
     candidates: the dot product, or its max over the ``k`` vectors."""
-    if users.shape.rank == 2:
+    if len(users.shape) == 2:
         return tf.matmul(users, candidates, transpose_b=True)
     return tf.reduce_max(tf.einsum("bkd,cd->bkc", users, candidates), axis=1)
 
 
 def max_match_rows(users: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
     """``[R]`` scores of row ``r``'s user (``[R, d]`` or ``[R, k, d]``) and item ``[R, d]``."""
-    if users.shape.rank == 2:
+    if len(users.shape) == 2:
         return tf.reduce_sum(users * items, axis=-1)
     return tf.reduce_max(tf.reduce_sum(users * items[:, None, :], axis=-1), axis=1)
