@@ -278,33 +278,40 @@ def _kill_once(monkeypatch, name: str, when) -> None:
     monkeypatch.setattr(Trainer, name, wrapper)
 
 
+@pytest.fixture(scope="module")
+def uninterrupted_two_epochs(tiny_dataset, tmp_path_factory):
+    """The reference run of the epoch-boundary kill tests: (trainer, run dir)."""
+    run_dir = tmp_path_factory.mktemp("boundary") / "ref"
+    return _train(tiny_dataset, run_dir, 2), run_dir
+
+
 @pytest.mark.parametrize("point", ["before_checkpoint", "before_promotion"])
 def test_kill_at_the_epoch_boundary_keeps_history_checkpoint_and_best_in_step(
-        tiny_dataset, tmp_path, monkeypatch, point):
+        tiny_dataset, tmp_path, monkeypatch, point, uninterrupted_two_epochs):
     """Killed after epoch 2's history record (before its checkpoint), or after the checkpoint
     (before its best weights replace best/): the resumed run records each epoch once and ends
     with the uninterrupted run's weights and best weights (issue 18)."""
-    ref = _train(tiny_dataset, tmp_path / "ref", 3)
-    ref_best = tf.train.load_checkpoint(best_prefix(tmp_path / "ref"))
-    ref_history = json.loads((tmp_path / "ref" / "history.json").read_text())
+    ref, ref_dir = uninterrupted_two_epochs
+    ref_best = tf.train.load_checkpoint(best_prefix(ref_dir))
+    ref_history = json.loads((ref_dir / "history.json").read_text())
     assert ref_history[1]["best"]  # epoch 2 improves, so its best weights are pending
     if point == "before_checkpoint":
         _kill_once(monkeypatch, "_save", lambda epoch, step: epoch == 2 and step == 0)
     else:
         _kill_once(monkeypatch, "_promote_best", lambda epoch: epoch == 1)
     with pytest.raises(_Killed):
-        _train(tiny_dataset, tmp_path / "k", 3)
+        _train(tiny_dataset, tmp_path / "k", 2)
     written = json.loads((tmp_path / "k" / "history.json").read_text())
     assert [h["epoch"] for h in written] == [1, 2]  # epoch 2's record is on disk
     monkeypatch.undo()
-    resumed = _train(tiny_dataset, tmp_path / "k", 3)
+    resumed = _train(tiny_dataset, tmp_path / "k", 2)
     history = json.loads((tmp_path / "k" / "history.json").read_text())
-    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert [h["epoch"] for h in history] == [1, 2]
     assert [h["valid"] for h in history] == [h["valid"] for h in ref_history]
     assert all(np.array_equal(x, y) for x, y in zip(_weights(resumed.model),
                                                     _weights(ref.model)))
     best = tf.train.load_checkpoint(best_prefix(tmp_path / "k"))
-    names = [n for n, _ in tf.train.list_variables(best_prefix(tmp_path / "ref"))
+    names = [n for n, _ in tf.train.list_variables(best_prefix(ref_dir))
              if "model" in n and "OPTIMIZER" not in n]
     assert names and all(np.array_equal(best.get_tensor(n), ref_best.get_tensor(n))
                          for n in names)
