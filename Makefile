@@ -18,9 +18,12 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/sessionrec demo
 
+# CI has 2 cores: two pytest workers (pytest-xdist), each test on whichever is free.
+TEST_WORKERS ?= 2
+
 test: install
 	$(PY) -m ruff check sessionrec_tf tests benchmarks
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15 tests
 
 lint: install
 	$(PY) -m ruff check sessionrec_tf tests benchmarks

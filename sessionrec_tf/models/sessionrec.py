@@ -198,7 +198,7 @@ class SessionRec(tfrs.Model):
         states, mask = self.encode_sequence(encoder_input, training=training)
         flat_states = tf.boolean_mask(states, mask)  # [S_total - B, d] in row order
         positions = tf.gather(new_index, targets.group_position)  # never a removed session
-        queries = tf.gather(flat_states, tf.gather(positions, targets.row_group))
+        queries = tf.gather(flat_states, positions)  # [G, d]: one per target session
         loss = self._eq10(self.retrieval, self.rank, queries, targets, training)
         if self.prefix_weight > 0:
             loss = loss + self.prefix_weight * self.partial_session_loss(seq, training)
@@ -231,12 +231,12 @@ class SessionRec(tfrs.Model):
         inputs, targets = partial_session_queries(dict(seq), self.view.keys, seed)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training)
-        queries = tf.gather(_last_state(states, mask), targets.row_group)
+        queries = _last_state(states, mask)  # [G, d]: group g is query g
         return self._eq10(self.prefix_retrieval, self.prefix_rank, queries, targets, training)
 
     def _eq10(self, retrieval: NextSessionRetrieval, rank: SessionRank | None,
               queries: tf.Tensor, targets: TargetRows, training: bool) -> tf.Tensor:
-        """``L_retrieval + alpha * L_rank`` of ``[R, d]`` queries and their target rows."""
+        """``L_retrieval + alpha * L_rank`` of ``[G, d]`` group queries and their rows."""
         loss = retrieval(queries, targets, self.candidates, training=training)
         if rank is not None and self.alpha > 0:
             loss = loss + self.alpha * rank(queries, targets, self.candidates, training=training)

@@ -12,7 +12,11 @@ leaves it out).
 
 The loss is the mean over *all* rows (rows of sessions without negatives count as zeros), so
 ``alpha`` in ``L = L_retrieval + alpha * L_rank`` (Eq. 10) weighs comparable quantities.
-Computed on the ragged (row, negative) pairs: nothing is padded to the longest session.
+
+The rows of a group share its query and its negatives, so the negatives are scored once per
+group on the ragged (group, negative) pairs (nothing padded), reduced to their log-sum-exp
+``N_g``, and ``loss_r = softplus(N_g - s(q_g, v_r))``: O(R + sum_g |N_g|) work, not
+O(sum_r |N_g(r)|).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import tensorflow_recommenders as tfrs
 
 from sessionrec_tf.layers.interests import max_match_rows
 from sessionrec_tf.tasks.similarity import Similarity
-from sessionrec_tf.tasks.targets import TargetRows
+from sessionrec_tf.tasks.targets import TargetRows, group_queries
 
 
 class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
@@ -42,27 +46,29 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
     def call(self, query_embeddings: tf.Tensor, targets: TargetRows,
              candidate_fn: Callable[[tf.Tensor], tf.Tensor],
              training: bool | None = None) -> tf.Tensor:
-        """Scalar mean rank loss over the batch's rows (``[R, d]`` queries)."""
+        """Scalar mean rank loss over the batch's rows; ``[G, d]`` (or ``[G, k, d]``) queries,
+        one per group."""
         sim = self.similarity
-        q = sim.embed(query_embeddings)
-        pos = sim.scale(max_match_rows(q, sim.embed(candidate_fn(targets.positive_ids))))
+        q = sim.embed(group_queries(query_embeddings, targets))
+        pos = sim.scale(max_match_rows(tf.gather(q, targets.row_group),
+                                       sim.embed(candidate_fn(targets.positive_ids))))  # [R]
         negatives = targets.group_negatives  # [G, Q]
-        neg_emb = sim.embed(candidate_fn(negatives.flat_values))  # [Q_total, d]
-        starts = tf.gather(negatives.row_splits[:-1], targets.row_group)
-        limits = tf.gather(negatives.row_splits[1:], targets.row_group)
-        pairs = tf.ragged.range(starts, limits)  # [R, Q_r] indices into neg_emb
-        pair_row = pairs.value_rowids()
-        pair_scores = sim.scale(max_match_rows(tf.gather(q, pair_row),
-                                               tf.gather(neg_emb, pairs.flat_values)))
-        rows = tf.shape(q)[0]
-        has_neg = pairs.row_lengths() > 0
-        # logsumexp over {pos_r} and the pair scores of row r, stabilised by the row max
-        neg_max = tf.math.unsorted_segment_max(pair_scores, pair_row, rows)
-        top = tf.where(has_neg, tf.maximum(pos, neg_max), pos)
-        neg_sum = tf.math.unsorted_segment_sum(
-            tf.exp(pair_scores - tf.gather(top, pair_row)), pair_row, rows)
-        lse = top + tf.math.log(tf.exp(pos - top) + neg_sum)
-        per_row = tf.where(has_neg, lse - pos, tf.zeros_like(pos))
+        groups = tf.shape(q)[0]
+        pair_group = negatives.value_rowids()
+        pair_scores = sim.scale(max_match_rows(
+            tf.gather(q, pair_group), sim.embed(candidate_fn(negatives.flat_values))))
+        has_neg = negatives.row_lengths() > 0  # [G]
+        # log-sum-exp of each group's negatives, stabilised by the group max (0 when empty)
+        top = tf.stop_gradient(tf.where(
+            has_neg, tf.math.unsorted_segment_max(pair_scores, pair_group, groups),
+            tf.zeros([groups], pair_scores.dtype)))
+        total = tf.math.unsorted_segment_sum(tf.exp(pair_scores - tf.gather(top, pair_group)),
+                                             pair_group, groups)
+        group_lse = top + tf.math.log(tf.where(has_neg, total, tf.ones_like(total)))
+        per_row = tf.where(tf.gather(has_neg, targets.row_group),
+                           tf.nn.softplus(tf.gather(group_lse, targets.row_group) - pos),
+                           tf.zeros_like(pos))
+        rows = tf.shape(pos)[0]
         loss = tf.reduce_sum(per_row) / tf.cast(tf.maximum(rows, 1), per_row.dtype)
         self.loss_tracker.update_state(loss)
         return loss

@@ -10,14 +10,18 @@ Masked out of a row's negatives: the other positives of the same target session 
 by id when ``remove_accidental_hits``: any candidate whose id is one of those positives).
 The loss is the mean over rows.
 
-Two code paths compute this:
+The task takes one query per *group* (a position and its target session), ``[G, d]``:
+every row of a group shares its query, its sampled negatives and its accidental-hit mask.
+Two code paths compute the loss:
 
-- sampled negatives only (default): the ``[R, 1 + C]`` logits directly, O(R * C) memory;
+- sampled negatives only (default): the negative logits once per group, ``[G, C]``, and
+  their masked log-sum-exp ``N_g``; then ``loss_r = softplus(N_g - s(q_g, v_r))``, which is
+  ``-log softmax`` of the row's ``[1 + C]`` logits (O(G * C) work instead of O(R * C));
 - with in-batch negatives: :class:`tfrs.tasks.Retrieval` over candidates ``[positives;
   sampled]`` with a ``score_mask`` (its scores are ``[R, R + C]``, inherent to in-batch).
 
 The tests check that the fast path equals ``tfrs.tasks.Retrieval`` with in-batch columns
-masked, and both against numpy.
+masked, and both against a per-row numpy reference.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from sessionrec_tf.config import LOSS_NAMES as LOSSES
 from sessionrec_tf.layers.interests import max_match, max_match_rows
 from sessionrec_tf.tasks.samplers import PopularitySampler, UniformSampler
 from sessionrec_tf.tasks.similarity import Similarity
-from sessionrec_tf.tasks.targets import TargetRows
+from sessionrec_tf.tasks.targets import TargetRows, group_queries
 
 MIN_LOGIT = tfrs.layers.loss.MIN_FLOAT
 
@@ -42,12 +46,16 @@ def _mean(per_row: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(per_row) / count
 
 
-def _in_group_positives(targets: TargetRows, candidate_ids: tf.Tensor) -> tf.Tensor:
-    """``[R, M]`` bool: candidate m's id is a positive of row r's target session."""
+def _group_hits(targets: TargetRows, candidate_ids: tf.Tensor) -> tf.Tensor:
+    """``[G, M]`` bool: candidate m's id is a positive of group g's target session."""
     eq = tf.cast(tf.equal(targets.positive_ids[:, None], candidate_ids[None, :]), tf.int32)
     groups = tf.shape(targets.group_position)[0]
-    per_group = tf.math.unsorted_segment_max(eq, targets.row_group, groups)
-    return tf.gather(per_group, targets.row_group) > 0
+    return tf.math.unsorted_segment_max(eq, targets.row_group, groups) > 0
+
+
+def _in_group_positives(targets: TargetRows, candidate_ids: tf.Tensor) -> tf.Tensor:
+    """``[R, M]`` bool: candidate m's id is a positive of row r's target session."""
+    return tf.gather(_group_hits(targets, candidate_ids), targets.row_group)
 
 
 class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
@@ -118,7 +126,8 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
         """Loss for one batch.
 
         Args:
-          query_embeddings: ``[R, d]`` user state of each row's position.
+          query_embeddings: ``[G, d]`` user state of each group's position (``[G, k, d]``
+            with several user vectors); rows of a group share it.
           targets: the batch's rows (:class:`TargetRows`).
           candidate_fn: item ids ``[n]`` -> candidate embeddings ``[n, d]``.
           training: draws fresh negatives (and advances the sampling stream) when true.
@@ -130,17 +139,19 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
         if not self.built:
             self.build()
         sim = self.similarity
-        q = sim.embed(query_embeddings)
+        q = sim.embed(group_queries(query_embeddings, targets))
         pos_emb = sim.embed(candidate_fn(targets.positive_ids))
         seed = self._seed(training)
         if self.loss_kind == "bce":
-            loss = self._bce(q, pos_emb, targets, candidate_fn, seed, negative_ids)
+            loss = self._bce(tf.gather(q, targets.row_group), pos_emb, targets, candidate_fn,
+                             seed, negative_ids)
         else:
             if negative_ids is None:
                 negative_ids = self.sampler.sample(self.num_negatives, seed)
             neg_emb = sim.embed(candidate_fn(negative_ids))
             if self.in_batch_negatives:
-                loss = self.tfrs_loss(q, pos_emb, neg_emb, targets, negative_ids)
+                loss = self.tfrs_loss(tf.gather(q, targets.row_group), pos_emb, neg_emb,
+                                      targets, negative_ids)
             else:
                 loss = self.sampled_softmax_loss(q, pos_emb, neg_emb, targets, negative_ids)
         self.loss_tracker.update_state(loss)
@@ -151,17 +162,19 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
 
     def sampled_softmax_loss(self, q: tf.Tensor, pos_emb: tf.Tensor, neg_emb: tf.Tensor,
                              targets: TargetRows, negative_ids: tf.Tensor) -> tf.Tensor:
-        """The fast path: ``[R, 1 + C]`` logits, label in column 0."""
+        """The fast path (``q``: ``[G, (k,) d]`` embedded group queries): the negatives'
+        log-sum-exp ``N_g`` once per group, then ``softplus(N_g - pos_r)`` per row, equal to
+        ``logsumexp([pos_r, neg_g]) - pos_r``."""
         sim = self.similarity
-        pos = sim.scale(max_match_rows(q, pos_emb))
-        neg = sim.scale(max_match(q, neg_emb))
+        pos = sim.scale(max_match_rows(tf.gather(q, targets.row_group), pos_emb))  # [R]
+        neg = sim.scale(max_match(q, neg_emb))  # [G, C]
         if self.logq_correction:
             pos = pos - self._log_q(targets.positive_ids)
             neg = neg - self._log_q(negative_ids)[None, :]
         if self.remove_accidental_hits:
-            neg = tf.where(_in_group_positives(targets, negative_ids), MIN_LOGIT, neg)
-        logits = tf.concat([pos[:, None], neg], axis=1)
-        per_row = tf.reduce_logsumexp(logits, axis=1) - pos
+            neg = tf.where(_group_hits(targets, negative_ids), MIN_LOGIT, neg)
+        group_lse = tf.reduce_logsumexp(neg, axis=1)  # [G]
+        per_row = tf.nn.softplus(tf.gather(group_lse, targets.row_group) - pos)
         return _mean(per_row)
 
     def score_mask(self, targets: TargetRows, negative_ids: tf.Tensor,
@@ -187,7 +200,8 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
     def tfrs_loss(self, q: tf.Tensor, pos_emb: tf.Tensor, neg_emb: tf.Tensor,
                   targets: TargetRows, negative_ids: tf.Tensor,
                   in_batch: bool | None = None) -> tf.Tensor:
-        """The same loss through ``tfrs.tasks.Retrieval`` (in-batch capable, O(R^2))."""
+        """The same loss through ``tfrs.tasks.Retrieval`` (in-batch capable, O(R^2));
+        ``q``: ``[R, d]``, each row's query."""
         in_batch = self.in_batch_negatives if in_batch is None else in_batch
         if q.shape.rank != 2:
             raise ValueError("the TFRS loss takes one user vector per row; several user "

@@ -45,6 +45,15 @@ class TargetRows:
         return tf.shape(self.positive_ids, out_type=tf.int64)[0]
 
 
+def group_queries(query_embeddings: tf.Tensor, targets: TargetRows) -> tf.Tensor:
+    """``query_embeddings`` (``[G, d]`` or ``[G, k, d]``), checked to hold one query per group."""
+    tf.debugging.assert_equal(
+        tf.shape(query_embeddings, out_type=tf.int64)[0],
+        tf.shape(targets.group_position, out_type=tf.int64)[0],
+        message="the tasks take one query per group (target session), not one per row")
+    return query_embeddings
+
+
 def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> TargetRows:
     """Build the rows of a batch ``[batch, sessions, items]`` (see module docstring)."""
     sessions = item_ids.values  # [S, I]

@@ -92,8 +92,9 @@ def table() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def queries() -> np.ndarray:
-    rows = len(REF["positive_ids"])
-    return np.random.default_rng(1).normal(size=(rows, D)).astype(np.float32)
+    """One query per group (a position and its target session); its rows share it."""
+    groups = len(REF["group_position"])
+    return np.random.default_rng(1).normal(size=(groups, D)).astype(np.float32)
 
 
 def lookup(table: np.ndarray):
@@ -140,7 +141,7 @@ def ref_softmax(queries, table, neg_ids, temperature=1.0, l2=False, rah=True, lo
     for r, (g, p) in enumerate(rows):
         session = set(ref["group_positives"][g])
 
-        def logit(item: int, q=queries[r]) -> float:
+        def logit(item: int, q=queries[g]) -> float:
             s = np_score(q, table[item], temperature, l2)
             return s - log_q[item] if log_q is not None else s
 
@@ -160,21 +161,21 @@ def ref_bce(queries, table, neg_ids, temperature=1.0, l2=False, rah=True) -> flo
     for r, (g, p) in enumerate(zip(REF["row_group"], REF["positive_ids"])):
         n = neg_ids[r]
         weight = 0.0 if rah and n in REF["group_positives"][g] else 1.0
-        losses.append(np_softplus(-np_score(queries[r], table[p], temperature, l2))
-                      + weight * np_softplus(np_score(queries[r], table[n], temperature, l2)))
+        losses.append(np_softplus(-np_score(queries[g], table[p], temperature, l2))
+                      + weight * np_softplus(np_score(queries[g], table[n], temperature, l2)))
     return float(np.mean(losses))
 
 
 def ref_rank(queries, table, temperature=1.0, l2=False) -> float:
     losses = []
-    for r, (g, p) in enumerate(zip(REF["row_group"], REF["positive_ids"])):
+    for g, p in zip(REF["row_group"], REF["positive_ids"]):
         # a negative that is also a positive of the same session is contradictory: left out
         negs = [n for n in REF["group_negatives"][g] if n not in REF["group_positives"][g]]
         if not negs:
             losses.append(0.0)
             continue
-        pos = np_score(queries[r], table[p], temperature, l2)
-        logits = [pos] + [np_score(queries[r], table[n], temperature, l2) for n in negs]
+        pos = np_score(queries[g], table[p], temperature, l2)
+        logits = [pos] + [np_score(queries[g], table[n], temperature, l2) for n in negs]
         losses.append(np_logsumexp(logits) - pos)
     return float(np.mean(losses))
 
@@ -284,12 +285,13 @@ def test_uniform_logq_correction_is_a_no_op(targets, table, queries):
 def _paths(task: NextSessionRetrieval, targets, table, queries, neg_ids, in_batch: bool):
     sim = task.similarity
     cand = lookup(table)
-    q = sim.embed(tf.constant(queries))
+    q = sim.embed(tf.constant(queries))  # [G, D]
     pos_emb = sim.embed(cand(targets.positive_ids))
     neg = neg_tensor(neg_ids)
     neg_emb = sim.embed(cand(neg))
     fast = task.sampled_softmax_loss(q, pos_emb, neg_emb, targets, neg)
-    via_tfrs = task.tfrs_loss(q, pos_emb, neg_emb, targets, neg, in_batch=in_batch)
+    via_tfrs = task.tfrs_loss(tf.gather(q, targets.row_group), pos_emb, neg_emb, targets, neg,
+                              in_batch=in_batch)
     return float(fast), float(via_tfrs)
 
 
@@ -377,7 +379,7 @@ def test_rank_matches_numpy(targets, table, queries, temperature, l2):
 def test_rank_is_zero_when_no_session_has_negatives(table):
     users = [[([3], [1]), ([4, 5], [1, 1])], [([6], [1]), ([7], [1])]]
     t = next_session_targets(*ragged_batch(users))
-    q = tf.constant(np.ones((int(t.num_rows), D), np.float32))
+    q = tf.constant(np.ones((len(t.group_position), D), np.float32))
     assert float(SessionRank()(q, t, lookup(table))) == 0.0
 
 
@@ -389,15 +391,15 @@ def test_rank_leaves_out_negatives_that_are_positives_of_the_same_session(table)
     t_bad = next_session_targets(*ragged_batch(contradictory))
     t_ok = next_session_targets(*ragged_batch(clean))
     assert t_bad.group_negatives.to_list() == [[4]]  # 9 is a positive of that session
-    q = tf.constant(np.random.default_rng(7).normal(size=(2, D)).astype(np.float32))
+    q = tf.constant(np.random.default_rng(7).normal(size=(1, D)).astype(np.float32))
     rank = SessionRank(Similarity(temperature=0.5))
     got = float(rank(q, t_bad, lookup(table)))
     np.testing.assert_allclose(got, float(rank(q, t_ok, lookup(table))), **TOL)
     want = np.mean([
-        np_logsumexp([np_score(q.numpy()[r], table[p], 0.5, False),
-                      np_score(q.numpy()[r], table[4], 0.5, False)])
-        - np_score(q.numpy()[r], table[p], 0.5, False)
-        for r, p in enumerate([8, 9])])
+        np_logsumexp([np_score(q.numpy()[0], table[p], 0.5, False),
+                      np_score(q.numpy()[0], table[4], 0.5, False)])
+        - np_score(q.numpy()[0], table[p], 0.5, False)
+        for p in [8, 9]])
     np.testing.assert_allclose(got, want, **TOL)
 
 
@@ -415,8 +417,8 @@ def _all_tasks():
     }
 
 
-def _loss_and_grads(task, targets, table: np.ndarray, rows: int, negative_ids=None):
-    q = tf.Variable(np.random.default_rng(2).normal(size=(rows, D)).astype(np.float32))
+def _loss_and_grads(task, targets, table: np.ndarray, groups: int, negative_ids=None):
+    q = tf.Variable(np.random.default_rng(2).normal(size=(groups, D)).astype(np.float32))
     t = tf.Variable(table)
     kwargs = {} if negative_ids is None else {"negative_ids": neg_tensor(negative_ids)}
     with tf.GradientTape() as tape:
@@ -430,7 +432,7 @@ def _loss_and_grads(task, targets, table: np.ndarray, rows: int, negative_ids=No
 def test_batch_without_rows_gives_zero_loss_and_finite_grads(name, table):
     t = next_session_targets(*ragged_batch([[([3, 4], [1, 0])], [([5, 6], [1, 1])]]))
     assert int(t.num_rows) == 0
-    loss, grads = _loss_and_grads(_all_tasks()[name], t, table, rows=0)
+    loss, grads = _loss_and_grads(_all_tasks()[name], t, table, groups=0)
     assert loss == 0.0
     for g in grads:
         assert g is None or np.all(np.isfinite(g))
@@ -441,7 +443,7 @@ def test_grads_are_finite_with_masked_candidates(name, targets, table):
     # fixed negatives holding accidental hits, so the masks are exercised
     negs = {"rank": None, "bce": BCE_NEG}.get(name, NEG)
     loss, grads = _loss_and_grads(_all_tasks()[name], targets, table,
-                                  rows=int(targets.num_rows), negative_ids=negs)
+                                  groups=len(targets.group_position), negative_ids=negs)
     assert np.isfinite(loss) and loss > 0
     assert grads[0] is not None and np.all(np.isfinite(grads[0]))
     assert np.any(grads[0] != 0)
@@ -542,13 +544,13 @@ def test_task_sampling_stream_advances_in_training_only(targets, table, queries)
 # ----------------------------------------------------------------- 6. several user vectors
 @pytest.fixture(scope="module")
 def multi_queries() -> np.ndarray:
-    rows = len(REF["positive_ids"])
-    return np.random.default_rng(2).normal(size=(rows, 3, D)).astype(np.float32)
+    groups = len(REF["group_position"])
+    return np.random.default_rng(2).normal(size=(groups, 3, D)).astype(np.float32)
 
 
 @pytest.mark.parametrize(("temperature", "l2"), CONFIGS)
 def test_multi_vector_losses_match_numpy(targets, table, multi_queries, temperature, l2):
-    """k = 3 user vectors per row: every loss scores an item by its best-matching vector."""
+    """k = 3 user vectors per group: every loss scores an item by its best-matching vector."""
     sim = Similarity(l2_normalize=l2, temperature=temperature)
     q = tf.constant(multi_queries)
     softmax = NextSessionRetrieval(UniformSampler(V), num_negatives=len(NEG), similarity=sim)
@@ -575,3 +577,15 @@ def test_tfrs_path_refuses_several_user_vectors(targets, table, multi_queries):
     with pytest.raises(ValueError, match="one user vector per row"):
         task(tf.constant(multi_queries), targets, lookup(table), training=False,
              negative_ids=neg_tensor(NEG))
+
+
+def test_tasks_refuse_one_query_per_row(targets, table):
+    """Rows of a group share its query: a ``[R, d]`` tensor is refused, not silently gathered."""
+    rows = int(targets.num_rows)
+    assert rows != len(targets.group_position)
+    q = tf.constant(np.zeros((rows, D), np.float32))
+    retrieval = NextSessionRetrieval(UniformSampler(V), num_negatives=len(NEG))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one query per group"):
+        retrieval(q, targets, lookup(table), negative_ids=neg_tensor(NEG))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one query per group"):
+        SessionRank()(q, targets, lookup(table))

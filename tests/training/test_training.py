@@ -78,8 +78,16 @@ def _train(data, run_dir: Path, epochs: int, extra: list[str] | None = None) -> 
     return trainer
 
 
-def test_deterministic_runs_and_epoch_boundary_resume(tiny_dataset, tmp_path):
-    a = _weights(_train(tiny_dataset, tmp_path / "a", 2).model)
+@pytest.fixture(scope="module")
+def uninterrupted_two_epochs(tiny_dataset, tmp_path_factory):
+    """The uninterrupted 2-epoch reference run of the resume tests: (trainer, run dir)."""
+    run_dir = tmp_path_factory.mktemp("boundary") / "ref"
+    return _train(tiny_dataset, run_dir, 2), run_dir
+
+
+def test_deterministic_runs_and_epoch_boundary_resume(tiny_dataset, tmp_path,
+                                                     uninterrupted_two_epochs):
+    a = _weights(uninterrupted_two_epochs[0].model)
     b = _weights(_train(tiny_dataset, tmp_path / "b", 2).model)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     # interrupted after epoch 1, resumed by a new Trainer: same weights as uninterrupted
@@ -276,13 +284,6 @@ def _kill_once(monkeypatch, name: str, when) -> None:
         return original(self, *args)
 
     monkeypatch.setattr(Trainer, name, wrapper)
-
-
-@pytest.fixture(scope="module")
-def uninterrupted_two_epochs(tiny_dataset, tmp_path_factory):
-    """The reference run of the epoch-boundary kill tests: (trainer, run dir)."""
-    run_dir = tmp_path_factory.mktemp("boundary") / "ref"
-    return _train(tiny_dataset, run_dir, 2), run_dir
 
 
 @pytest.mark.parametrize("point", ["before_checkpoint", "before_promotion"])

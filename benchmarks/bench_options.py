@@ -1,0 +1,121 @@
+"""Training-step cost of SessionRec options, side by side on one prepared dataset (issue 17).
+
+    python benchmarks/bench_options.py --data tfrecords/sim_medium [--steps 20] \
+        [--variant "paper=" --variant "2 user vectors=model.user_vectors=2" ...]
+
+Each variant is ``LABEL=OVERRIDE[,OVERRIDE...]`` on top of ``--config`` (default
+``sessionrec_hstu`` with its shipped sizes); the default variants are the ones the ablation
+compares (paper, several user vectors, partial sessions x4, both). Every variant trains in its
+own process (seconds per step after 3 warm-up steps, seconds per epoch, peak RSS); the
+ratios to the first variant are measured in the same run.
+
+``--old-tree PATH`` (a checkout of an earlier commit, e.g. a git worktree) also times every
+variant with that code, interleaved with the current code, and reports new/old per variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import record  # noqa: E402
+
+DEFAULT_VARIANTS = (
+    "paper=",
+    "2 user vectors=model.user_vectors=2",
+    "partial sessions x4=task.prefix_weight=1.0,task.prefix_queries=4",
+    "partial x4 + 2 user vectors=task.prefix_weight=1.0,task.prefix_queries=4,"
+    "model.user_vectors=2",
+)
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    label, sep, rest = text.partition("=")
+    if not sep or not label.strip():
+        raise SystemExit(f"error: --variant {text!r}: expected LABEL=OVERRIDE[,OVERRIDE...]")
+    return label.strip(), [o.strip() for o in rest.split(",") if o.strip()]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="a prepared dataset (tfrecords/NAME)")
+    p.add_argument("--config", default="sessionrec_hstu")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--variant", action="append", default=None,
+                   help="LABEL=OVERRIDE[,OVERRIDE...] (repeatable; default: the ablation's)")
+    p.add_argument("--set", action="append", default=[], dest="overrides",
+                   help="an override applied to every variant (repeatable)")
+    p.add_argument("--old-tree", default=None,
+                   help="also time each variant with the library at this checkout")
+    args = p.parse_args()
+    variants = [parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
+    import sessionrec_tf  # noqa: F401
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.experiments.efficiency import run_worker
+
+    data = PreparedDataset.load(Path(args.data).resolve())
+    old_tree = Path(args.old_tree).resolve() if args.old_tree else None
+    if old_tree is not None and not (old_tree / "sessionrec_tf").is_dir():
+        raise SystemExit(f"error: --old-tree {old_tree}: no sessionrec_tf package there")
+
+    def timed(overrides: list[str], tree: Path | None) -> dict:
+        """One worker process; with ``tree``, run from there so that it imports that code."""
+        saved, here = os.environ.get("PYTHONPATH"), os.getcwd()
+        if tree is not None:
+            os.environ["PYTHONPATH"] = str(tree)
+            os.chdir(tree)
+        try:
+            if tree is not None:
+                where = subprocess.run([sys.executable, "-c", "import sessionrec_tf; "
+                                        "print(sessionrec_tf.__file__)"], capture_output=True,
+                                       text=True, check=True).stdout.strip()
+                if not Path(where).resolve().is_relative_to(tree):
+                    raise SystemExit(f"error: --old-tree: the worker imports {where}")
+            return run_worker(data.path, args.config, [*args.overrides, *overrides], args.steps)
+        finally:
+            os.chdir(here)
+            if saved is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = saved
+
+    results = []
+    for label, overrides in variants:
+        print(f"timing {label} ...", flush=True)
+        old = timed(overrides, old_tree) if old_tree is not None else None
+        results.append((label, overrides, timed(overrides, None), old))
+    base = results[0][2]["seconds_per_step"]
+    rows = ["| variant | overrides | s/step | x first | s/epoch | peak RSS |"
+            + (" old s/step | new/old |" if old_tree else ""),
+            "|---|---|---|---|---|---|" + ("---|---|" if old_tree else "")]
+    for label, overrides, r, o in results:
+        row = (f"| {label} | `{' '.join(overrides) or '-'}` | {r['seconds_per_step']:.3f} | "
+               f"{r['seconds_per_step'] / base:.2f} | {r['seconds_per_epoch']:.1f} | "
+               f"{r['peak_rss_mb'] / 1024:.2f} GiB |")
+        if o is not None:
+            row += (f" {o['seconds_per_step']:.3f} | "
+                    f"{r['seconds_per_step'] / o['seconds_per_step']:.2f} |")
+        rows.append(row)
+    shared = " ".join(args.overrides) or "none"
+    old_note = ""
+    if old_tree is not None:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=old_tree,
+                                capture_output=True, text=True).stdout.strip() or "unknown"
+        old_note = (f" Old code: `{old_tree}` at {commit}, each variant timed with it just "
+                    "before the current code.")
+    body = "\n".join(rows) + (
+        f"\n\n`{args.config}` on `{Path(args.data).name}` ({data.counts['users']:,} users), "
+        f"batch {results[0][2]['batch_size']}, {args.steps} timed steps after 3 warm-up "
+        f"steps, each variant in its own process; overrides on every variant: {shared}."
+        + old_note)
+    record(f"Training-step cost of SessionRec options on {Path(args.data).name} (issue 17)",
+           body)
+
+
+if __name__ == "__main__":
+    main()
