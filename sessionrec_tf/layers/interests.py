@@ -46,7 +46,15 @@ class UserVectors(tf.keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, states: tf.Tensor) -> tf.Tensor:
-        return states[..., None, :] + tf.einsum("...d,kde->...ke", states, self.kernel)
+        # one [N, d] x [d, k * d] matmul: the equivalent einsum "...d,kde->...ke" has a
+        # gradient ~5x slower than the whole single-vector training step (bench_options.py)
+        dim = tf.shape(states)[-1]
+        flat = tf.reshape(states, [-1, dim])
+        kernel = tf.reshape(tf.transpose(self.kernel, [1, 0, 2]), [dim, self.k * dim])
+        moved = tf.reshape(tf.matmul(flat, kernel),
+                           tf.concat([tf.shape(states)[:-1], [self.k, dim]], axis=0))
+        moved.set_shape(states.shape[:-1].concatenate([self.k, states.shape[-1]]))
+        return states[..., None, :] + moved
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "k": self.k, "init_scale": self.init_scale,
@@ -58,7 +66,9 @@ def max_match(users: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
     candidates: the dot product, or its max over the ``k`` vectors."""
     if len(users.shape) == 2:
         return tf.matmul(users, candidates, transpose_b=True)
-    return tf.reduce_max(tf.einsum("bkd,cd->bkc", users, candidates), axis=1)
+    batch, k, dim = tf.unstack(tf.shape(users))
+    scores = tf.matmul(tf.reshape(users, [batch * k, dim]), candidates, transpose_b=True)
+    return tf.reduce_max(tf.reshape(scores, [batch, k, tf.shape(candidates)[0]]), axis=1)
 
 
 def max_match_rows(users: tf.Tensor, items: tf.Tensor) -> tf.Tensor:

@@ -44,6 +44,22 @@ def test_best_match_scores_against_numpy():
     one = users[:, 0]
     np.testing.assert_allclose(max_match(tf.constant(one), tf.constant(items)).numpy(),
                                one @ items.T, rtol=1e-6)
+    # a batch without users (e.g. no partial-session cut in it) keeps the catalog axis
+    assert max_match(tf.constant(users[:0]), tf.constant(items)).shape == (0, 7)
+
+
+def test_user_vectors_gradient_equals_numpy():
+    """The layer's kernel gradient (it is a reshaped matmul, not an einsum) vs numpy."""
+    layer = UserVectors(2, init_scale=0.5, seed=1)
+    states = np.random.default_rng(3).normal(size=(3, 4, 5)).astype(np.float32)
+    weights = np.random.default_rng(4).normal(size=(3, 4, 2, 5)).astype(np.float32)
+    x = tf.constant(states)
+    layer(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x) * weights)
+    got = tape.gradient(loss, layer.kernel).numpy()
+    want = np.einsum("bld,blke->kde", states, weights)  # d loss / d W_j = sum h (x) g_j
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_top_k_of_several_user_vectors_against_numpy():
