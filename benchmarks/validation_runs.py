@@ -11,6 +11,10 @@ For every cell of the grid experiment whose run directory exists
 early-stopping metric with the other validation metrics at that epoch, and the metric at every
 epoch. For choosing among variants on validation, as the experiment rules require, before any
 of them is evaluated on the test split.
+
+With several seeds it adds, per cell and protocol, the mean and standard deviation (ddof 1)
+over seeds of the best validation values, and with ``--versus CELL`` the per-seed paired gap
+``100 (cell - CELL) / CELL`` (mean, std, and how many seeds are ahead).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 from _common import record
 
 METRIC = "recall@100"
@@ -32,6 +37,35 @@ def curve(run: Path) -> dict:
             "per_epoch": [h["valid"][METRIC] for h in history]}
 
 
+SUMMARY = (("R@100", METRIC), ("R@10", "recall@10"), ("N@10", "ndcg@10"))
+
+
+def summary(best: dict[tuple[str, str], dict[int, dict]], versus: str | None,
+            seeds: list[int]) -> str:
+    """Mean ± std over seeds of each cell's best validation values, and paired gaps."""
+    head = "| run | protocol | seeds | " + " | ".join(f"valid {n}" for n, _ in SUMMARY)
+    if versus:
+        head += " | " + " | ".join(f"gap {n} vs {versus} (ahead)" for n, _ in SUMMARY)
+    rows = [head + " |", "|---|---|---|" + "---|" * (len(SUMMARY) * (2 if versus else 1))]
+    for (label, proto), by_seed in best.items():
+        done = [s for s in seeds if s in by_seed]
+        cells = []
+        for _, key in SUMMARY:
+            x = np.array([by_seed[s][key] for s in done])
+            cells.append(f"{x.mean():.4f} ± {x.std(ddof=1) if len(x) > 1 else 0:.4f}")
+        ref = best.get((versus, proto), {}) if versus else {}
+        if versus:
+            paired = [s for s in done if s in ref]
+            for _, key in SUMMARY:
+                gap = np.array([100 * (by_seed[s][key] - ref[s][key]) / ref[s][key]
+                                for s in paired])
+                cells.append("-" if label == versus or not len(gap) else
+                             f"{gap.mean():+.1f}% ± {gap.std(ddof=1) if len(gap) > 1 else 0:.1f}"
+                             f" ({int((gap > 0).sum())}/{len(gap)})")
+        rows.append(f"| {label} | {proto} | {len(done)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--output", required=True, help="the experiment's results directory")
@@ -41,6 +75,8 @@ def main() -> None:
     p.add_argument("--extra", action="append", default=[], metavar="LABEL=RUN_DIR")
     p.add_argument("--title", required=True)
     p.add_argument("--note", default="")
+    p.add_argument("--versus", default=None, metavar="CELL",
+                   help="report each cell's per-seed paired gap to this cell")
     p.add_argument("--no-record", action="store_true", help="print only")
     args = p.parse_args()
     import sessionrec_tf  # noqa: F401
@@ -53,16 +89,22 @@ def main() -> None:
              (e.partition("=") for e in args.extra)]
     rows = ["| run | protocol | seed | epochs | best epoch | valid R@100 | valid R@10 | "
             "valid N@10 | R@100 per epoch |", "|---|---|---|---|---|---|---|---|---|"]
+    best: dict[tuple[str, str], dict[int, dict]] = {}
     for label, proto, seed, run in runs:
         if not (run / "history.json").exists():
             continue
         c = curve(run)
         v = c["valid"]
+        if seed != "":
+            best.setdefault((label, proto), {})[seed] = v
         rows.append(f"| {label} | {proto} | {seed} | {c['epochs']} | {c['best_epoch']} | "
                     f"{v[METRIC]:.4f} | {v.get('recall@10', float('nan')):.4f} | "
                     f"{v.get('ndcg@10', float('nan')):.4f} | "
                     + " ".join(f"{x:.3f}" for x in c["per_epoch"]) + " |")
-    body = "\n".join(rows) + ("\n\n" + args.note if args.note else "")
+    body = "\n".join(rows)
+    if len(args.seed_ids) > 1:
+        body += "\n\n" + summary(best, args.versus, sorted(args.seed_ids))
+    body += "\n\n" + args.note if args.note else ""
     if args.no_record:
         print(body)
     else:
