@@ -496,12 +496,11 @@ def _dataset_of(args: argparse.Namespace) -> str | None:
         return str(data)
     run = getattr(args, "run", None)
     if run:
-        try:
-            import json
-            from pathlib import Path
+        from sessionrec_tf.training.run import Run
 
-            return str(json.loads((Path(run) / "run.json").read_text())["dataset"])
-        except (OSError, ValueError, KeyError):
+        try:
+            return str(Run.load(run).info["dataset"])
+        except (OSError, ValueError, KeyError):  # DataError, ConfigError are ValueErrors
             return None
     return None
 

@@ -74,6 +74,7 @@ def tune(config: str, data: PreparedDataset, output: Path, trials: int,
         study.tell(stale.number, state=TrialState.FAIL)  # killed mid-trial: try it again
         study.enqueue_trial(stale.params)
     metric = base.train.early_stopping_metric
+    written = None  # the summary after the last trial (rewritten after each, for resuming)
     while (done := len(study.get_trials(deepcopy=False, states=FINISHED))) < trials:
         trial = study.ask()
         suggested = space.suggest(trial, base)
@@ -96,7 +97,10 @@ def tune(config: str, data: PreparedDataset, output: Path, trials: int,
             trial.set_user_attr("epochs_run", summary["epochs_run"])
             trial.set_user_attr("best_epoch", summary["best_epoch"])
             study.tell(trial, summary[f"best_valid_{metric}"])
-        write_summary(study, out, config, [*budget.overrides, *overrides], space, metric)
+        written = write_summary(study, out, config, [*budget.overrides, *overrides], space,
+                                metric)
+    if written is not None:
+        return written
     return write_summary(study, out, config, [*budget.overrides, *overrides], space, metric)
 
 
