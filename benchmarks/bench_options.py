@@ -16,7 +16,6 @@ variant with that code, interleaved with the current code, and reports new/old p
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,25 +63,9 @@ def main() -> None:
         raise SystemExit(f"error: --old-tree {old_tree}: no sessionrec_tf package there")
 
     def timed(overrides: list[str], tree: Path | None) -> dict:
-        """One worker process; with ``tree``, run from there so that it imports that code."""
-        saved, here = os.environ.get("PYTHONPATH"), os.getcwd()
-        if tree is not None:
-            os.environ["PYTHONPATH"] = str(tree)
-            os.chdir(tree)
-        try:
-            if tree is not None:
-                where = subprocess.run([sys.executable, "-c", "import sessionrec_tf; "
-                                        "print(sessionrec_tf.__file__)"], capture_output=True,
-                                       text=True, check=True).stdout.strip()
-                if not Path(where).resolve().is_relative_to(tree):
-                    raise SystemExit(f"error: --old-tree: the worker imports {where}")
-            return run_worker(data.path, args.config, [*args.overrides, *overrides], args.steps)
-        finally:
-            os.chdir(here)
-            if saved is None:
-                os.environ.pop("PYTHONPATH", None)
-            else:
-                os.environ["PYTHONPATH"] = saved
+        """One worker process, with the library of ``tree`` when given."""
+        return run_worker(data.path, args.config, [*args.overrides, *overrides], args.steps,
+                          code=tree)
 
     results = []
     for label, overrides in variants:

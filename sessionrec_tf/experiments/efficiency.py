@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -112,12 +113,16 @@ def measure(data_path: str, config_name: str, overrides: Sequence[str], steps: i
 
 
 def run_worker(data_path: Path, config_name: str, overrides: Sequence[str],
-               steps: int) -> dict[str, Any]:
+               steps: int, code: Path | None = None) -> dict[str, Any]:
+    """:func:`measure` in a fresh process; ``code``: run the library of that checkout instead
+    (from there, so that it is the one imported)."""
     cmd = [sys.executable, "-m", "sessionrec_tf.experiments.efficiency", "--worker",
-           "--data", str(data_path), "--config", config_name, "--steps", str(steps)]
+           "--data", str(Path(data_path).resolve()), "--config", config_name,
+           "--steps", str(steps)]
     for o in overrides:
         cmd += ["--set", o]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env, cwd=code)
     if out.returncode != 0:
         raise RuntimeError(f"efficiency worker failed ({config_name}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
