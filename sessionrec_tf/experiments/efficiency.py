@@ -64,9 +64,13 @@ def history_lengths(data: Any) -> tuple[int, int, float]:
     return max_sessions, max_items, total / max(users, 1)
 
 
+PHASES = ("train", "validate")
+
+
 def measure(data_path: str, config_name: str, overrides: Sequence[str], steps: int,
-            warmup: int = 3) -> dict[str, Any]:
-    """Run in a fresh process: time ``steps`` training steps after ``warmup`` steps."""
+            warmup: int = 3, phase: str = "train") -> dict[str, Any]:
+    """Run in a fresh process: time ``steps`` training steps after ``warmup`` steps, or
+    (``phase="validate"``) one per-epoch validation (see :func:`measure_validation`)."""
     import resource
 
     import tensorflow as tf
@@ -75,10 +79,14 @@ def measure(data_path: str, config_name: str, overrides: Sequence[str], steps: i
     from sessionrec_tf.data import PreparedDataset, read_dataset
     from sessionrec_tf.models import build_model, compile_model
 
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}; valid: {list(PHASES)}")
     data = PreparedDataset.load(data_path)
     config = load_config(config_name, list(overrides))
     tf.keras.utils.set_random_seed(config.train.seed)
     model = compile_model(build_model(config, data), config)
+    if phase == "validate":
+        return measure_validation(model, data, config)
     ds = read_dataset(data, "train", batch_size=config.train.batch_size, shuffle=True,
                       seed=0, repeat=True, drop_remainder=True)
     batches = iter(ds)
@@ -112,17 +120,45 @@ def measure(data_path: str, config_name: str, overrides: Sequence[str], steps: i
     }
 
 
+def measure_validation(model: Any, data: Any, config: Any) -> dict[str, Any]:
+    """Seconds of one per-epoch validation as the trainer runs it (``model.evaluate`` over
+    the validation split of ``train.protocol``, batches cached in memory): the second of two
+    passes, so tracing is not counted."""
+    import resource
+
+    from sessionrec_tf.data import read_dataset
+
+    ds = read_dataset(data, "valid", config.train.protocol, config.train.eval_batch_size,
+                      shuffle=False).cache()
+    model.evaluate(ds, verbose=0)
+    t0 = time.perf_counter()
+    result = model.evaluate(ds, verbose=0, return_dict=True)
+    elapsed = time.perf_counter() - t0
+    metric = config.train.early_stopping_metric
+    return {
+        "config": config.name,
+        "seconds_per_validation": elapsed,
+        "validation_users": sum(int(b["item_id"].nrows()) for b in ds),
+        "eval_batch_size": config.train.eval_batch_size,
+        metric: float(result[metric]),
+        "loss": float(result["loss"]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_len": config.model.max_len,
+    }
+
+
 def run_worker(data_path: Path, config_name: str, overrides: Sequence[str],
-               steps: int, code: Path | None = None) -> dict[str, Any]:
-    """:func:`measure` in a fresh process; ``code``: run the library of that checkout instead
-    (from there, so that it is the one imported)."""
-    cmd = [sys.executable, "-m", "sessionrec_tf.experiments.efficiency", "--worker",
+               steps: int, code: Path | None = None, phase: str = "train") -> dict[str, Any]:
+    """:func:`measure` in a fresh process. The harness is this file; the library it times is
+    this checkout's, or (``code``) the one of another checkout, e.g. an older commit."""
+    root = Path(code).resolve() if code is not None else Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker",
            "--data", str(Path(data_path).resolve()), "--config", config_name,
-           "--steps", str(steps)]
+           "--steps", str(steps), "--phase", phase]
     for o in overrides:
         cmd += ["--set", o]
-    env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env, cwd=code)
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env, cwd=root)
     if out.returncode != 0:
         raise RuntimeError(f"efficiency worker failed ({config_name}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -187,11 +223,16 @@ def main() -> None:
     p.add_argument("--config", required=True)
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--phase", choices=PHASES, default="train")
     args = p.parse_args()
     import sessionrec_tf  # noqa: F401  (Keras 2 before TensorFlow)
 
-    print(json.dumps(measure(args.data, args.config, args.set, args.steps)))
+    print(json.dumps(measure(args.data, args.config, args.set, args.steps,
+                             phase=args.phase)))
 
 
 if __name__ == "__main__":
+    # run as a script (run_worker): this folder must not shadow top-level modules
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     main()

@@ -193,15 +193,30 @@ class SessionRec(tfrs.Model):
         every position the encoder sees, including the last one used at serving, is trained.
         """
         seq = self.view(inputs, extra=1)
-        targets = next_session_targets(seq["item_id"], seq["label"])
         encoder_input, new_index = batch_ops.drop_last_session(seq, self.view.keys)
         states, mask = self.encode_sequence(encoder_input, training=training)
-        flat_states = tf.boolean_mask(states, mask)  # [S_total - B, d] in row order
-        positions = tf.gather(new_index, targets.group_position)  # never a removed session
+        return self._sequence_loss(seq, states, mask, new_index, training)
+
+    def _sequence_loss(self, seq: Mapping[str, tf.RaggedTensor], states: tf.Tensor,
+                       mask: tf.Tensor, new_index: tf.Tensor | None, training: bool,
+                       prefix_draws: int | None = None) -> tf.Tensor:
+        """Eq. 10 (plus the partial-session term) of ``seq`` given encoder states.
+
+        ``states``/``mask`` encode ``seq`` without each user's last session (``new_index``
+        re-addresses ``seq``'s flat sessions, :func:`~sessionrec_tf.data.batch_ops.
+        drop_last_session`), or all of ``seq`` (``new_index=None``): a causal encoder gives
+        the same state at every position either way; the last one is never a query.
+        ``prefix_draws`` overrides ``prefix_queries`` (the cuts averaged).
+        """
+        targets = next_session_targets(seq["item_id"], seq["label"])
+        flat_states = tf.boolean_mask(states, mask)  # one row per encoded session
+        positions = (targets.group_position if new_index is None
+                     else tf.gather(new_index, targets.group_position))  # never removed
         queries = tf.gather(flat_states, positions)  # [G, d]: one per target session
         loss = self._eq10(self.retrieval, self.rank, queries, targets, training)
         if self.prefix_weight > 0:
-            loss = loss + self.prefix_weight * self.partial_session_loss(seq, training)
+            loss = loss + self.prefix_weight * self.partial_session_loss(
+                seq, training, prefix_draws)
         users = seq["item_id"].nrows(out_type=tf.int64)
         session_user = seq["item_id"].value_rowids()
         user_has_target = tf.math.unsorted_segment_max(
@@ -211,18 +226,19 @@ class SessionRec(tfrs.Model):
             tf.reduce_sum(tf.cast(user_has_target <= 0, tf.float32)))
         return loss
 
-    def partial_session_loss(self, seq: Mapping[str, tf.RaggedTensor], training: bool
-                             ) -> tf.Tensor:
-        """Loss of the partial-session queries of a batch in the session view (``extra=1``
-        window): the mean over ``prefix_queries`` independent cuts per user (draw ``i`` of
-        step ``t`` uses the stateless seed ``(prefix_seed, t * prefix_queries + i)``; ``t = -1``
+    def partial_session_loss(self, seq: Mapping[str, tf.RaggedTensor], training: bool,
+                             draws: int | None = None) -> tf.Tensor:
+        """Loss of the partial-session queries of a batch in the session view: the mean over
+        ``draws`` (default ``prefix_queries``) independent cuts per user (draw ``i`` of step
+        ``t`` uses the stateless seed ``(prefix_seed, t * prefix_queries + i)``; ``t = -1``
         when not training)."""
         step = (tf.cast(self.optimizer.iterations, tf.int64) if training
                 else tf.constant(-1, tf.int64))
+        draws = self.prefix_queries if draws is None else draws
         losses = [self.partial_session_draw(seq, tf.stack([
             tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), training)
-            for i in range(self.prefix_queries)]
-        return tf.add_n(losses) / float(self.prefix_queries)
+            for i in range(draws)]
+        return tf.add_n(losses) / float(draws)
 
     def partial_session_draw(self, seq: Mapping[str, tf.RaggedTensor], seed: tf.Tensor,
                              training: bool) -> tf.Tensor:
@@ -255,16 +271,28 @@ class SessionRec(tfrs.Model):
         return metrics
 
     def test_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Loss on the batch's own sequences, plus full-catalog Recall/NDCG@K on targets."""
-        loss = self.compute_loss(inputs, training=False)
-        if "target_item_id" in inputs:
-            self.update_ranking_metrics(inputs)
+        """Loss on the batch's own sequences, plus full-catalog Recall/NDCG@K on targets.
+
+        With targets (validation), ONE encode of the serving window gives both: the user
+        embedding (the last state, as :meth:`call`) and the loss queries (every earlier
+        state), and the partial-session term is estimated with one cut per user. A user
+        with more than ``max_len`` sessions therefore has one target session fewer in the
+        validation loss than in :meth:`compute_loss` (whose window is one session longer).
+        """
+        if "target_item_id" not in inputs:
+            loss = self.compute_loss(inputs, training=False)
+        else:
+            seq = self.view(inputs)
+            states, mask = self.encode_sequence(seq, training=False)
+            loss = self._sequence_loss(seq, states, mask, None, training=False,
+                                       prefix_draws=1)
+            self._update_ranking(self.retrieval.similarity.embed(_last_state(states, mask)),
+                                 inputs)
         metrics = {m.name: m.result() for m in self.metrics}
         metrics["loss"] = loss
         return metrics
 
-    def update_ranking_metrics(self, inputs: Mapping[str, tf.Tensor]) -> None:
-        users = self(inputs, training=False)
+    def _update_ranking(self, users: tf.Tensor, inputs: Mapping[str, tf.Tensor]) -> None:
         k = max(self.eval_ks)
         _, top_ids = chunked_top_k(users, self.candidate_embeddings(), k,
                                    exclude=seen_items(inputs, self.exclude_seen))

@@ -4,10 +4,13 @@ full catalog ranked per user, seen positives and reserved rows removed, targets 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import tensorflow as tf
 from conftest import TINY_MODEL
 
 from sessionrec_tf.config import load_config
-from sessionrec_tf.data import read_dataset
+from sessionrec_tf.data import batch_ops, read_dataset
+from sessionrec_tf.models.builder import build_model, compile_model
 from sessionrec_tf.training import Trainer
 
 
@@ -53,3 +56,33 @@ def test_validation_metrics_equal_a_numpy_brute_force(tiny_dataset, tmp_path):
         np.testing.assert_allclose(got[name], np.mean(values), rtol=1e-5, atol=1e-6,
                                    err_msg=name)
     assert 0.0 < got["recall@20"] < 1.0  # a case where the comparison can fail
+
+
+@pytest.mark.parametrize("name, max_len, per_user", [
+    ("sessionrec_hstu", 4, lambda b: b["item_id"].row_lengths()),
+    ("hstu_plus", 12, lambda b: b["item_id"].merge_dims(1, 2).row_lengths()),
+])
+def test_validation_step_encodes_once_and_keeps_the_loss(tiny_dataset, monkeypatch, name,
+                                                         max_len, per_user):
+    """A validation batch is encoded once (plus one partial-session cut); on users whose
+    history fits the window its loss is the training-path loss (compute_loss)."""
+    prefix = ["task.prefix_weight=0.5", "task.prefix_queries=1"] if name == "sessionrec_hstu" \
+        else []
+    config = load_config(name, [*TINY_MODEL, f"model.max_len={max_len}", *prefix])
+    tf.keras.utils.set_random_seed(0)
+    model = compile_model(build_model(config, tiny_dataset), config)
+    batch = next(iter(read_dataset(tiny_dataset, "valid", "loso", 64, deterministic=True,
+                                   prefetch=False)))
+    lengths = per_user(batch)
+    assert bool(tf.reduce_any(lengths > max_len)) and bool(tf.reduce_any(lengths <= max_len))
+    short = batch_ops.select_users(dict(batch), lengths <= max_len)
+    want = float(model.compute_loss(short, training=False))
+    calls = []
+    encode = model.encode_sequence
+    monkeypatch.setattr(model, "encode_sequence",
+                        lambda *a, **k: calls.append(1) or encode(*a, **k))
+    model.reset_metrics()
+    got = model.test_step(short)
+    assert len(calls) == (2 if prefix else 1)
+    np.testing.assert_allclose(float(got["loss"]), want, rtol=1e-5)
+    assert float(got["recall@100"]) > 0.0  # the ranking was measured in the same step

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import TINY_MODEL
 
 from sessionrec_tf.experiments import (
     BUDGETS,
@@ -378,3 +379,14 @@ def test_paradigm_map_writes_paired_gaps(tmp_path):
     assert [r["resolved_config"]["task"]["prefix_weight"] for r in options["records"]
             if r["cell"] == label] == [1.0]
     assert (tmp_path / "paradigm_map_extra_intent_p_options.md").exists()
+
+
+def test_efficiency_worker_times_a_validation_pass(tiny_dataset):
+    from sessionrec_tf.experiments.efficiency import run_worker
+
+    r = run_worker(tiny_dataset.path, "sessionrec_hstu", [*TINY_MODEL, "train.eval_ks=[5, 20]",
+                                                          "train.early_stopping_metric=recall@20"],
+                   0, phase="validate")
+    assert r["seconds_per_validation"] > 0
+    assert r["validation_users"] > 100
+    assert 0.0 <= r["recall@20"] <= 1.0 and r["loss"] > 0

@@ -1,0 +1,101 @@
+"""Cost of one per-epoch validation (``model.evaluate`` as the trainer runs it), side by side
+for several configs and, with ``--old-tree``, an earlier checkout (issue 19).
+
+    python benchmarks/bench_validation.py --data tfrecords/sim_medium \
+        [--model "HSTU+=hstu_plus" --model "x4=sessionrec_hstu:task.prefix_queries=4" ...] \
+        [--old-tree /path/to/old/checkout]
+
+Each model is ``LABEL=CONFIG[:OVERRIDE,OVERRIDE...]`` (default: HSTU+, SessionRec-HSTU with
+the paper's training and with partial sessions x4 + 2 user vectors). Every measurement runs
+in its own process (untrained weights: the cost does not depend on them); the old code is
+timed just before the current code for each model, and the validation metric and loss of
+both are reported so that a change in what is computed shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import record  # noqa: E402
+
+DEFAULT_MODELS = (
+    "HSTU+=hstu_plus",
+    "SessionRec-HSTU (paper)=sessionrec_hstu",
+    "SessionRec-HSTU x4 + 2uv=sessionrec_hstu:task.prefix_weight=1.0,task.prefix_queries=4,"
+    "model.user_vectors=2",
+)
+
+
+def parse_model(text: str) -> tuple[str, str, list[str]]:
+    label, sep, rest = text.partition("=")
+    config, _, overrides = rest.partition(":")
+    if not sep or not label.strip() or not config.strip():
+        raise SystemExit(f"error: --model {text!r}: expected LABEL=CONFIG[:OVERRIDE,...]")
+    return label.strip(), config.strip(), [o.strip() for o in overrides.split(",") if o.strip()]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="a prepared dataset (tfrecords/NAME)")
+    p.add_argument("--model", action="append", default=None,
+                   help="LABEL=CONFIG[:OVERRIDE,...] (repeatable; default: see above)")
+    p.add_argument("--set", action="append", default=[], dest="overrides",
+                   help="an override applied to every model (repeatable)")
+    p.add_argument("--old-tree", default=None,
+                   help="also time each model with the library at this checkout")
+    args = p.parse_args()
+    models = [parse_model(m) for m in (args.model or DEFAULT_MODELS)]
+    import sessionrec_tf  # noqa: F401
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.experiments.efficiency import run_worker
+
+    data = PreparedDataset.load(Path(args.data).resolve())
+    old_tree = Path(args.old_tree).resolve() if args.old_tree else None
+    if old_tree is not None and not (old_tree / "sessionrec_tf").is_dir():
+        raise SystemExit(f"error: --old-tree {old_tree}: no sessionrec_tf package there")
+
+    def timed(config: str, overrides: list[str], tree: Path | None) -> dict:
+        return run_worker(data.path, config, [*args.overrides, *overrides], 0, code=tree,
+                          phase="validate")
+
+    results = []
+    for label, config, overrides in models:
+        print(f"timing {label} ...", flush=True)
+        old = timed(config, overrides, old_tree) if old_tree is not None else None
+        results.append((label, config, overrides, timed(config, overrides, None), old))
+    metric = next(k for k in results[0][3] if "@" in k)
+    head = f"| model | config | s/validation | {metric} | loss |"
+    rule = "|---|---|---|---|---|"
+    if old_tree is not None:
+        head += f" old s/validation | old {metric} | old loss | new/old |"
+        rule += "---|---|---|---|"
+    rows = [head, rule]
+    for label, config, overrides, r, o in results:
+        row = (f"| {label} | `{config} {' '.join(overrides)}` | "
+               f"{r['seconds_per_validation']:.1f} | {r[metric]:.4f} | {r['loss']:.4f} |")
+        if o is not None:
+            row += (f" {o['seconds_per_validation']:.1f} | {o[metric]:.4f} | {o['loss']:.4f} |"
+                    f" {r['seconds_per_validation'] / o['seconds_per_validation']:.2f} |")
+        rows.append(row)
+    old_note = ""
+    if old_tree is not None:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=old_tree,
+                                capture_output=True, text=True).stdout.strip() or "unknown"
+        old_note = (f" Old code: `{old_tree}` at {commit}, each model timed with it just "
+                    "before the current code (same harness, same untrained weights).")
+    first = results[0][3]
+    body = "\n".join(rows) + (
+        f"\n\nOne validation pass over `{Path(args.data).name}` ({first['validation_users']:,}"
+        f" users, batch {first['eval_batch_size']}), the second of two in one process "
+        "(tracing excluded), untrained weights, each measurement in its own process; "
+        f"overrides on every model: {' '.join(args.overrides) or 'none'}." + old_note)
+    record(f"Per-epoch validation cost on {Path(args.data).name} (issue 19)", body)
+
+
+if __name__ == "__main__":
+    main()
