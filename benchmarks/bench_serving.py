@@ -216,9 +216,9 @@ def bench_scann(work: Path, num_queries: int) -> tuple[str, str]:
     import tensorflow as tf
     from scann import scann_ops_pybind
 
-    from sessionrec_tf.export.exact import ExactRetriever, candidate_variable
-    from sessionrec_tf.export.scann_options import ScannOptions
-    from sessionrec_tf.export.scann_retriever import ScannRetriever, configure_builder
+    from sessionrec_tf.retrieval.exact import ExactTopK
+    from sessionrec_tf.retrieval.scann import ScannTopK, configure_builder
+    from sessionrec_tf.retrieval.scann_options import ScannOptions
 
     model, data = trained_recflow(work)
     learned = model.candidate_embeddings().numpy()
@@ -227,19 +227,19 @@ def bench_scann(work: Path, num_queries: int) -> tuple[str, str]:
     queries = test_user_embeddings(model, data, num_queries).astype(np.float32)
     n = candidates.shape[0] - 2
 
-    exact = ExactRetriever(candidate_variable(candidates), K)
-    exact_fn = tf.function(lambda q: exact.top_k(q, None)[1])
+    exact = ExactTopK(K).index(candidates)
+    exact_fn = tf.function(lambda q: exact(q)[1])
     exact_qps, truth = qps(exact_fn, queries)
 
     t0 = time.perf_counter()
-    retriever = ScannRetriever(candidates, K, ScannOptions())
+    retriever = ScannTopK(K, ScannOptions()).index(candidates)
     build_s = time.perf_counter() - t0
     opts = retriever.options
-    tf_fn = tf.function(lambda q: retriever.top_k(q, None)[1])
+    tf_fn = tf.function(lambda q: retriever(q)[1])
     tf_qps, tf_ids = qps(tf_fn, queries)
-    rows = [(f"exact top-{K}, stock ops (the exported ExactRetriever), batch 64",
+    rows = [(f"exact top-{K}, stock ops (the exported ExactTopK), batch 64",
              "1.0000", f"{exact_qps:,.0f}", "1x"),
-            (f"ScaNN in TF (the exported ScannRetriever), defaults: {opts.num_leaves} leaves"
+            (f"ScaNN in TF (the exported ScannTopK), defaults: {opts.num_leaves} leaves"
              f"{' (spherical)' if opts.spherical else ''}, search {opts.num_leaves_to_search}, "
              f"reorder {opts.num_reordering_candidates}, AH {opts.dimensions_per_block} "
              f"dims/block, threshold {opts.anisotropic_quantization_threshold}; build "

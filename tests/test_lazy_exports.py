@@ -26,7 +26,8 @@ print(json.dumps(report))
 
 @pytest.mark.parametrize("package, name, module", [
     ("sessionrec_tf", "PreparedDataset", "sessionrec_tf.data.dataset"),
-    ("sessionrec_tf.export", "ScannOptions", "sessionrec_tf.export.scann_options"),
+    ("sessionrec_tf.export", "ScannOptions", "sessionrec_tf.retrieval.scann_options"),
+    ("sessionrec_tf.retrieval", "ExactTopK", "sessionrec_tf.retrieval.exact"),
 ])
 def test_lazy_package_exports(package: str, name: str, module: str) -> None:
     out = subprocess.run([sys.executable, "-c", PROBE, package, name], capture_output=True,

@@ -4,8 +4,9 @@ For every user of a split: score all items with ``user @ candidates^T``, drop th
 (policy ``exclude_seen``: ``positives`` = items the user engaged with positively in the input,
 ``all`` = every item in the input, ``none``), take the exact top ``max(ks)`` by chunked
 matrix products (memory bounded for a 1.5M-item catalog), and compute Recall/NDCG/HR/MRR@K
-against the split's targets (:mod:`sessionrec_tf.metrics.ranking`). Optionally the same with
-a ScaNN index, reported with its recall@K against the exact top-K.
+against the split's targets (:class:`~sessionrec_tf.metrics.catalog.CatalogRanking`). Optionally
+the same with the ScaNN retriever the export uses (:class:`~sessionrec_tf.retrieval.scann.
+ScannTopK`), reported with its recall@K against the exact top-K.
 
 Users whose target set is empty (possible only with relaxed filters) are skipped and counted.
 """
@@ -25,9 +26,11 @@ from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset
 from sessionrec_tf.data.splits import PROTOCOLS
 from sessionrec_tf.data.vocab import NUM_RESERVED
-from sessionrec_tf.metrics.ranking import METRIC_NAMES, ranking_metrics
-from sessionrec_tf.metrics.topk import chunked_top_k
+from sessionrec_tf.metrics.catalog import CatalogRanking
+from sessionrec_tf.metrics.ranking import METRIC_NAMES
 from sessionrec_tf.models.sessionrec import EXCLUDE_SEEN, SessionRec, seen_items
+from sessionrec_tf.retrieval.base import TopK
+from sessionrec_tf.retrieval.exact import ExactTopK
 
 DEFAULT_KS = (10, 100, 500)
 INDEXES = ("exact", "scann")
@@ -73,11 +76,8 @@ class Evaluator:
         self.exclude_seen = exclude_seen
         self.batch_size, self.chunk_size = batch_size, chunk_size
         self.candidates = tf.constant(model.candidate_embeddings())  # computed once
-        k = max(self.ks)
+        self.exact = ExactTopK(max(self.ks), chunk_size).index(self.candidates)
         self._users = tf.function(lambda b: model(b, training=False), reduce_retracing=True)
-        self._top = tf.function(
-            lambda u, ex: chunked_top_k(u, self.candidates, k, exclude=ex,
-                                        chunk_size=chunk_size), reduce_retracing=True)
 
     def _exclusions(self, batch: dict[str, tf.Tensor]) -> tf.RaggedTensor:
         seen = seen_items(batch, self.exclude_seen)
@@ -93,17 +93,21 @@ class Evaluator:
         check_request(self.data, protocol, self.ks, self.exclude_seen)
         if index not in INDEXES:
             raise DataError(f"unknown index {index!r}; valid: {list(INDEXES)}")
-        searcher = None
+        scann: TopK | None = None
         if index == "scann" and getattr(self.model, "user_vectors", 1) > 1:
             raise DataError("--index scann: a model with several user vectors scores items by "
                             "their best vector, which the ScaNN index does not do; use "
                             "--index exact")
         if index == "scann":
-            searcher = ScannSearcher(self.candidates.numpy(), max(self.ks),
-                                     **(scann_options or {}))
-        sums: dict[str, float] = {}
+            from sessionrec_tf.retrieval.scann import ScannTopK
+            from sessionrec_tf.retrieval.scann_options import ScannOptions
+
+            scann = ScannTopK(max(self.ks), ScannOptions(**(scann_options or {})))
+            scann.index(self.candidates.numpy())
+        exact_top = tf.function(self.exact, reduce_retracing=True)
+        scann_top = tf.function(scann, reduce_retracing=True) if scann is not None else None
+        ranking = CatalogRanking(self.ks, METRIC_NAMES)
         scann_overlap = 0.0
-        users = skipped = 0
         t_model = 0.0
         t0 = time.time()
         ds = read_dataset(self.data, split, protocol, self.batch_size, deterministic=True)
@@ -112,28 +116,22 @@ class Evaluator:
                    disable=not progress)
         for batch in ds:
             targets = batch["target_item_id"]
-            has = targets.row_lengths() > 0
             t1 = time.time()
             user_emb = self._users(batch)
-            _, exact = self._top(user_emb, self._exclusions(batch))
+            _, top = exact_top(user_emb, self._exclusions(batch))
             t_model += time.time() - t1
-            top = exact
-            if searcher is not None:
-                approx = searcher.search(user_emb.numpy(), self._exclusions(batch))
-                scann_overlap += float(np.sum(_overlap(approx, exact.numpy())[has.numpy()]))
-                top = tf.constant(approx)
-            per_user = ranking_metrics(tf.boolean_mask(top, has),
-                                       tf.ragged.boolean_mask(targets, has), self.ks)
-            for name, values in per_user.items():
-                sums[name] = sums.get(name, 0.0) + float(tf.reduce_sum(values))
-            n = int(tf.reduce_sum(tf.cast(has, tf.int32)))
-            users += n
-            skipped += int(has.shape[0]) - n
-            bar.update(int(has.shape[0]))
-            if max_users is not None and users >= max_users:
+            if scann_top is not None:
+                _, approx = scann_top(user_emb, self._exclusions(batch))
+                has = (targets.row_lengths() > 0).numpy()
+                scann_overlap += float(np.sum(_overlap(approx.numpy(), top.numpy())[has]))
+                top = approx
+            ranking.update_state(top, targets)
+            bar.update(int(targets.nrows()))
+            if max_users is not None and int(ranking.users) >= max_users:
                 break
         bar.close()
         seconds = time.time() - t0
+        users, skipped = int(ranking.users), int(ranking.skipped)
         if users == 0:
             raise DataError(f"no user of {protocol}/{split} has a target in {self.data.path}")
         result: dict[str, Any] = {
@@ -144,58 +142,18 @@ class Evaluator:
             "ks": list(self.ks),
             "users": users,
             "users_without_targets_skipped": skipped,
-            "metrics": {name: total / users for name, total in sorted(sums.items())},
+            "metrics": {name: float(v) for name, v in sorted(ranking.result().items())},
             "seconds": round(seconds, 3),
             "users_per_second": round(users / max(seconds, 1e-9), 1),
             "model_users_per_second": round(users / max(t_model, 1e-9), 1),
             "catalog_items": self.data.num_items - NUM_RESERVED,
         }
-        if searcher is not None:
+        if scann is not None:
             result[f"scann_recall@{max(self.ks)}_vs_exact"] = scann_overlap / users
-            result["scann_options"] = searcher.options
+            result["scann_options"] = scann.options.to_dict()
         return result
 
 
 def _overlap(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
     """Per row: fraction of the exact top-K found by the approximate top-K."""
     return np.array([len(set(a) & set(e)) / len(e) for a, e in zip(approx, exact)])
-
-
-class ScannSearcher:
-    """Approximate top-K with a ScaNN index (``scann.scann_ops_pybind``), seen items removed.
-
-    Index parameters come from :class:`sessionrec_tf.export.scann_options.ScannOptions` (the
-    same defaults and validation as the exported ScaNN model). The index returns ``k + extra``
-    neighbours so that removing a user's seen items still leaves ``k``; ``extra`` is the
-    largest exclusion list of the batch.
-    """
-
-    def __init__(self, candidates: np.ndarray, k: int, **options: Any) -> None:
-        from dataclasses import replace
-
-        import scann
-
-        from sessionrec_tf.export.scann_options import ScannOptions
-        from sessionrec_tf.export.scann_retriever import configure_builder, unit_norm
-
-        db = np.ascontiguousarray(candidates[NUM_RESERVED:], dtype=np.float32)
-        self.n = len(db)
-        self.k = k
-        resolved = ScannOptions(**options).resolved(self.n, k)
-        if resolved.spherical is None:
-            resolved = replace(resolved, spherical=unit_norm(db))
-        self.options = resolved.to_dict()
-        builder = scann.scann_ops_pybind.builder(db, min(self.n, k), "dot_product")
-        self.searcher = configure_builder(builder, resolved).build()
-
-    def search(self, users: np.ndarray, exclude: tf.RaggedTensor) -> np.ndarray:
-        ex = exclude.to_list()
-        extra = max((len(e) for e in ex), default=0)
-        want = min(self.n, self.k + extra)
-        ids, _ = self.searcher.search_batched(users, final_num_neighbors=want)
-        out = np.zeros((len(users), self.k), dtype=np.int64)
-        for row, (cand, seen) in enumerate(zip(ids, ex)):
-            seen_set = set(seen)
-            kept = [int(c) + NUM_RESERVED for c in cand if int(c) + NUM_RESERVED not in seen_set]
-            out[row] = (kept + [0] * self.k)[: self.k]
-        return out

@@ -3,7 +3,7 @@
 - :mod:`request` the serving request (named flat tensors) and :mod:`encode` the client side
   (reader batch -> request -> TF Serving REST JSON)
 - :mod:`tables` vocabularies as SavedModel assets; :mod:`parser` request -> ragged batch
-- :mod:`exact` / :mod:`scann_retriever` (+ :mod:`scann_options`) top-K inside the graph
+- top-K inside the graph: :mod:`sessionrec_tf.retrieval` (exact and ScaNN retrievers)
 - :mod:`query_module` the saved module and its signatures; :mod:`exporter` the export with its
   versioned layout (:mod:`versions`); :mod:`loaded` loading an export back
 - :mod:`scorer` batch scoring into Parquet with resume (:mod:`manifest`)
@@ -20,7 +20,7 @@ _EXPORTS = {
     "Exporter": "sessionrec_tf.export.exporter",
     "ExportOptions": "sessionrec_tf.export.exporter",
     "ExportResult": "sessionrec_tf.export.exporter",
-    "ScannOptions": "sessionrec_tf.export.scann_options",
+    "ScannOptions": "sessionrec_tf.retrieval.scann_options",
     "RequestSpec": "sessionrec_tf.export.request",
     "RequestEncoder": "sessionrec_tf.export.encode",
     "rest_body": "sessionrec_tf.export.encode",

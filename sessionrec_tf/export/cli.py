@@ -81,7 +81,7 @@ def register_export(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from sessionrec_tf.export.exporter import Exporter, ExportOptions
-    from sessionrec_tf.export.scann_options import ScannOptions
+    from sessionrec_tf.retrieval.scann_options import ScannOptions
 
     scann = ScannOptions(
         num_leaves=args.scann_leaves, num_leaves_to_search=args.scann_leaves_to_search,

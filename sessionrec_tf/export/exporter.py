@@ -37,12 +37,12 @@ from sessionrec_tf.config import ExperimentConfig
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.vocab import NUM_RESERVED
-from sessionrec_tf.export.exact import DEFAULT_CHUNK, ExactRetriever, candidate_variable
 from sessionrec_tf.export.query_module import QueryModule
 from sessionrec_tf.export.request import RequestSpec
-from sessionrec_tf.export.scann_options import ScannOptions
 from sessionrec_tf.export.tables import VocabularyTable, write_tokens_file
 from sessionrec_tf.export.versions import resolve_version, staged_version
+from sessionrec_tf.retrieval.exact import DEFAULT_CHUNK, ExactTopK, candidate_variable
+from sessionrec_tf.retrieval.scann_options import ScannOptions
 
 INDEX_CHOICES = ("exact", "scann", "both")
 METADATA = Path("assets.extra") / "sessionrec_export.json"
@@ -185,7 +185,7 @@ class Exporter:
             tables = self._tables(src)
             candidates = candidate_variable(candidates_np)
             with staged_version(base, version) as staging:
-                exact = ExactRetriever(candidates, options.k, options.chunk_size) \
+                exact = ExactTopK(options.k, options.chunk_size).index(candidates) \
                     if options.index in ("exact", "both") else None
                 what = f"exact top-{options.k}" if exact else "embeddings only"
                 say(f"saving the stock query model ({what}, {candidates_np.shape[0]:,} items "
@@ -229,10 +229,10 @@ class Exporter:
     def _export_scann(self, staging: Path, tables: dict[str, VocabularyTable],
                       candidates: tf.Variable, candidates_np: np.ndarray,
                       options: ExportOptions, say: Callable[[str], None]) -> ScannOptions:
-        from sessionrec_tf.export.scann_retriever import ScannRetriever, build_pybind_index
+        from sessionrec_tf.retrieval.scann import ScannTopK, build_pybind_index
 
         t0 = time.time()
-        retriever = ScannRetriever(candidates_np, options.k, options.scann)
+        retriever = ScannTopK(options.k, options.scann).index(candidates_np)
         opts = retriever.options
         say(f"built the ScaNN index in {time.time() - t0:.1f}s ({opts.num_leaves} leaves, "
             f"search {opts.num_leaves_to_search}, reorder {opts.num_reordering_candidates})")

@@ -63,8 +63,8 @@ class QueryModule(tf.Module):
       spec: the request inputs.
       tables: vocabulary tables (``item_id`` and each interaction feature).
       candidates: ``[V, d]`` candidate-embedding variable.
-      retriever: an object with ``top_k(users, exclude) -> (scores, indices)`` and a ``k``
-        (``ExactRetriever``/``ScannRetriever``), or None for embeddings only.
+      retriever: an indexed :class:`~sessionrec_tf.retrieval.TopK` (exact or ScaNN), or
+        None for embeddings only.
       exclude_seen: ``positives``, ``all`` or ``none`` (the run's ``train.exclude_seen``).
     """
 
@@ -92,7 +92,7 @@ class QueryModule(tf.Module):
         users = self._user_tower(batch)
         out = {USER_EMBEDDING: users, OOV_COUNT: oov_count}
         if self.retriever is not None:
-            scores, indices = self.retriever.top_k(users, seen_items(batch, self.exclude_seen))
+            scores, indices = self.retriever(users, seen_items(batch, self.exclude_seen))
             out[TOP_K_IDS] = self.tables["item_id"].tokens(indices)
             out[TOP_K_SCORES] = scores
             out[NUM_RESULTS] = num_filled(scores)

@@ -19,14 +19,15 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
+from tensorflow.python.trackable.data_structures import NoDependency
 
 from sessionrec_tf.config import EXCLUDE_SEEN
 from sessionrec_tf.data import batch_ops
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.layers.interests import UserVectors
-from sessionrec_tf.metrics.ranking import ranking_metrics
-from sessionrec_tf.metrics.topk import chunked_top_k
+from sessionrec_tf.metrics.catalog import CatalogRanking
 from sessionrec_tf.models.views import ItemView, SessionView
+from sessionrec_tf.retrieval.exact import ExactTopK
 from sessionrec_tf.sse.bucketing import encode_in_length_buckets
 from sessionrec_tf.tasks.rank import SessionRank
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
@@ -127,10 +128,9 @@ class SessionRec(tfrs.Model):
         self.interests = (UserVectors(self.user_vectors, seed=user_vectors_seed,
                                       name="user_vectors") if self.user_vectors > 1 else None)
         self.skipped_users = tf.keras.metrics.Sum(name="users_without_target")
-        self.eval_metrics = {
-            name: tf.keras.metrics.Mean(name=name)
-            for k in self.eval_ks for name in (f"recall@{k}", f"ndcg@{k}")
-        }
+        # Collected by Keras (model.metrics, reset each evaluate) but not checkpointed: metric
+        # state is not a weight, and runs saved before this metric existed still restore.
+        self.ranking = NoDependency(CatalogRanking(self.eval_ks, name="ranking"))
 
     # ------------------------------------------------------------------ user tower
     def encode(self, batch: Mapping[str, tf.Tensor], training: bool | None = None
@@ -265,8 +265,7 @@ class SessionRec(tfrs.Model):
             total = loss + tf.add_n([tf.constant(0.0), *self.losses])
         grads = tape.gradient(total, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        ranking = {id(m) for m in self.eval_metrics.values()}
-        metrics = {m.name: m.result() for m in self.metrics if id(m) not in ranking}
+        metrics = {m.name: m.result() for m in self.metrics if m is not self.ranking}
         metrics["loss"] = loss
         return metrics
 
@@ -286,23 +285,16 @@ class SessionRec(tfrs.Model):
             states, mask = self.encode_sequence(seq, training=False)
             loss = self._sequence_loss(seq, states, mask, None, training=False,
                                        prefix_draws=1)
-            self._update_ranking(self.retrieval.similarity.embed(_last_state(states, mask)),
-                                 inputs)
-        metrics = {m.name: m.result() for m in self.metrics}
+            users = self.retrieval.similarity.embed(_last_state(states, mask))
+            retriever = ExactTopK(max(self.eval_ks)).index(self.candidate_embeddings())
+            _, top_ids = retriever(users, seen_items(inputs, self.exclude_seen))
+            self.ranking.update_state(top_ids, inputs["target_item_id"])
+        metrics: dict[str, tf.Tensor] = {}
+        for m in self.metrics:
+            result = m.result()
+            metrics.update(result if isinstance(result, dict) else {m.name: result})
         metrics["loss"] = loss
         return metrics
-
-    def _update_ranking(self, users: tf.Tensor, inputs: Mapping[str, tf.Tensor]) -> None:
-        k = max(self.eval_ks)
-        _, top_ids = chunked_top_k(users, self.candidate_embeddings(), k,
-                                   exclude=seen_items(inputs, self.exclude_seen))
-        targets = inputs["target_item_id"]
-        has = targets.row_lengths() > 0
-        per_user = ranking_metrics(tf.boolean_mask(top_ids, has),
-                                   tf.ragged.boolean_mask(targets, has), self.eval_ks)
-        for name, metric in self.eval_metrics.items():
-            metric.update_state(per_user[name])
-
 
 def _last_state(states: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """``[B, ...]`` state at each user's last position of ``states [B, L, ...]`` (0 if none)."""

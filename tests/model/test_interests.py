@@ -10,10 +10,10 @@ from conftest import TINY_MODEL
 
 from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data import DataError, read_dataset
-from sessionrec_tf.export.exact import ExactRetriever, candidate_variable
 from sessionrec_tf.layers import UserVectors
 from sessionrec_tf.layers.interests import max_match, max_match_rows
 from sessionrec_tf.metrics.topk import chunked_top_k
+from sessionrec_tf.retrieval.exact import ExactTopK
 
 
 def test_user_vectors_layer_is_h_plus_w_h():
@@ -77,8 +77,8 @@ def test_top_k_of_several_user_vectors_against_numpy():
     _, got = chunked_top_k(tf.constant(users), cands, 10, exclude=ragged, chunk_size=16)
     np.testing.assert_array_equal(got.numpy(), np.array(want))
     for chunk in (1024, 16):
-        retriever = ExactRetriever(candidate_variable(cands), 10, chunk_size=chunk)
-        _, got = retriever.top_k(tf.constant(users), ragged)
+        retriever = ExactTopK(10, chunk_size=chunk).index(cands)
+        _, got = retriever(tf.constant(users), ragged)
         np.testing.assert_array_equal(got.numpy(), np.array(want))
 
 

@@ -219,3 +219,70 @@ def test_chunked_top_k_random_real_scores():
         want_s, want_ids = ref_top_k(users, cands, 20, exclude, first_item=2)
         np.testing.assert_array_equal(ids.numpy(), want_ids)
         np.testing.assert_allclose(s.numpy(), want_s, rtol=1e-5, atol=1e-5)
+
+
+def test_catalog_ranking_averages_over_users_with_targets():
+    """The Keras metric = the mean of the numpy per-user reference over users that have a
+    target, across batches; empty target sets are skipped and counted; reset clears it."""
+    from sessionrec_tf.metrics import CatalogRanking
+
+    rng = np.random.default_rng(7)
+    metric = CatalogRanking(ks=(3, 10), metrics=("recall", "ndcg", "hr", "mrr"))
+    want: dict[str, list[float]] = {}
+    users = skipped = 0
+    for _ in range(3):
+        top = np.stack([rng.permutation(40)[:10] for _ in range(6)]).astype(np.int64)
+        targets = [rng.choice(40, size=int(rng.integers(0, 4))).tolist() for _ in range(6)]
+        metric.update_state(tf.constant(top), tf.ragged.constant(targets, dtype=tf.int64))
+        for row, tgt in zip(top.tolist(), targets):
+            if not tgt:
+                skipped += 1
+                continue
+            users += 1
+            for k in (3, 10):
+                for name, value in ref_metrics(row, tgt, k).items():
+                    want.setdefault(name, []).append(value)
+    got = metric.result()
+    assert skipped > 0 and int(metric.skipped) == skipped and int(metric.users) == users
+    assert set(got) == set(want)
+    for name, values in want.items():
+        np.testing.assert_allclose(float(got[name]), np.mean(values), **TOL, err_msg=name)
+    assert metric.get_config()["ks"] == [3, 10]
+    metric.reset_state()
+    assert int(metric.users) == 0 and float(metric.result()["recall@3"]) == 0.0
+    with pytest.raises(ValueError, match="unknown ranking metric"):
+        CatalogRanking(ks=(3,), metrics=("precision",))
+
+
+@pytest.mark.parametrize("n, k, block", [(1000, 10, 16), (1000, 100, 7), (4096, 50, 256),
+                                         (300, 300, 64), (5, 3, 256), (513, 40, 8)])
+def test_block_top_k_equals_top_k(n, k, block):
+    """Selection through block maxima = tf.math.top_k: values, indices and tie order."""
+    from sessionrec_tf.metrics.topk import block_top_k
+
+    rng = np.random.default_rng(n + k)
+    scores = rng.integers(-3, 3, size=(6, n)).astype(np.float32)  # many ties
+    scores[0] = 0.0  # every column ties
+    scores[1, ::3] = -np.inf  # excluded columns
+    scores[2, : n - 1] = -np.inf  # one finite column
+    want_v, want_i = tf.math.top_k(scores, k=k)
+    got_v, got_i = block_top_k(tf.constant(scores), k, block)
+    np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())
+    np.testing.assert_array_equal(got_v.numpy(), want_v.numpy())
+
+
+@pytest.mark.parametrize("chunk_size", [3000, 65_536])
+def test_chunked_top_k_block_selection_equals_plain_selection(chunk_size):
+    """The default selection (block maxima) against block=None (tf.math.top_k over each
+    chunk) on a catalog wide enough to use it, ties and exclusions included."""
+    rng = np.random.default_rng(11)
+    cands = rng.integers(-2, 3, size=(20_000, 4)).astype(np.float32)  # many tied scores
+    users = rng.integers(-2, 3, size=(9, 4)).astype(np.float32)
+    exclude = tf.ragged.constant([rng.integers(0, 20_000, size=int(rng.integers(0, 500)))
+                                  .tolist() for _ in range(9)], dtype=tf.int64)
+    want = chunked_top_k(users, cands, 100, exclude=exclude, chunk_size=chunk_size, block=None)
+    got = chunked_top_k(users, cands, 100, exclude=exclude, chunk_size=chunk_size)
+    np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+    np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
+    _, ref_ids = ref_top_k(users, cands, 100, exclude.to_list(), first_item=2)
+    np.testing.assert_array_equal(got[1].numpy(), ref_ids)

@@ -43,7 +43,10 @@ class _TFWarnings(logging.Handler):
 
 
 def _weights(model: tf.keras.Model) -> list[np.ndarray]:
-    return [w.numpy() for w in model.weights]
+    """The model's weights; metric accumulators (reset before every validation, and the
+    ranking metric's are not checkpointed) are not model state."""
+    metric_state = {id(v) for m in model.metrics for v in m.variables}
+    return [w.numpy() for w in model.weights if id(w) not in metric_state]
 
 
 def test_fit_evaluate_and_user_tower(tiny_dataset):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from sessionrec_tf.export.exact import ExactRetriever, candidate_variable
-from sessionrec_tf.export.scann_options import ScannOptions
-from sessionrec_tf.export.scann_retriever import ScannRetriever
 from sessionrec_tf.metrics.topk import chunked_top_k
+from sessionrec_tf.retrieval.exact import ExactTopK, candidate_variable
+from sessionrec_tf.retrieval.scann import ScannTopK
+from sessionrec_tf.retrieval.scann_options import ScannOptions
 
 
 def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, tf.RaggedTensor]:
@@ -27,11 +27,11 @@ def test_exact_retriever_equals_chunked_top_k():
     cands, users, exclude = _data()
     want_s, want_i = chunked_top_k(users, cands, 25, exclude=exclude, chunk_size=64)
     for chunk in (1024, 100):  # one pass, and the chunked path
-        retriever = ExactRetriever(candidate_variable(cands), 25, chunk_size=chunk)
-        got_s, got_i = tf.function(retriever.top_k)(tf.constant(users), exclude)
+        retriever = ExactTopK(25, chunk_size=chunk).index(candidate_variable(cands))
+        got_s, got_i = tf.function(retriever)(tf.constant(users), exclude)
         np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())
         np.testing.assert_allclose(got_s.numpy(), want_s.numpy(), rtol=1e-6)
-    got_s, got_i = ExactRetriever(candidate_variable(cands), 25).top_k(tf.constant(users), None)
+    got_s, got_i = ExactTopK(25).index(cands)(tf.constant(users))
     assert not np.isin(got_i.numpy(), [0, 1]).any()
 
 
@@ -39,8 +39,8 @@ def test_exhaustive_scann_retriever_equals_exact():
     cands, users, exclude = _data(1)
     cands[50:60] += np.arange(10, dtype=np.float32)[:, None] * 1e-3  # ScaNN breaks ties freely
     options = ScannOptions(num_leaves=4, num_leaves_to_search=4, num_reordering_candidates=298)
-    retriever = ScannRetriever(cands, 25, options)
-    got_s, got_i = tf.function(retriever.top_k)(tf.constant(users), exclude)
+    retriever = ScannTopK(25, options).index(cands)
+    got_s, got_i = tf.function(retriever.query_with_exclusions)(tf.constant(users), exclude)
     want_s, want_i = chunked_top_k(users, cands, 25, exclude=exclude)
     np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())
     np.testing.assert_allclose(got_s.numpy(), want_s.numpy(), rtol=1e-4, atol=1e-4)
@@ -71,10 +71,10 @@ def test_k_close_to_the_catalog_leaves_unfilled_slots_never_excluded_items():
     assert (want_i == 0).any()  # the case is exercised
     got = {"chunked": chunked_top_k(users, cands, k, exclude=exclude, chunk_size=64)}
     for chunk in (1024, 100):
-        retriever = ExactRetriever(candidate_variable(cands), k, chunk_size=chunk)
-        got[f"exact/{chunk}"] = tf.function(retriever.top_k)(tf.constant(users), exclude)
+        retriever = ExactTopK(k, chunk_size=chunk).index(cands)
+        got[f"exact/{chunk}"] = tf.function(retriever)(tf.constant(users), exclude)
     options = ScannOptions(num_leaves=4, num_leaves_to_search=4, num_reordering_candidates=298)
-    got["scann"] = tf.function(ScannRetriever(cands, k, options).top_k)(
+    got["scann"] = tf.function(ScannTopK(k, options).index(cands))(
         tf.constant(users), exclude)
     for name, (s, i) in got.items():
         np.testing.assert_array_equal(i.numpy(), want_i, err_msg=name)

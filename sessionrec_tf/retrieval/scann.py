@@ -28,8 +28,9 @@ import numpy as np
 import tensorflow as tf
 
 from sessionrec_tf.data.vocab import NUM_RESERVED
-from sessionrec_tf.export.scann_options import ScannOptions
 from sessionrec_tf.metrics.topk import unfilled_to_padding
+from sessionrec_tf.retrieval.base import TopK
+from sessionrec_tf.retrieval.scann_options import ScannOptions
 
 
 def unit_norm(rows: np.ndarray) -> bool:
@@ -61,27 +62,37 @@ def _sorted_search(sorted_keys: tf.Tensor, keys: tf.Tensor) -> tf.Tensor:
     return tf.reshape(found, tf.shape(keys))
 
 
-class ScannRetriever(tf.Module):
+class ScannTopK(TopK):
     """Top-``k`` from a TFRS ScaNN index over ``candidates[2:]``.
 
     Args:
-      candidates: ``[V, d]`` float32 candidate embeddings, row = item vocabulary index.
       k: results per user.
-      options: ScaNN parameters (resolved against ``V - 2`` items).
+      options: ScaNN parameters (resolved against the catalog at :meth:`index`).
+
+    Example::
+
+        retriever = ScannTopK(100, ScannOptions(num_leaves_to_search=400)).index(candidates)
+        scores, ids = retriever(users, exclude=seen)
     """
 
     exact = False
 
-    def __init__(self, candidates: np.ndarray, k: int, options: ScannOptions) -> None:
-        super().__init__(name="scann_retriever")
+    def __init__(self, k: int, options: ScannOptions | None = None, name: str = "scann_top_k"
+                 ) -> None:
+        super().__init__(k, name=name)
         import scann  # noqa: F401  (registers the Scann ops)
+
+        self.options = options or ScannOptions()
+        self.num_candidates = 0
+
+    def index(self, candidates: np.ndarray) -> ScannTopK:
+        """Build the index over ``[V, d]`` candidate embeddings (row = item index)."""
         import tensorflow_recommenders as tfrs
         from scann.scann_ops.py import scann_ops
 
-        rows = np.ascontiguousarray(candidates[NUM_RESERVED:], dtype=np.float32)
+        rows = np.ascontiguousarray(np.asarray(candidates)[NUM_RESERVED:], dtype=np.float32)
         self.num_candidates = int(rows.shape[0])
-        self.k = int(k)
-        self.options = options.resolved(self.num_candidates, self.k)
+        self.options = self.options.resolved(self.num_candidates, self.k)
         if self.options.spherical is None:
             self.options = replace(self.options, spherical=unit_norm(rows))
         opts = self.options
@@ -105,11 +116,15 @@ class ScannRetriever(tf.Module):
         # Save the index's state (searcher tensors, identifiers), not the Keras layer object.
         self.scann_state = layer._serialized_searcher
         self.identifiers = layer._identifiers
+        return self
 
-    def top_k(self, users: tf.Tensor, exclude: tf.RaggedTensor | None
-              ) -> tuple[tf.Tensor, tf.Tensor]:
+    def call(self, queries: tf.Tensor, exclude: tf.RaggedTensor | None = None
+             ) -> tuple[tf.Tensor, tf.Tensor]:
         """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``."""
         from scann.scann_ops.py import scann_ops
+
+        if not self.num_candidates:
+            raise ValueError("ScannTopK: call index(candidates) before querying")
 
         k = tf.constant(self.k, tf.int32)
         extra = (tf.cast(tf.reduce_max(tf.concat([exclude.row_lengths(), [0]], 0)), tf.int32)
@@ -117,9 +132,9 @@ class ScannRetriever(tf.Module):
         fetch = tf.minimum(k + extra, self.num_candidates)
         reorder = tf.maximum(fetch, self.options.num_reordering_candidates)
         searcher = scann_ops.searcher_from_module(self.scann_state)
-        result = searcher.search_batched_parallel(users, final_num_neighbors=fetch,
+        result = searcher.search_batched_parallel(queries, final_num_neighbors=fetch,
                                                   pre_reorder_num_neighbors=reorder)
-        batch = tf.shape(users)[0]
+        batch = tf.shape(queries)[0]
         scores = tf.reshape(result.distances, [batch, -1])
         ids = tf.gather(self.identifiers, tf.reshape(result.indices, [batch, -1]))
         if exclude is not None:
@@ -146,7 +161,7 @@ def build_pybind_index(candidates: np.ndarray, item_tokens: Sequence[str], k: in
       candidates: ``[V, d]`` candidate embeddings (row = vocabulary index).
       item_tokens: ``V - 2`` original item ids (as text), the index's document ids.
       k: default number of neighbours.
-      options: resolved ScaNN options (``spherical`` decided, as ``ScannRetriever.options``).
+      options: resolved ScaNN options (``spherical`` decided, as ``ScannTopK.options``).
       directory: created; receives ScaNN's files (``scann_assets.pbtxt``, docids, ...).
 
     Load it with ``scann.scann_ops_pybind.load_searcher(directory)``; ``search`` then returns
