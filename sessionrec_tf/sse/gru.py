@@ -10,6 +10,9 @@ from sessionrec_tf.layers.dropout import SeededDropout
 class GRUEncoder(tf.keras.layers.Layer):
     """``[B, L, d]`` tokens -> ``[B, L, d]`` states; state i has read tokens 0..i only.
 
+    ``mask [B, L]`` must be a prefix mask (valid tokens first); states at padded positions
+    are unspecified.
+
     Args:
       dim: hidden size d; num_layers: stacked GRUs; dropout: between layers; seed: dropout seed.
     """
@@ -25,6 +28,11 @@ class GRUEncoder(tf.keras.layers.Layer):
 
     def call(self, x: tf.Tensor, mask: tf.Tensor, timestamps: tf.Tensor | None = None,
              training: bool | None = None) -> tf.Tensor:
+        # The GRUs run unmasked: every caller's mask is a prefix (tokens left-aligned, padding
+        # after each user's last token), so the state at a valid position never reads padding
+        # and equals the masked GRU's; only padded positions differ, and nothing reads them.
+        # Skipping the per-step mask select saves time (benchmarks/RESULTS.md, bench_options).
+        del mask
         for gru, drop in zip(self.grus, self.drops):
-            x = drop(gru(x, mask=mask), training=training)
+            x = drop(gru(x), training=training)
         return self.final_norm(x)
