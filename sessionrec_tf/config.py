@@ -12,14 +12,13 @@ sessionrec_transformer, sessionrec_gru, hstu, hstu_plus, sasrec, sasrec_plus, gr
 from __future__ import annotations
 
 import dataclasses
-import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from sessionrec_tf.options import build, parse_scalar
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -226,72 +225,8 @@ class ExperimentConfig:
         atomic_write_text(path, self.to_yaml())
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
-
-
-def _coerce(value: Any, tp: Any, path: str) -> Any:
-    """Check ``value`` against annotation ``tp`` (int -> float allowed); return it."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, path)
-            except ConfigError as err:
-                errors.append(str(err))
-        raise ConfigError(f"{path}: {value!r} is not {' or '.join(map(_type_name, args))}")
-    if origin is list:
-        (inner,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: expected a list of {_type_name(inner)}, got {value!r}")
-        return [_coerce(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-    else:
-        raise ConfigError(f"{path}: unsupported field type {tp}")
-    raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r} "
-                      f"({type(value).__name__})")
-
-
-def _build(cls: type, data: Any, path: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        where = f"{path}." if path else ""
-        raise ConfigError(f"unknown config key(s) {[where + u for u in unknown]}; valid keys "
-                          f"{'under ' + path if path else 'at the top level'}: {names}")
-    kwargs = {}
-    for key, value in data.items():
-        tp = hints[key]
-        sub = f"{path}.{key}" if path else key
-        if dataclasses.is_dataclass(tp):
-            kwargs[key] = _build(tp, value, sub)
-        else:
-            kwargs[key] = _coerce(value, tp, sub)
-    return cls(**kwargs)
-
-
 def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
-    config = _build(ExperimentConfig, data, "")
+    config = build(ExperimentConfig, data, error=ConfigError, noun="config key")
     for key, valid in CHOICES.items():
         section, name = key.split(".")
         value = getattr(getattr(config, section), name)
@@ -341,7 +276,7 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
     data = config.to_dict()
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"an override expects key=value, got {item!r}")
         key, raw = item.split("=", 1)
         parts = key.strip().split(".")
         node = data
@@ -351,20 +286,7 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
                                   f"--set {item!r}; sections: {list(data)}")
             node = node[part]
         if parts[-1] not in node:
-            raise ConfigError(f"unknown config key {key!r} in --set {item!r}; valid keys "
+            raise ConfigError(f"unknown config key {key!r} in override {item!r}; valid keys "
                               f"there: {list(node)}")
-        node[parts[-1]] = _scalar(raw)
+        node[parts[-1]] = parse_scalar(raw)
     return config_from_dict(data)
-
-
-# YAML 1.1 (PyYAML) reads "1e-4" as a string: exponent floats without a dot
-_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-def _scalar(raw: str) -> Any:
-    """A ``--set`` value: a YAML scalar, with ``1e-4`` read as a float as users mean it."""
-    if not raw.strip():
-        return ""
-    if _EXPONENT_FLOAT.fullmatch(raw.strip()):
-        return float(raw)
-    return yaml.safe_load(raw)

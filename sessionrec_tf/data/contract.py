@@ -34,6 +34,7 @@ import pandas as pd
 
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.vocab import CONTROL_CHARS
+from sessionrec_tf.options import build
 
 REQUIRED = ("user_id", "item_id", "timestamp", "label")
 TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -93,13 +94,7 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FeatureSpec:
-        bins = d.get("bins")
-        return cls(
-            name=d["name"],
-            column=d.get("column"),
-            kind=d.get("kind", "interaction"),
-            bins=tuple(float(b) for b in bins) if bins is not None else None,
-        )
+        return build(cls, d, text=True, error=DataError, prefix="feature: ")
 
 
 @dataclass(frozen=True)
@@ -163,23 +158,11 @@ class ColumnMapping:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ColumnMapping:
-        known = {
-            "user_id", "item_id", "timestamp", "label", "session_id", "timestamp_unit",
-            "integer_ids", "features",
-        }
-        unknown = set(d) - known
-        if unknown:
-            raise DataError(
-                f"column mapping has unknown keys {sorted(unknown)}; valid keys: {sorted(known)}"
-            )
-        kwargs = {k: v for k, v in d.items() if k != "features"}
-        if isinstance(kwargs.get("integer_ids"), str):
-            text = kwargs["integer_ids"].strip().lower()
-            if text not in ("true", "false", "1", "0", "yes", "no"):
-                raise DataError(f"column mapping: integer_ids must be true/false, got {text!r}")
-            kwargs["integer_ids"] = text in ("true", "1", "yes")
-        feats = tuple(FeatureSpec.from_dict(f) for f in d.get("features", []) or [])
-        return cls(**kwargs, features=feats)
+        """From a YAML/JSON mapping; text values (``integer_ids: "yes"``) are read as their
+        field's type."""
+        if isinstance(d, Mapping) and "features" in d and d["features"] is None:
+            d = {k: v for k, v in d.items() if k != "features"}  # ``features:`` left empty
+        return build(cls, d, text=True, error=DataError, prefix="column mapping: ")
 
 
 def first_bad(mask: np.ndarray, rows: np.ndarray) -> tuple[int, int]:

@@ -97,7 +97,7 @@ def test_mapping_naming_missing_column():
 
 
 def test_mapping_from_dict_refuses_unknown_keys():
-    with pytest.raises(DataError, match=r"unknown keys \['userid'\]"):
+    with pytest.raises(DataError, match=r"unknown key\(s\) \['userid'\]"):
         ColumnMapping.from_dict({"userid": "u"})
     m = ColumnMapping.from_dict({"user_id": "u", "features": [
         {"name": "f", "column": "F", "kind": "item", "bins": [1, 2]}]})

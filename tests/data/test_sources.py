@@ -485,7 +485,8 @@ def test_generic_bad_column_map_and_format(tmp_path: Path):
     path = _simple(tmp_path, "1,10,100,1\n")
     bad_map = tmp_path / "map.yaml"
     bad_map.write_text("user_id: u\nitemid: i\n")
-    with pytest.raises(DataError, match=r"map\.yaml: column mapping has unknown keys \['itemid'\]"):
+    with pytest.raises(DataError,
+                       match=r"map\.yaml: column mapping: unknown key\(s\) \['itemid'\]"):
         load_csv(str(path), column_map=str(bad_map))
     bad_map.write_text("user_id: [u\n")
     with pytest.raises(DataError, match=r"map\.yaml: cannot parse the file"):
@@ -539,5 +540,6 @@ def test_missing_input(tmp_path: Path, name: str):
 
 
 def test_bad_option_value(fixtures_dir: Path):
-    with pytest.raises(DataError, match=r"option 'interaction_features': cannot read 'maybe'"):
+    with pytest.raises(DataError, match=r"source 'kuaisar': interaction_features: cannot read "
+                                        r"'maybe' as bool"):
         load_kuaisar(str(fixtures_dir / "kuaisar_rec_inter.csv"), interaction_features="maybe")

@@ -66,7 +66,7 @@ def test_overrides_and_round_trip(tmp_path):
     assert load_config(path) == c
     with pytest.raises(ConfigError, match=r"unknown config key 'model.sse_name'"):
         apply_overrides(c, ["model.sse_name=gru"])
-    with pytest.raises(ConfigError, match=r"--set expects key=value"):
+    with pytest.raises(ConfigError, match=r"an override expects key=value"):
         apply_overrides(c, ["model.sse"])
     with pytest.raises(ConfigError, match=r"shipped configs: \["):
         load_config("no_such_config")

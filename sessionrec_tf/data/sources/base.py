@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from sessionrec_tf.data.contract import ColumnMapping
 from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.options import build
 
 
 @dataclass
@@ -37,38 +38,8 @@ T = TypeVar("T")
 def parse_options(cls: type[T], options: Mapping[str, Any] | None, source: str) -> T:
     """Build a source's option dataclass from ``key=value`` options, refusing unknown keys.
 
-    Values given as text (from the command line) are converted to the field's type.
+    Values given as text (from the command line) are read as the field's type
+    (:func:`sessionrec_tf.options.build` with ``text=True``).
     """
-    options = dict(options or {})
-    valid = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DataError(
-            f"source {source!r}: unknown option(s) {unknown}; valid options: {sorted(valid)}"
-        )
-    kwargs: dict[str, Any] = {}
-    for key, value in options.items():
-        kwargs[key] = _convert(value, valid[key].type, f"source {source!r} option {key!r}")
-    return cls(**kwargs)
-
-
-def _convert(value: Any, annotation: Any, where: str) -> Any:
-    if not isinstance(value, str):
-        return value
-    text = str(annotation)
-    if value.lower() in ("none", "null") and "None" in text:
-        return None
-    try:
-        if text.startswith("bool"):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if text.startswith("int"):
-            return int(value)
-        if text.startswith("float"):
-            return float(value)
-    except ValueError:
-        raise DataError(f"{where}: cannot read {value!r} as {text}") from None
-    return value
+    return build(cls, dict(options or {}), text=True, error=DataError, noun="option",
+                 prefix=f"source {source!r}: ")
