@@ -296,7 +296,7 @@ def bench_score(work: Path) -> tuple[str, str]:
     model = export_untrained(data, work, "exact")
     out = work / "recs.parquet"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "sessionrec_tf.export.cli", "score", "--model", str(model),
+    cmd = [sys.executable, "-m", "sessionrec_tf.cli", "score", "--model", str(model),
            "--data", str(data.path), "--output", str(out), "--k", str(K), "--split", "test",
            "--batch-size", "256", "--chunk-users", "20000", "--quiet"]
     t0 = time.perf_counter()

@@ -18,16 +18,15 @@ from typing import Any
 
 import yaml
 
+from sessionrec_tf.ise.registry import ISE_NAMES, POOLING_ISES
 from sessionrec_tf.options import build, parse_scalar
+from sessionrec_tf.sse.registry import SSE_NAMES
+from sessionrec_tf.tasks.registry import LOSS_NAMES, SAMPLER_NAMES
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
-# The valid values of the name-valued fields: the single source for the registries too.
-ISE_NAMES = ("mean", "max", "max_relu", "gru", "transformer")
-POOLING_ISES = ("mean", "max", "max_relu")
-SSE_NAMES = ("hstu", "transformer", "gru")
-SAMPLER_NAMES = ("uniform", "popularity")
-LOSS_NAMES = ("softmax", "bce")
+# The valid values of the name-valued fields; the components come from their packages'
+# registries (which do not import TensorFlow).
 EXCLUDE_SEEN = ("positives", "all", "none")
 CHOICES: dict[str, tuple[str, ...]] = {
     "model.paradigm": ("session", "item"),
@@ -283,7 +282,7 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
         for i, part in enumerate(parts[:-1]):
             if part not in node or not isinstance(node[part], dict):
                 raise ConfigError(f"unknown config section {'.'.join(parts[:i + 1])!r} in "
-                                  f"--set {item!r}; sections: {list(data)}")
+                                  f"override {item!r}; sections: {list(data)}")
             node = node[part]
         if parts[-1] not in node:
             raise ConfigError(f"unknown config key {key!r} in override {item!r}; valid keys "

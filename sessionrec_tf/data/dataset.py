@@ -60,7 +60,7 @@ class PreparedDataset:
             )
         if not meta_path.exists():
             raise DataError(
-                f"{path} is not a prepared dataset: it has no {METADATA}. Point --data at a "
+                f"{path} is not a prepared dataset: it has no {METADATA}. Use a "
                 "directory written by `sessionrec prepare` (e.g. tfrecords/NAME)."
             )
         try:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.layout import FrameLayout
 from sessionrec_tf.data.report import DataReport
 
 
@@ -54,15 +55,9 @@ RULES = (
 
 def _segment_codes(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(user code, item code, global session code, user of each session) for a sorted frame."""
-    user_code, _ = pd.factorize(df["user_id"], sort=False)
+    lay = FrameLayout.of(df)
     item_code, _ = pd.factorize(df["item_id"], sort=False)
-    sess = df["session"].to_numpy()
-    n = len(df)
-    new = np.ones(n, dtype=bool)
-    new[1:] = (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])
-    session_code = np.cumsum(new) - 1
-    session_user = user_code[new]
-    return user_code, item_code, session_code, session_user
+    return lay.user_code, item_code, lay.session_code, lay.session_user
 
 
 def apply_filters(
@@ -169,14 +164,5 @@ def renumber_sessions(df: pd.DataFrame) -> pd.DataFrame:
     """Renumber ``session`` to 0..k-1 within each user (frame sorted by user, session)."""
     if len(df) == 0:
         return df
-    user_code, _ = pd.factorize(df["user_id"], sort=False)
-    sess = df["session"].to_numpy()
-    n = len(df)
-    new = np.ones(n, dtype=bool)
-    new[1:] = (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])
-    user_start = np.ones(n, dtype=bool)
-    user_start[1:] = user_code[1:] != user_code[:-1]
-    g = np.cumsum(new) - 1
-    first = np.maximum.accumulate(np.where(user_start, g, 0))
-    df["session"] = (g - first).astype(np.int32)
+    df["session"] = FrameLayout.of(df).session_in_user.astype(np.int32)
     return df

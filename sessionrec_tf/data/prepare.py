@@ -68,14 +68,14 @@ class PrepareOptions:
         return d
 
     def check(self) -> None:
-        """Refuse out-of-range options (DataError naming the command-line flag)."""
+        """Refuse out-of-range options (DataError naming the option)."""
         if not 0.0 < self.temporal_quantile < 1.0:
-            raise DataError(f"--temporal-quantile must be between 0 and 1 (exclusive), got "
+            raise DataError(f"temporal_quantile must be between 0 and 1 (exclusive), got "
                             f"{self.temporal_quantile}")
         if self.session_gap_seconds <= 0:
-            raise DataError(f"--session-gap must be positive, got {self.session_gap_seconds}s")
+            raise DataError(f"session gap must be positive, got {self.session_gap_seconds}s")
         if self.num_shards is not None and self.num_shards < 1:
-            raise DataError(f"--num-shards must be >= 1, got {self.num_shards}")
+            raise DataError(f"num_shards must be >= 1, got {self.num_shards}")
 
 
 def _input_signature(path: str | None) -> dict[str, Any]:
@@ -145,12 +145,14 @@ def _check_output(output: Path, fingerprint: str, overwrite: bool) -> bool:
         if not overwrite:
             raise DataError(
                 f"output {output} already holds a different dataset (prepared from another "
-                "source, input or options). Choose another --output or pass --overwrite."
+                "source, input or options). Choose another output directory or replace it "
+                "(overwrite)."
             )
     elif any(output.iterdir()) and not overwrite:
         raise DataError(
             f"output {output} is a non-empty directory that is not a prepared dataset; "
-            "refusing to write into it (choose another --output or pass --overwrite)"
+            "refusing to write into it (choose another output directory or replace it: "
+            "overwrite)"
         )
     return False
 

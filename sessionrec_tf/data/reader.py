@@ -16,7 +16,8 @@ target_item_id        [B, T] int64          valid/test splits only: the split's 
 
 Records are batched *before* parsing (``tf.io.parse_example`` on a batch of serialized
 records gives the ragged_rank-2 tensors directly), then the split's cut is applied to the whole
-batch at once (:mod:`sessionrec_tf.data.batch_ops`). Sessions are never padded.
+batch at once (:class:`~sessionrec_tf.data.session_batch.SessionBatch`). Sessions are never
+padded.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from sessionrec_tf.data import batch_ops
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.data.splits import PROTOCOLS, SPLITS
 from sessionrec_tf.data.tfrecord import interaction_keys, parse_spec
 
@@ -37,22 +38,22 @@ def _split_fn(protocol: str, split: str, keys: tuple[str, ...]):  # noqa: ANN202
     """The batch -> batch function that applies ``protocol``/``split``."""
 
     def apply(parsed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        items = parsed["item_id"]
-        n_sessions = items.row_lengths()
+        batch = SessionBatch({k: parsed[k] for k in keys}, {"user_id": parsed["user_id"]})
+        n_sessions = batch.num_sessions
         user_mask = None
         target = None
         if split == "full":
             keep = tf.fill(tf.shape(n_sessions), tf.int64.max)
         elif protocol == "loso":
             cut = n_sessions - (1 if split == "test" else 2)
-            keep = batch_ops.session_start(parsed, keys, cut)
+            keep = batch.session_start(cut)
             if split != "train":
-                target = batch_ops.session_positives(items, parsed["label"], cut)
+                target = batch.session_positives(cut)
         elif protocol == "loio":
             keep = parsed["loio_test_cut" if split == "test" else "loio_valid_cut"]
             user_mask = keep >= 0
             if split != "train":
-                target = batch_ops.interaction_at(items, keep)
+                target = batch.interaction_at(keep)
         else:  # temporal
             tc = parsed["temporal_cut"]
             cut = tc if split == "test" else tc - 1
@@ -60,16 +61,15 @@ def _split_fn(protocol: str, split: str, keys: tuple[str, ...]):  # noqa: ANN202
                 user_mask = tf.logical_and(tc >= 1, tc < n_sessions)
             else:
                 user_mask = tc >= 2
-            keep = batch_ops.session_start(parsed, keys, cut)
+            keep = batch.session_start(cut)
             if split != "train":
-                target = batch_ops.session_positives(items, parsed["label"], cut)
-        out: dict[str, tf.Tensor] = dict(batch_ops.take_prefix(parsed, keys, keep))
-        out["user_id"] = parsed["user_id"]
+                target = batch.session_positives(cut)
+        out = batch.take_prefix(keep)
         if target is not None:
-            out["target_item_id"] = target
+            out = out.with_extras(target_item_id=target)
         if user_mask is not None:
-            out = batch_ops.select_users(out, user_mask)
-        return out
+            out = out.select_users(user_mask)
+        return out.to_dict()
 
     return apply
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sessionrec_tf.data.layout import FrameLayout
 from sessionrec_tf.data.report import DataReport
 
 DEFAULT_GAP_SECONDS = 30 * 60
@@ -72,17 +73,14 @@ def assign_sessions(
         codes = codes[order]
         sess_codes = sess_codes[order]
         new = np.ones(n, dtype=bool)
-        new[1:] = (codes[1:] != codes[:-1]) | (sess_codes[1:] != sess_codes[:-1])
+        new[1:] = sess_codes[1:] != sess_codes[:-1]
     else:
         ts = df["timestamp"].to_numpy()
         new = np.ones(n, dtype=bool)
-        new[1:] = (codes[1:] != codes[:-1]) | ((ts[1:] - ts[:-1]) > gap_seconds)
-    user_start = np.ones(n, dtype=bool)
-    user_start[1:] = codes[1:] != codes[:-1]
-    global_session = np.cumsum(new) - 1
-    first_of_user = np.maximum.accumulate(np.where(user_start, global_session, 0))
+        new[1:] = (ts[1:] - ts[:-1]) > gap_seconds
+    session = FrameLayout.of(df, new).session_in_user  # a new user also starts a session
     df = df.copy() if "session" not in df.columns else df
-    df["session"] = (global_session - first_of_user).astype(np.int32)
+    df["session"] = session.astype(np.int32)
     return df
 
 

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sessionrec_tf.data.layout import FrameLayout
+
 PROTOCOLS = ("loso", "loio", "temporal")
 SPLITS = ("train", "valid", "test", "full")
 
@@ -51,23 +53,18 @@ def user_cut_points(df: pd.DataFrame, split_time: float) -> pd.DataFrame:
     Returns one row per user, in the frame's user order, with columns ``num_sessions``,
     ``num_interactions``, ``loio_valid_cut``, ``loio_test_cut`` and ``temporal_cut``.
     """
-    user_code, _ = pd.factorize(df["user_id"], sort=False)
-    n = len(df)
-    starts = np.flatnonzero(np.r_[True, user_code[1:] != user_code[:-1]])
-    lengths = np.diff(np.r_[starts, n])
-    pos_in_user = np.arange(n) - np.repeat(starts, lengths)
+    lay = FrameLayout.of(df)
+    user_code, lengths, pos_in_user = lay.user_code, lay.user_lengths, lay.pos_in_user
     label = df["label"].to_numpy().astype(bool)
-    num_users = len(starts)
+    num_users = lay.num_users
     last = np.full(num_users, -1, dtype=np.int64)
     np.maximum.at(last, user_code[label], pos_in_user[label])
     before_last = label & (pos_in_user < last[user_code])
     second = np.full(num_users, -1, dtype=np.int64)
     np.maximum.at(second, user_code[before_last], pos_in_user[before_last])
-    sess = df["session"].to_numpy()
-    first_of_session = np.r_[True, (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])]
-    session_user = user_code[first_of_session]
-    session_start = df["timestamp"].to_numpy()[first_of_session]
-    num_sessions = np.bincount(session_user, minlength=num_users)
+    session_user = lay.session_user
+    session_start = df["timestamp"].to_numpy()[lay.session_starts]
+    num_sessions = lay.sessions_per_user
     temporal = np.bincount(session_user, weights=session_start <= split_time,
                            minlength=num_users).astype(np.int64)
     return pd.DataFrame({
@@ -80,16 +77,14 @@ def user_cut_points(df: pd.DataFrame, split_time: float) -> pd.DataFrame:
 
 
 def default_split_time(df: pd.DataFrame, quantile: float) -> float:
-    user_code, _ = pd.factorize(df["user_id"], sort=False)
-    sess = df["session"].to_numpy()
-    first = np.r_[True, (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])]
-    return float(np.quantile(df["timestamp"].to_numpy()[first], quantile))
+    starts = FrameLayout.of(df).session_starts
+    return float(np.quantile(df["timestamp"].to_numpy()[starts], quantile))
 
 
 def summarize(df: pd.DataFrame, cuts: pd.DataFrame, split_time: float) -> dict[str, Any]:
     """Users and targets per protocol and split, for ``splits.json``."""
     label = df["label"].to_numpy().astype(np.int64)
-    user_code, _ = pd.factorize(df["user_id"], sort=False)
+    user_code = FrameLayout.of(df).user_code
     sess = df["session"].to_numpy()
     ns = cuts["num_sessions"].to_numpy()
     tc = cuts["temporal_cut"].to_numpy()

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from sessionrec_tf.data.layout import FrameLayout
+
 INTERACTION_KEYS = ("item_id", "label", "timestamp")
 SCALAR_KEYS = ("loio_valid_cut", "loio_test_cut", "temporal_cut")
 SHARD_PATTERN = "users-{index:05d}-of-{count:05d}.tfrecord"
@@ -69,15 +71,11 @@ def write_shards(
     """
     import tensorflow as tf
 
-    n = len(encoded)
-    user_code, _ = pd.factorize(encoded["user_id"], sort=False)
-    starts = np.flatnonzero(np.r_[True, user_code[1:] != user_code[:-1]])
-    ends = np.r_[starts[1:], n]
-    sess = encoded["session"].to_numpy()
-    new_session = np.r_[True, (user_code[1:] != user_code[:-1]) | (sess[1:] != sess[:-1])]
-    session_starts = np.flatnonzero(new_session)
-    session_lengths = np.diff(np.r_[session_starts, n])
-    sessions_per_user = np.bincount(user_code[new_session], minlength=len(starts))
+    lay = FrameLayout.of(encoded)
+    starts = lay.user_starts
+    ends = starts + lay.user_lengths
+    session_lengths = lay.session_lengths
+    sessions_per_user = lay.sessions_per_user
     session_offsets = np.r_[0, np.cumsum(sessions_per_user)]
     columns = {k: encoded[k].to_numpy(dtype=np.int64) for k in interaction_keys(feature_names)}
     scalars = {k: cuts[k].to_numpy(dtype=np.int64) for k in SCALAR_KEYS}

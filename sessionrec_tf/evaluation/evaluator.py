@@ -95,9 +95,9 @@ class Evaluator:
             raise DataError(f"unknown index {index!r}; valid: {list(INDEXES)}")
         scann: TopK | None = None
         if index == "scann" and getattr(self.model, "user_vectors", 1) > 1:
-            raise DataError("--index scann: a model with several user vectors scores items by "
-                            "their best vector, which the ScaNN index does not do; use "
-                            "--index exact")
+            raise DataError("index scann: a model with several user vectors scores items by "
+                            "their best vector, which the ScaNN index does not do; use the "
+                            "exact index")
         if index == "scann":
             from sessionrec_tf.retrieval.scann import ScannTopK
             from sessionrec_tf.retrieval.scann_options import ScannOptions

@@ -25,6 +25,7 @@ import numpy as np
 
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.experiments.grid import Budget, Cell, provenance, run_grid
+from sessionrec_tf.experiments.grids import alpha_cells, grid_names, load_grid
 from sessionrec_tf.experiments.outputs import (
     Series,
     fmt,
@@ -33,86 +34,19 @@ from sessionrec_tf.experiments.outputs import (
     write_outputs,
 )
 
-TABLE2_CELLS = (
-    Cell("GRU4Rec", "gru4rec"),
-    Cell("SASRec", "sasrec"),
-    Cell("SASRec+", "sasrec_plus"),
-    Cell("HSTU", "hstu"),
-    Cell("HSTU+", "hstu_plus"),
-    Cell("SessionRec-HSTU", "sessionrec_hstu"),
-)
-TABLE3_BACKBONES = (
-    ("GRU", Cell("GRU item-level", "gru4rec", ("model.item_input=all",)),
-     Cell("SessionRec-GRU", "sessionrec_gru")),
-    ("Transformer", Cell("Transformer item-level", "sasrec_plus", ("model.item_input=all",)),
-     Cell("SessionRec-Transformer", "sessionrec_transformer")),
-    ("HSTU", Cell("HSTU item-level (HSTU+)", "hstu_plus"),
-     Cell("SessionRec-HSTU", "sessionrec_hstu")),
-)
-TABLE4_CELLS = (
-    Cell("mean", "sessionrec_hstu", ("model.ise=mean",)),
-    Cell("max", "sessionrec_hstu", ("model.ise=max",)),
-    Cell("max_relu", "sessionrec_hstu", ("model.ise=max_relu",)),
-    Cell("gru l=1", "sessionrec_hstu", ("model.ise=gru", "model.ise_layers=1")),
-    Cell("gru l=2", "sessionrec_hstu", ("model.ise=gru", "model.ise_layers=2")),
-    Cell("transformer h=1 l=1", "sessionrec_hstu",
-         ("model.ise=transformer", "model.ise_heads=1", "model.ise_layers=1")),
-    Cell("transformer h=2 l=2", "sessionrec_hstu",
-         ("model.ise=transformer", "model.ise_heads=2", "model.ise_layers=2")),
-)
-ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
-# Options of SessionRec-HSTU beyond the paper, on and off (issue 17 section 4). Every cell
-# sets every option explicitly, so a change of the shipped defaults does not move a cell.
-_OFF = {"model.ise_label_split": "false", "model.embedding_mlp": "[]",
-        "task.prefix_weight": "0.0", "task.prefix_queries": "1", "model.user_vectors": "1"}
-_LABEL_SPLIT = {"model.ise_label_split": "true"}
-_MLP = {"model.embedding_mlp": "[64]"}
-_PARTIAL = {"task.prefix_weight": "1.0"}
-_X4, _X8 = {"task.prefix_queries": "4"}, {"task.prefix_queries": "8"}
-_VECTORS = {"model.user_vectors": "2"}
-
-
-def _options_cell(label: str, *on: dict[str, str]) -> Cell:
-    values = dict(_OFF)
-    for option in on:
-        values.update(option)
-    return Cell(label, "sessionrec_hstu", tuple(f"{k}={v}" for k, v in values.items()))
-
-
-ABLATION_CELLS = (
-    _options_cell("paper (mean)"),
-    _options_cell("label split", _LABEL_SPLIT),
-    _options_cell("embedding MLP", _MLP),
-    _options_cell("partial sessions", _PARTIAL),
-    _options_cell("partial sessions x4", _PARTIAL, _X4),
-    _options_cell("label split + MLP", _LABEL_SPLIT, _MLP),
-    _options_cell("label split + partial", _LABEL_SPLIT, _PARTIAL),
-    _options_cell("all three", _LABEL_SPLIT, _MLP, _PARTIAL),
-    _options_cell("partial sessions x8", _PARTIAL, _X8),
-    _options_cell("2 user vectors", _VECTORS),
-    _options_cell("partial x4 + 2 user vectors", _PARTIAL, _X4, _VECTORS),
-)
+# The grids are shipped YAML files (sessionrec_tf/configs/grids/<name>.yaml).
+TABLE2_CELLS = load_grid("table2").cells
+TABLE3_BACKBONES = tuple((b.name, b.item, b.session) for b in load_grid("table3").backbones)
+TABLE4_CELLS = load_grid("table4").cells
+ALPHAS = load_grid("alpha").alphas
+ABLATION_CELLS = load_grid("ablation").cells
 
 
 def experiment_cells(name: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
     """The cells and protocols of a grid experiment (``table2``, ``table3``, ``table4``,
-    ``alpha``): the runs it trains, in ``OUTPUT/runs/<cell>/<protocol>/seed<k>``."""
-    if name == "table2":
-        return TABLE2_CELLS, ("loso", "loio")
-    if name == "table3":
-        return tuple(c for _, item, sess in TABLE3_BACKBONES for c in (item, sess)), ("loso",)
-    if name == "table4":
-        return TABLE4_CELLS, ("loso",)
-    if name == "alpha":
-        return _alpha_cells(ALPHAS), ("loso",)
-    if name == "ablation":
-        return ABLATION_CELLS, ("loso", "loio")
-    raise ValueError(f"unknown grid experiment {name!r}; valid: table2, table3, table4, alpha, "
-                     "ablation")
-
-
-def _alpha_cells(alphas: Sequence[float]) -> tuple[Cell, ...]:
-    return tuple(Cell(f"alpha={a:g}", "sessionrec_hstu", (f"task.alpha={a}",)) for a in alphas)
+    ``alpha``, ``ablation``): the runs it trains, in ``OUTPUT/runs/<cell>/<protocol>/seed<k>``."""
+    grid = load_grid(name)
+    return grid.cells, grid.protocols
 
 
 def _columns(ks: Sequence[int]) -> list[tuple[str, str]]:
@@ -136,8 +70,8 @@ def _improvement(ours: float, best: float) -> str:
 
 # Experiments that can be written for a subset of their rows, and the row a subset must keep
 # (the one the others are read against), with what the other rows are called.
-SUBSET_REFERENCE = {"table2": ("SessionRec-HSTU", "baseline"), "table4": ("mean", "other ISE"),
-                    "ablation": ("paper (mean)", "option setting")}
+SUBSET_REFERENCE = {name: (grid.subset.keep, grid.subset.others)
+                    for name in grid_names() if (grid := load_grid(name)).subset}
 
 
 def subset_cells(name: str, labels: Sequence[str] | None = None) -> tuple[Cell, ...]:
@@ -286,7 +220,7 @@ def table4(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
 def alpha_sweep(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
                 overrides: Sequence[str] = (), ks: Sequence[int] = (10, 100, 500),
                 alphas: Sequence[float] = ALPHAS) -> dict[str, Any]:
-    cells = list(_alpha_cells(alphas))
+    cells = list(alpha_cells(alphas))
     grid = run_grid(cells, data, output, seeds, ("loso",), budget, overrides, ks)
     agg = grid.aggregate()
     shown = [("N@10", "ndcg@10"), ("R@10", "recall@10"), (f"R@{max(ks)}", f"recall@{max(ks)}")]

@@ -20,52 +20,9 @@ from sessionrec_tf.config import load_config
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.evaluation.evaluator import check_request
 from sessionrec_tf.evaluation.run_eval import cached_evaluation, evaluate_run
+from sessionrec_tf.experiments.grids import BUDGETS, Budget, Cell
 from sessionrec_tf.training.run import git_commit
 from sessionrec_tf.training.trainer import Trainer
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One model setting of an experiment: a shipped config plus overrides."""
-
-    label: str
-    config: str
-    overrides: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much compute an experiment may use.
-
-    ``overrides`` apply to every run (epochs, patience, ...); ``sizes`` feed the
-    simulator-based experiments (efficiency, scaling).
-    """
-
-    name: str
-    overrides: tuple[str, ...]
-    efficiency_users: int = 256
-    efficiency_steps: int = 20
-    scaling_users: tuple[int, ...] = (300, 1000, 3000, 10000, 30000)
-
-
-BUDGETS = {
-    "smoke": Budget("smoke", ("train.epochs=1", "model.embedding_dim=16", "model.num_layers=1",
-                              "task.num_negatives=16", "train.batch_size=32",
-                              "train.eval_batch_size=64"),
-                    efficiency_users=16, efficiency_steps=2, scaling_users=(100, 200)),
-    "small": Budget("small", ("train.epochs=10", "train.early_stopping_patience=2")),
-    # patience 8: on small real data some models (GRU4Rec) improve slowly for many epochs
-    # after an early plateau; patience 5 stopped them at epoch ~6 in some seeds only.
-    "full": Budget("full", ("train.epochs=40", "train.early_stopping_patience=8"),
-                   efficiency_users=512, efficiency_steps=40),
-    # small real datasets (KuaiRand: 664 users, 11 steps per epoch): the HSTU models peak
-    # at epochs 6-9, dip, and pass that peak again only after epoch ~40 (SessionRec-HSTU LOSO:
-    # best epoch 71); patience 8, and patience 15 alone, stopped them in the dip, and 40
-    # epochs stopped the others while still improving. So: no stopping before epoch 60.
-    "long": Budget("long", ("train.epochs=120", "train.early_stopping_patience=15",
-                            "train.early_stopping_start_epoch=60"),
-                   efficiency_users=512, efficiency_steps=40),
-}
 
 
 @dataclass

@@ -35,14 +35,14 @@ def parse_knob(text: str) -> tuple[str, list[float]]:
     name, sep, values = text.partition("=")
     name = name.strip()
     if not sep or name not in KNOBS:
-        raise ValueError(f"--data-knob expects KNOB=V1,V2,... with KNOB one of {list(KNOBS)}, "
+        raise ValueError(f"data knob expects KNOB=V1,V2,... with KNOB one of {list(KNOBS)}, "
                          f"got {text!r}")
     try:
         parsed = [float(v) for v in values.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"--data-knob {name}: values must be numbers, got {values!r}") from None
+        raise ValueError(f"data knob {name}: values must be numbers, got {values!r}") from None
     if len(parsed) < 2 or len(set(parsed)) != len(parsed):
-        raise ValueError(f"--data-knob {name}: needs at least two distinct values, got "
+        raise ValueError(f"data knob {name}: needs at least two distinct values, got "
                          f"{values!r}")
     return name, parsed
 

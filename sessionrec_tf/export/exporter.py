@@ -42,9 +42,10 @@ from sessionrec_tf.export.request import RequestSpec
 from sessionrec_tf.export.tables import VocabularyTable, write_tokens_file
 from sessionrec_tf.export.versions import resolve_version, staged_version
 from sessionrec_tf.retrieval.exact import DEFAULT_CHUNK, ExactTopK, candidate_variable
+from sessionrec_tf.retrieval.registry import EXPORT_INDEX_CHOICES
 from sessionrec_tf.retrieval.scann_options import ScannOptions
 
-INDEX_CHOICES = ("exact", "scann", "both")
+INDEX_CHOICES = EXPORT_INDEX_CHOICES
 METADATA = Path("assets.extra") / "sessionrec_export.json"
 FORMAT = "sessionrec_tf/export"
 FORMAT_VERSION = 1
@@ -157,16 +158,16 @@ class Exporter:
 
     def _check(self, options: ExportOptions) -> None:
         if options.index not in INDEX_CHOICES:
-            raise DataError(f"--index must be one of {list(INDEX_CHOICES)}, "
+            raise DataError(f"export index must be one of {list(INDEX_CHOICES)}, "
                             f"got {options.index!r}")
         if options.index != "exact" and self.config.model.user_vectors > 1:
-            raise DataError(f"--index {options.index}: a model with model.user_vectors="
+            raise DataError(f"export index {options.index}: a model with model.user_vectors="
                             f"{self.config.model.user_vectors} scores items by their best "
                             "user vector, which the ScaNN index does not do; export with "
-                            "--index exact")
+                            "the exact index")
         eligible = self.dataset.num_items - NUM_RESERVED
         if not 1 <= options.k <= eligible:
-            raise DataError(f"--k {options.k} must be between 1 and the number of items "
+            raise DataError(f"k={options.k} must be between 1 and the number of items "
                             f"({eligible})")
 
     # ------------------------------------------------------------------ export

@@ -49,7 +49,7 @@ class ExportedModel:
         if scann:
             if not self.metadata.get("scann_model"):
                 raise DataError(f"{self.path} was exported without a ScaNN model "
-                                "(export with --index scann or both)")
+                                "(export it with the scann index, or both)")
             import scann  # noqa: F401
 
             model_dir = self.path / SCANN_MODEL

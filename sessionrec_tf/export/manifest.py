@@ -88,7 +88,7 @@ class ScoreManifest:
             if directory.exists() and any(not p.name.startswith(".") for p in
                                           directory.iterdir()):
                 raise DataError(f"{directory} exists and is not a scoring output (no "
-                                f"{MANIFEST}); choose another --output")
+                                f"{MANIFEST}); choose another output directory")
             directory.mkdir(parents=True, exist_ok=True)
             return cls(settings)
         data = json.loads(path.read_text())
@@ -98,5 +98,5 @@ class ScoreManifest:
             diff = sorted(k for k in set(settings) | set(manifest.settings)
                           if settings.get(k) != manifest.settings.get(k))
             raise DataError(f"{directory} holds a scoring run with other settings (differs "
-                            f"in {diff}); use another --output or delete it to start over")
+                            f"in {diff}); use another output directory or delete it to start over")
         return manifest

@@ -23,11 +23,12 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from sessionrec_tf.data import batch_ops
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset
+from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.data.splits import PROTOCOLS, SPLITS
+from sessionrec_tf.data.tfrecord import interaction_keys
 from sessionrec_tf.export.encode import RequestEncoder
 from sessionrec_tf.export.loaded import ExportedModel
 from sessionrec_tf.export.manifest import Part, ScoreManifest
@@ -37,7 +38,7 @@ from sessionrec_tf.export.query_module import TOP_K_IDS, TOP_K_SCORES
 @dataclass(frozen=True)
 class ScoreOptions:
     """Attributes:
-      k: recommendations per user (at most the export's ``--k``; None = the export's k).
+      k: recommendations per user (at most the export's k; None = the export's k).
       split: ``test`` (default), ``valid``, ``train`` or ``full`` (whole histories).
       protocol: the split protocol (``loso``, ``loio``, ``temporal``).
       batch_size: users per request.
@@ -45,7 +46,7 @@ class ScoreOptions:
       scann: use the export's ScaNN model instead of exact top-K.
     """
 
-    k: int | None = 100
+    k: int | None = None
     split: str = "test"
     protocol: str = "loso"
     batch_size: int = 256
@@ -55,9 +56,9 @@ class ScoreOptions:
     def check(self) -> None:
         problems = []
         if self.split not in SPLITS:
-            problems.append(f"--split must be one of {list(SPLITS)}, got {self.split!r}")
+            problems.append(f"split must be one of {list(SPLITS)}, got {self.split!r}")
         if self.protocol not in PROTOCOLS:
-            problems.append(f"--protocol must be one of {list(PROTOCOLS)}, "
+            problems.append(f"protocol must be one of {list(PROTOCOLS)}, "
                             f"got {self.protocol!r}")
         for name in ("k", "batch_size", "chunk_users"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
@@ -110,12 +111,12 @@ class BatchScorer:
     def _check_compatible(self) -> None:
         meta = self.model.metadata
         if not self.model.has_top_k:
-            raise DataError(f"{self.model_dir} has no exact top-K (exported with --index "
-                            "scann): pass --scann to score with its ScaNN model, or export "
-                            "with --index exact/both")
+            raise DataError(f"{self.model_dir} has no exact top-K (exported with the scann "
+                            "index only): score with its ScaNN model (scann=True), or export "
+                            "with the exact index (exact or both)")
         if self.options.k > self.model.k:
-            raise DataError(f"--k {self.options.k} is more than the export's k "
-                            f"({self.model.k}); export again with --k {self.options.k}")
+            raise DataError(f"k={self.options.k} is more than the export's k "
+                            f"({self.model.k}); export again with k={self.options.k}")
         want = meta["dataset"]["vocab_fingerprint"]
         if want != self.dataset.vocab_fingerprint:
             raise DataError(f"{self.dataset.path} has other vocabularies than the dataset "
@@ -145,7 +146,8 @@ class BatchScorer:
         if kept == 0:
             return n
         if kept < n:
-            batch = batch_ops.select_users(batch, has)
+            keys = interaction_keys(self.dataset.feature_names)
+            batch = SessionBatch.from_dict(batch, keys).select_users(has).to_dict()
         out = self.model.predict(self.encoder.encode(batch))
         k = self.options.k
         ids = out[TOP_K_IDS][:, :k]

@@ -38,11 +38,11 @@ def resolve_version(base: Path, version: int | None) -> int:
     if version is None:
         return next_version(base)
     if version < 1:
-        raise DataError(f"--version must be a positive integer, got {version}")
+        raise DataError(f"version must be a positive integer, got {version}")
     if (base / str(version)).exists():
         raise DataError(f"{base / str(version)} already exists; TF Serving versions are "
-                        f"immutable: pick another --version (next free: {next_version(base)}) "
-                        "or omit --version")
+                        f"immutable: pick another version (next free: {next_version(base)}) "
+                        "or leave the version unset")
     return version
 
 

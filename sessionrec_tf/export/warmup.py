@@ -39,7 +39,7 @@ def serving_protos() -> tuple[Any, Any]:
         from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
     except ImportError as e:
         raise DataError("writing TF Serving warm-up requests needs tensorflow-serving-api: "
-                        "pip install 'sessionrec_tf[serving]' (or export with --no-warmup)"
+                        "pip install 'sessionrec_tf[serving]' (or export without warm-up requests)"
                         ) from e
     return prediction_log_pb2, predict_pb2
 

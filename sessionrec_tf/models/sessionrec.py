@@ -22,7 +22,7 @@ import tensorflow_recommenders as tfrs
 from tensorflow.python.trackable.data_structures import NoDependency
 
 from sessionrec_tf.config import EXCLUDE_SEEN
-from sessionrec_tf.data import batch_ops
+from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.layers.interests import UserVectors
 from sessionrec_tf.metrics.catalog import CatalogRanking
@@ -39,13 +39,9 @@ from sessionrec_tf.tasks.targets import (
 
 
 def seen_items(batch: Mapping[str, tf.Tensor], policy: str) -> tf.RaggedTensor | None:
-    """``[B, n]`` items of each user's input to exclude from recommendations."""
-    if policy == "none":
-        return None
-    items = batch["item_id"].merge_dims(1, 2)
-    if policy == "all":
-        return items
-    return tf.ragged.boolean_mask(items, tf.equal(batch["label"].merge_dims(1, 2), 1))
+    """``[B, n]`` items of each user's input to exclude from recommendations
+    (:meth:`SessionBatch.seen_items`)."""
+    return SessionBatch.from_dict(batch, ("item_id", "label")).seen_items(policy)
 
 
 class SessionRec(tfrs.Model):
@@ -134,7 +130,7 @@ class SessionRec(tfrs.Model):
 
     # ------------------------------------------------------------------ user tower
     def encode(self, batch: Mapping[str, tf.Tensor], training: bool | None = None
-               ) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.RaggedTensor]]:
+               ) -> tuple[tf.Tensor, tf.Tensor, SessionBatch]:
         """``(states [B, L, d], mask [B, L], the view's batch)`` for a ragged batch."""
         seq = self.view(batch)
         states, mask = self.encode_sequence(seq, training=training)
@@ -193,19 +189,19 @@ class SessionRec(tfrs.Model):
         every position the encoder sees, including the last one used at serving, is trained.
         """
         seq = self.view(inputs, extra=1)
-        encoder_input, new_index = batch_ops.drop_last_session(seq, self.view.keys)
+        encoder_input, new_index = seq.drop_last_session()
         states, mask = self.encode_sequence(encoder_input, training=training)
         return self._sequence_loss(seq, states, mask, new_index, training)
 
-    def _sequence_loss(self, seq: Mapping[str, tf.RaggedTensor], states: tf.Tensor,
+    def _sequence_loss(self, seq: SessionBatch, states: tf.Tensor,
                        mask: tf.Tensor, new_index: tf.Tensor | None, training: bool,
                        prefix_draws: int | None = None) -> tf.Tensor:
         """Eq. 10 (plus the partial-session term) of ``seq`` given encoder states.
 
         ``states``/``mask`` encode ``seq`` without each user's last session (``new_index``
-        re-addresses ``seq``'s flat sessions, :func:`~sessionrec_tf.data.batch_ops.
-        drop_last_session`), or all of ``seq`` (``new_index=None``): a causal encoder gives
-        the same state at every position either way; the last one is never a query.
+        re-addresses ``seq``'s flat sessions, :meth:`SessionBatch.drop_last_session`), or
+        all of ``seq`` (``new_index=None``): a causal encoder gives the same state at every
+        position either way; the last one is never a query.
         ``prefix_draws`` overrides ``prefix_queries`` (the cuts averaged).
         """
         targets = next_session_targets(seq["item_id"], seq["label"])
@@ -226,7 +222,7 @@ class SessionRec(tfrs.Model):
             tf.reduce_sum(tf.cast(user_has_target <= 0, tf.float32)))
         return loss
 
-    def partial_session_loss(self, seq: Mapping[str, tf.RaggedTensor], training: bool,
+    def partial_session_loss(self, seq: SessionBatch, training: bool,
                              draws: int | None = None) -> tf.Tensor:
         """Loss of the partial-session queries of a batch in the session view: the mean over
         ``draws`` (default ``prefix_queries``) independent cuts per user (draw ``i`` of step
@@ -240,11 +236,12 @@ class SessionRec(tfrs.Model):
             for i in range(draws)]
         return tf.add_n(losses) / float(draws)
 
-    def partial_session_draw(self, seq: Mapping[str, tf.RaggedTensor], seed: tf.Tensor,
+    def partial_session_draw(self, seq: SessionBatch, seed: tf.Tensor,
                              training: bool) -> tf.Tensor:
         """Loss of one cut per user (``seed``): each query is the state :meth:`call` gives for
         the history up to its cut."""
-        inputs, targets = partial_session_queries(dict(seq), self.view.keys, seed)
+        inputs, targets = partial_session_queries(
+            SessionBatch.from_dict(seq, self.view.keys), seed)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training)
         queries = _last_state(states, mask)  # [G, d]: group g is query g

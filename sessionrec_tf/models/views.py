@@ -7,8 +7,9 @@
   most recent ``max_len`` interactions are kept. With ``include_negatives=False`` (HSTU,
   SASRec, GRU4Rec) negatives are removed first; with ``True`` (HSTU+) they stay in the input.
 
-Both return the same kind of batch, so the rest of the stack (embedding, ISE, SSE, tasks) is
-shared: an item-level model is the same model with a different view.
+Both take a batch dict (or a :class:`~sessionrec_tf.data.session_batch.SessionBatch`) and
+return a ``SessionBatch`` of the same fields, so the rest of the stack (embedding, ISE, SSE,
+tasks) is shared: an item-level model is the same model with a different view.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
-from sessionrec_tf.data import batch_ops
+from sessionrec_tf.data.batch_ops import repeat_range
+from sessionrec_tf.data.session_batch import SessionBatch
 
 
 class SessionView:
@@ -29,10 +31,9 @@ class SessionView:
         self.max_len = max_len
         self.keys = tuple(keys)
 
-    def __call__(self, batch: Mapping[str, tf.Tensor], extra: int = 0
-                 ) -> dict[str, tf.RaggedTensor]:
+    def __call__(self, batch: Mapping[str, tf.Tensor], extra: int = 0) -> SessionBatch:
         """The last ``max_len + extra`` sessions."""
-        return batch_ops.keep_last_sessions(batch, self.keys, self.max_len + extra)
+        return SessionBatch.from_dict(batch, self.keys).keep_last_sessions(self.max_len + extra)
 
 
 class ItemView:
@@ -45,8 +46,7 @@ class ItemView:
         self.keys = tuple(keys)
         self.include_negatives = include_negatives
 
-    def __call__(self, batch: Mapping[str, tf.Tensor], extra: int = 0
-                 ) -> dict[str, tf.RaggedTensor]:
+    def __call__(self, batch: Mapping[str, tf.Tensor], extra: int = 0) -> SessionBatch:
         """The last ``max_len + extra`` interactions, each its own session."""
         items = batch["item_id"]
         per_user = items.row_splits  # sessions per user
@@ -54,16 +54,16 @@ class ItemView:
         counts = inter_per_user[1:] - inter_per_user[:-1]
         keep = (tf.ones_like(items.flat_values, tf.bool) if self.include_negatives
                 else tf.equal(batch["label"].flat_values, 1))
-        user_of = batch_ops.repeat_range(counts)
+        user_of = repeat_range(counts)
         kept_user = tf.boolean_mask(user_of, keep)
         n_users = tf.size(counts, out_type=tf.int64)
         per_user_kept = tf.math.bincount(kept_user, minlength=n_users, maxlength=n_users,
                                          dtype=tf.int64)
         ones = tf.ones_like(kept_user)
-        flat = {k: tf.RaggedTensor.from_nested_row_lengths(
+        flat = SessionBatch({k: tf.RaggedTensor.from_nested_row_lengths(
             tf.boolean_mask(batch[k].flat_values, keep), [per_user_kept, ones], validate=False)
-            for k in self.keys}
-        return batch_ops.keep_last_sessions(flat, self.keys, self.max_len + extra)
+            for k in self.keys})
+        return flat.keep_last_sessions(self.max_len + extra)
 
 
 def make_view(paradigm: str, max_len: int, keys: Sequence[str],

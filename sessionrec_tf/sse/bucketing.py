@@ -9,20 +9,20 @@ a user's states do not depend on how far the sequence is padded, so the result e
 single padded call (tested); only the work changes. In training every bucket is encoded even
 when it is empty, so the number of encoder calls per step (and so every dropout stream) is
 fixed; in inference an empty bucket is skipped (``tf.cond``), so a one-user serving request
-runs the encoder once instead of once per bucket.
+runs the encoder once instead of once per bucket. The bucketing itself is
+:mod:`sessionrec_tf.layers.bucketing`, shared with the sequence ISEs.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from sessionrec_tf.layers.bucketing import bucket_bounds, gather_padded, length_buckets, stitch
+
 
 def length_bucket_bounds(max_len: int, smallest: int = 16) -> list[int]:
-    """Upper bounds ``[smallest, 2 * smallest, ..., >= max_len]`` of the length buckets."""
-    bounds = [min(smallest, max_len)]
-    while bounds[-1] < max_len:
-        bounds.append(min(bounds[-1] * 2, max_len))
-    return bounds
+    """Upper bounds ``[smallest, 2 * smallest, ..., max_len]`` of the SSE's length buckets."""
+    return bucket_bounds(max_len, smallest)
 
 
 def encode_in_length_buckets(
@@ -58,14 +58,9 @@ def encode_in_length_buckets(
 
     def encode(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """States ``[T_b, d]`` of the users ``rows`` and their flat positions ``[T_b]``."""
-        n_len = tf.gather(lengths, rows)
         # padded to the bucket's longest user; at least one step (a GRU cannot run over zero
         # steps, and the bucket may be empty)
-        longest = tf.reduce_max(tf.concat([n_len, tf.ones([1], tf.int64)], 0))
-        pos = tf.range(longest, dtype=tf.int64)
-        mask = pos[None, :] < n_len[:, None]  # [n, L_b]
-        at = tf.where(mask, tf.gather(starts, rows)[:, None] + pos[None, :], 0)
-        x = tf.where(mask[..., None], tf.gather(values, at), tf.zeros([], values.dtype))
+        x, mask, at = gather_padded(values, starts, lengths, rows)
         x.set_shape([None, None, dim])
         times = tf.where(mask, tf.gather(time_values, at), tf.zeros([], time_values.dtype))
         states = sse(x, mask=mask, timestamps=times, training=training)
@@ -75,19 +70,14 @@ def encode_in_length_buckets(
         return tf.zeros([0, dim], values.dtype), tf.zeros([0], tf.int32)
 
     indices, outputs = [], []
-    lower = 0
-    for upper in [*bounds, None]:
-        in_bucket = lengths > lower if upper is None else (lengths > lower) & (lengths <= upper)
-        rows = tf.where(in_bucket)[:, 0]
+    for rows, _ in length_buckets(lengths, bounds, overflow=True):
         if skip_empty:
             states, at = tf.cond(tf.size(rows) > 0, lambda rows=rows: encode(rows), nothing)
         else:
             states, at = encode(rows)
         outputs.append(states)  # [T_b, d]
         indices.append(at)  # their flat positions
-        if upper is not None:
-            lower = upper
-    flat = tf.dynamic_stitch(indices, outputs)  # [T, d] in the batch's row order
+    flat = stitch(indices, outputs)  # [T, d] in the batch's row order
     ragged = tf.RaggedTensor.from_row_splits(flat, tokens.row_splits, validate=False)
     states = ragged.to_tensor()
     mask = tf.sequence_mask(lengths, maxlen=tf.shape(states, out_type=tf.int64)[1])

@@ -31,8 +31,8 @@ from collections.abc import Callable
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from sessionrec_tf.config import LOSS_NAMES as LOSSES
 from sessionrec_tf.layers.interests import max_match, max_match_rows
+from sessionrec_tf.tasks.registry import LOSSES
 from sessionrec_tf.tasks.samplers import PopularitySampler, UniformSampler
 from sessionrec_tf.tasks.similarity import Similarity
 from sessionrec_tf.tasks.targets import TargetRows, group_queries
@@ -87,8 +87,7 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
         name: str = "retrieval",
     ) -> None:
         super().__init__(name=name)
-        if loss not in LOSSES:
-            raise ValueError(f"unknown retrieval loss {loss!r}; valid: {list(LOSSES)}")
+        LOSSES.check(loss)
         if num_negatives < 1:
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
         if loss == "bce" and in_batch_negatives:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from sessionrec_tf.config import SAMPLER_NAMES
 from sessionrec_tf.data.vocab import NUM_RESERVED
+from sessionrec_tf.tasks.registry import SAMPLERS
 
 
 class UniformSampler:
@@ -68,4 +68,4 @@ def make_sampler(name: str, num_items: int, counts: np.ndarray | None = None
         if counts is None:
             raise ValueError("the popularity sampler needs item counts")
         return PopularitySampler(counts)
-    raise ValueError(f"unknown sampler {name!r}; valid samplers: {list(SAMPLER_NAMES)}")
+    raise ValueError(SAMPLERS.unknown(name))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from sessionrec_tf.data import batch_ops
+from sessionrec_tf.data.session_batch import SessionBatch
 
 
 @dataclass
@@ -84,20 +84,18 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     )
 
 
-def partial_session_queries(
-    seq: dict[str, tf.RaggedTensor], keys: tuple[str, ...], seed: tf.Tensor
-) -> tuple[dict[str, tf.RaggedTensor], TargetRows]:
+def partial_session_queries(seq: SessionBatch, seed: tf.Tensor
+                            ) -> tuple[SessionBatch, TargetRows]:
     """One extra training query per user: the history up to a random cut INSIDE a session.
 
-    The cut (:func:`~sessionrec_tf.data.batch_ops.random_session_cut`) leaves at least one
-    interaction of its session before it and a positive after it. The query's input is the
+    The cut (:meth:`SessionBatch.random_session_cut`) leaves at least one interaction of its
+    session before it and a positive after it. The query's input is the
     history up to the cut, so the cut session is a partial session, the last SSE token, as
     in a mid-session serving request; its targets are the positives of that session from the
     cut on, and the negatives from the cut on are its rank-loss negatives.
 
     Args:
-      seq: the batch ``[B, S, I]`` in the session view (fields ``keys``).
-      keys: its interaction-level fields.
+      seq: the batch ``[B, S, I]`` in the session view.
       seed: ``[2]`` int64 stateless seed of the cuts.
 
     Returns:
@@ -105,12 +103,10 @@ def partial_session_queries(
       their :class:`TargetRows` (group ``g`` = query ``g``).
     """
     items, labels = seq["item_id"], seq["label"]
-    cut, rest = batch_ops.random_session_cut(items, labels, seed)
+    cut, rest = seq.random_session_cut(seed)
     has = cut >= 0
-    inputs = batch_ops.take_prefix(batch_ops.select_users(
-        {k: seq[k] for k in keys}, has), keys, tf.boolean_mask(cut, has))
-    user = batch_ops.repeat_range(items.row_lengths())  # session -> user
-    inter_user = tf.gather(user, items.values.value_rowids())
+    inputs = SessionBatch(seq.fields).select_users(has).take_prefix(tf.boolean_mask(cut, has))
+    inter_user = seq.layout.inter_user
     group_of_user = tf.cumsum(tf.cast(has, tf.int64), exclusive=True)
     groups = tf.reduce_sum(tf.cast(has, tf.int64))
     is_pos = tf.equal(labels.flat_values, 1)

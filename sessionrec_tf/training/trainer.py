@@ -181,14 +181,14 @@ class Trainer:
                 raise DataError(
                     f"{self.run_dir} holds a run with a different config (differs in {diff}); "
                     "resume it with the same config (only train.epochs may change), choose "
-                    "another --output, or pass --overwrite")
+                    "another run directory, or start it over (overwrite)")
             check_vocabulary(info, self.data, str(self.run_dir))
             self.config.save(self.run_dir / "config.yaml")
             self.log(f"{self.run_dir} holds this run; continuing to {epochs} epochs")
             return
         if self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise DataError(f"{self.run_dir} exists and is not a run directory; choose another "
-                            "--output or pass --overwrite")
+                            "run directory, or replace it (overwrite)")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._fresh = True
         self.config.save(self.run_dir / "config.yaml")

@@ -31,7 +31,7 @@ from optuna.trial import TrialState
 
 from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data.dataset import PreparedDataset
-from sessionrec_tf.experiments.grid import BUDGETS, Budget
+from sessionrec_tf.experiments.grids import BUDGETS, Budget
 from sessionrec_tf.experiments.outputs import markdown_table, write_outputs
 from sessionrec_tf.files import atomic_write_text
 from sessionrec_tf.training.trainer import Trainer
@@ -64,7 +64,7 @@ def tune(config: str, data: PreparedDataset, output: Path, trials: int,
     """Run (or resume) the search for the shipped or file config ``config``; see the module
     docstring. Returns the summary written to ``trials.json``."""
     if trials < 1:
-        raise ConfigError(f"--trials must be >= 1, got {trials}")
+        raise ConfigError(f"trials must be >= 1, got {trials}")
     space = space or SearchSpace.load()
     base = load_config(config, [*budget.overrides, *overrides])  # refuses a bad config now
     out = Path(output) / base.name

@@ -216,7 +216,8 @@ def test_output_holding_other_dataset_is_refused(tmp_path):
     prepare_log(a, out, OPTS, progress=False, log=None)
     assert (out / "dataset.json").read_text() == before
     b = loaded_log(random_log(20, 30, 2))
-    with pytest.raises(DataError, match="already holds a different dataset.*--overwrite"):
+    with pytest.raises(DataError,
+                       match=r"already holds a different dataset.*replace it \(overwrite\)"):
         prepare_log(b, out, OPTS, progress=False, log=None)
     over = PrepareOptions(filters=OPTS.filters, num_shards=3, overwrite=True)
     prepare_log(b, out, over, progress=False, log=None)

@@ -9,7 +9,8 @@ import tensorflow as tf
 from conftest import TINY_MODEL
 
 from sessionrec_tf.config import load_config
-from sessionrec_tf.data import batch_ops, read_dataset
+from sessionrec_tf.data import read_dataset
+from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.models.builder import build_model, compile_model
 from sessionrec_tf.training import Trainer
 
@@ -75,7 +76,8 @@ def test_validation_step_encodes_once_and_keeps_the_loss(tiny_dataset, monkeypat
                                    prefetch=False)))
     lengths = per_user(batch)
     assert bool(tf.reduce_any(lengths > max_len)) and bool(tf.reduce_any(lengths <= max_len))
-    short = batch_ops.select_users(dict(batch), lengths <= max_len)
+    short = SessionBatch.from_dict(batch, ("item_id", "label", "timestamp")).select_users(
+        lengths <= max_len).to_dict()
     want = float(model.compute_loss(short, training=False))
     calls = []
     encode = model.encode_sequence

@@ -219,14 +219,18 @@ def test_scaling_refuses_bad_sizes(tmp_path, sizes):
 
 
 def test_cli_scaling_users_reach_the_experiment(tmp_path, monkeypatch, capsys):
-    from sessionrec_tf import experiments as ex
+    import importlib
+
     from sessionrec_tf.cli import main
 
+    # the module, not the package attribute of the same name (the function)
+    scaling_module = importlib.import_module("sessionrec_tf.experiments.scaling")
+
     seen = {}
-    monkeypatch.setattr(ex, "scaling", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(scaling_module, "scaling", lambda *a, **kw: seen.update(kw))
     code = main(["experiment", "scaling", "--output", str(tmp_path), "--budget", "smoke",
                  "--seeds", "1", "--scaling-users", "100", "300"])
-    assert code == 0 and seen["sizes"] == [100, 300]
+    assert code == 0 and seen["sizes"] == (100, 300)
     seen.clear()
     main(["experiment", "scaling", "--output", str(tmp_path), "--budget", "smoke"])
     assert seen["sizes"] is None  # the budget's sizes
@@ -266,15 +270,15 @@ def test_table2_refuses_a_bad_subset_before_training(tiny_dataset, tmp_path, cel
 
 
 def test_cli_table2_cells(tiny_dataset, tmp_path, monkeypatch, capsys):
-    from sessionrec_tf import experiments as ex
+    import sessionrec_tf.experiments.comparisons as comparisons
     from sessionrec_tf.cli import main
 
     seen = {}
-    monkeypatch.setattr(ex, "table2", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(comparisons, "table2", lambda *a, **kw: seen.update(kw))
     base = ["experiment", "table2", "--data", str(tiny_dataset.path), "--output",
             str(tmp_path), "--budget", "smoke"]
     assert main([*base, "--cells", "HSTU+", "SessionRec-HSTU"]) == 0
-    assert seen["cells"] == ["HSTU+", "SessionRec-HSTU"]
+    assert seen["cells"] == ("HSTU+", "SessionRec-HSTU")
     seen.clear()
     assert main([*base, "--cells", "HSTU+", "Bogus"]) == 2
     assert "unknown cell(s) ['Bogus']" in capsys.readouterr().err and not seen
@@ -283,19 +287,19 @@ def test_cli_table2_cells(tiny_dataset, tmp_path, monkeypatch, capsys):
     assert "table4: unknown cell(s) ['HSTU+']" in capsys.readouterr().err
     assert main(["experiment", "alpha", "--data", str(tiny_dataset.path), "--output",
                  str(tmp_path), "--cells", "mean", "max"]) == 2
-    assert "--cells applies to table2 and table4 only" in capsys.readouterr().err
+    assert "--cells applies to table2, table4 and ablation only" in capsys.readouterr().err
 
 
 def test_cli_table4_cells_reach_the_experiment(tiny_dataset, tmp_path, monkeypatch, capsys):
-    from sessionrec_tf import experiments as ex
+    import sessionrec_tf.experiments.comparisons as comparisons
     from sessionrec_tf.cli import main
 
     seen = {}
-    monkeypatch.setattr(ex, "table4", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(comparisons, "table4", lambda *a, **kw: seen.update(kw))
     base = ["experiment", "table4", "--data", str(tiny_dataset.path), "--output",
             str(tmp_path), "--budget", "smoke"]
     assert main([*base, "--cells", "gru l=1", "mean"]) == 0
-    assert seen["cells"] == ["gru l=1", "mean"]
+    assert seen["cells"] == ("gru l=1", "mean")
     seen.clear()
     assert main([*base, "--cells", "gru l=1", "max"]) == 2  # no mean: nothing to read against
     assert "needs mean and at least one other ISE" in capsys.readouterr().err and not seen

@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 from conftest import REPO
 
+from sessionrec_tf.cli import build_parser, main
 from sessionrec_tf.data import DataError
 from sessionrec_tf.export import ExportOptions, ScannOptions
-from sessionrec_tf.export.cli import INDEX_CHOICES, main
 from sessionrec_tf.export.exporter import INDEX_CHOICES as EXPORTER_INDEX_CHOICES
 from sessionrec_tf.export.exporter import METADATA
 
@@ -71,7 +71,7 @@ def test_versions_and_atomic_failure(tiny_export, tmp_path, monkeypatch):
     assert exporter.export(base, ExportOptions(k=5, version=7)).version == 7
     with pytest.raises(DataError, match=r"already exists.*next free: 8"):
         exporter.export(base, ExportOptions(k=5, version=2))
-    with pytest.raises(DataError, match="--k 100000 must be between 1 and the number of items"):
+    with pytest.raises(DataError, match="k=100000 must be between 1 and the number of items"):
         exporter.export(base, ExportOptions(k=100_000))
 
     def broken_save(*args, **kwargs):
@@ -113,7 +113,9 @@ def test_scann_defaults_scale_with_the_catalog():
 
 
 def test_cli_export(tiny_run, tmp_path, capsys):
-    assert INDEX_CHOICES == EXPORTER_INDEX_CHOICES
+    export_parser = build_parser()._subparsers._group_actions[0].choices["export"]
+    index_flag = next(a for a in export_parser._actions if "--index" in a.option_strings)
+    assert tuple(index_flag.choices) == EXPORTER_INDEX_CHOICES == ("exact", "scann", "both")
     base = tmp_path / "cli" / "sessionrec"
     code = main(["export", "--run", str(tiny_run), "--output", str(base), "--k", "7",
                  "--index", "scann", "--scann-leaves", "3", "--quiet"])

@@ -88,7 +88,7 @@ def test_interrupted_run_resumes_without_duplicates(uninterrupted, tiny_export, 
 
 def test_killed_subprocess_resumes(uninterrupted, tiny_export, tiny_dataset, tmp_path):
     out = tmp_path / "killed.parquet"
-    cmd = [sys.executable, "-m", "sessionrec_tf.export.cli", "score", "--model",
+    cmd = [sys.executable, "-m", "sessionrec_tf.cli", "score", "--model",
            str(tiny_export.path), "--data", str(tiny_dataset.path), "--output", str(out),
            "--k", str(K), "--batch-size", "1", "--chunk-users", "2", "--quiet"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -119,7 +119,7 @@ def test_refusals(uninterrupted, tiny_export, tiny_dataset, feature_dataset, tmp
     with pytest.raises(DataError, match=r"other settings \(differs in \['k'\]\)"):
         BatchScorer(tiny_export.path, tiny_dataset, ScoreOptions(k=5, batch_size=16,
                                                                  chunk_users=40)).run(out)
-    with pytest.raises(DataError, match=r"--k 50 is more than the export's k \(20\)"):
+    with pytest.raises(DataError, match=r"k=50 is more than the export's k \(20\)"):
         BatchScorer(tiny_export.path, tiny_dataset, ScoreOptions(k=50))
     with pytest.raises(DataError, match="has other vocabularies"):
         BatchScorer(tiny_export.path, feature_dataset, ScoreOptions(k=5))

@@ -112,7 +112,7 @@ def test_model_trains_serves_and_refuses_scann(tiny_dataset, tmp_path):
     _, top = chunked_top_k(tf.constant(users), cands, 10, exclude=seen)
     np.testing.assert_array_equal(top.numpy(), _best_match_top(users, cands, seen.to_list()))
     exporter = Exporter.from_run(tmp_path / "run")
-    with pytest.raises(DataError, match="--index both: .* ScaNN index does not"):
+    with pytest.raises(DataError, match="export index both: .* ScaNN index does not"):
         exporter.export(tmp_path / "exp", ExportOptions(k=10, index="both"))
     result = exporter.export(tmp_path / "exp", ExportOptions(k=10))
     assert result.metadata["user_vectors"] == 2

@@ -20,8 +20,8 @@ import tensorflow as tf
 from conftest import TINY_MODEL
 
 from sessionrec_tf.config import ConfigError, load_config
-from sessionrec_tf.data import batch_ops, read_dataset
-from sessionrec_tf.data.tfrecord import INTERACTION_KEYS
+from sessionrec_tf.data import read_dataset
+from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.models import build_model, compile_model
 from sessionrec_tf.tasks.targets import partial_session_queries
 
@@ -63,7 +63,8 @@ def test_random_cut_draws_every_candidate_and_nothing_else():
     assert want == [{1, 2, 4}, {2, 3}, set(), set(), {1}]
     drawn: list[set[int]] = [set() for _ in ITEMS]
     for s in range(200):
-        cut, rest = batch_ops.random_session_cut(items, labels, tf.constant([3, s], tf.int64))
+        cut, rest = SessionBatch({"item_id": items, "label": labels}).random_session_cut(
+            tf.constant([3, s], tf.int64))
         cut, rest = cut.numpy(), rest.numpy()
         flat = 0
         want_rest = []
@@ -83,11 +84,10 @@ def test_random_cut_draws_every_candidate_and_nothing_else():
 
 
 def test_partial_session_queries_inputs_and_targets():
-    keys = ("item_id", "label")
-    seq = {"item_id": _ragged(ITEMS), "label": _ragged(LABELS)}
+    seq = SessionBatch({"item_id": _ragged(ITEMS), "label": _ragged(LABELS)})
     seed = tf.constant([5, 1], tf.int64)
-    cut, _ = batch_ops.random_session_cut(seq["item_id"], seq["label"], seed)
-    inputs, targets = partial_session_queries(seq, keys, seed)
+    cut, _ = seq.random_session_cut(seed)
+    inputs, targets = partial_session_queries(seq, seed)
     users = [b for b in range(len(ITEMS)) if cut[b] >= 0]
     assert users == [0, 1, 4]
     want_inputs, want_pos, want_neg = [], [], []
@@ -117,11 +117,11 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     model.compute_loss(batch, training=False)  # builds every layer
     seq = model.view(batch, extra=1)
     loss = model.partial_session_loss(seq, training=False).numpy()
-    keys = tuple(INTERACTION_KEYS)
-    inputs, targets = partial_session_queries(seq, keys, tf.constant([model.prefix_seed, -1],
-                                                                     tf.int64))
+    inputs, targets = partial_session_queries(seq, tf.constant([model.prefix_seed, -1],
+                                                               tf.int64))
     assert int(targets.num_rows) > 0
-    queries = model(inputs, training=False)  # what serving returns for the cut histories
+    # what serving returns for the cut histories
+    queries = model(inputs.to_dict(), training=False)
     want = model.prefix_retrieval(queries, targets, model.candidates, training=False)
     want += model.alpha * model.prefix_rank(queries, targets, model.candidates, training=False)
     np.testing.assert_allclose(loss, want.numpy(), rtol=1e-5)

@@ -1,0 +1,35 @@
+"""``sessionrec train``: ``model.fit`` with validation, early stopping and checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+
+from sessionrec_tf.cli.common import add_set, config_help
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a model (model.fit) with validation, early stopping, checkpoints",
+        description="Train an experiment config on a prepared dataset into a run directory. "
+                    "Running the same command again resumes from the last checkpoint.")
+    p.add_argument("--data", required=True, help="prepared dataset, e.g. tfrecords/NAME")
+    p.add_argument("--config", required=True, help=config_help())
+    p.add_argument("--output", required=True, help="run directory, e.g. runs/NAME")
+    add_set(p)
+    p.add_argument("--overwrite", action="store_true", help="start over in --output")
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="Keras progress: 1 progress bar, 2 one line per epoch, 0 silent")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sessionrec_tf.config import load_config
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.training import Trainer
+
+    config = load_config(args.config, args.set)
+    data = PreparedDataset.load(args.data)
+    summary = Trainer(config, data, args.output, overwrite=args.overwrite,
+                      verbose=args.verbose).run()
+    print(f"run {args.output}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0

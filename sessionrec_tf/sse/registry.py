@@ -1,0 +1,12 @@
+"""The SSE registry (``model.sse``): name -> causal encoder class."""
+
+from __future__ import annotations
+
+from sessionrec_tf.registry import Registry
+
+SSES = Registry("SSE", {
+    "hstu": "sessionrec_tf.sse.hstu:HSTUEncoder",
+    "transformer": "sessionrec_tf.sse.transformer:TransformerEncoder",
+    "gru": "sessionrec_tf.sse.gru:GRUEncoder",
+})
+SSE_NAMES = SSES.names()

@@ -1,0 +1,18 @@
+"""The task registries: retrieval losses (``task.loss``) and negative samplers
+(``task.sampler``)."""
+
+from __future__ import annotations
+
+from sessionrec_tf.registry import Registry
+
+# Both losses are implemented by NextSessionRetrieval (Eq. 8 softmax; SASRec's BCE).
+LOSSES = Registry("retrieval loss", {
+    "softmax": "sessionrec_tf.tasks.retrieval:NextSessionRetrieval",
+    "bce": "sessionrec_tf.tasks.retrieval:NextSessionRetrieval",
+})
+SAMPLERS = Registry("sampler", {
+    "uniform": "sessionrec_tf.tasks.samplers:UniformSampler",
+    "popularity": "sessionrec_tf.tasks.samplers:PopularitySampler",
+})
+LOSS_NAMES = LOSSES.names()
+SAMPLER_NAMES = SAMPLERS.names()

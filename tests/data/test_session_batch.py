@@ -1,0 +1,121 @@
+"""SessionBatch against plain-Python references on random ragged histories."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sessionrec_tf.data import batch_ops
+from sessionrec_tf.data.session_batch import SessionBatch
+
+
+def _random_histories(seed: int, users: int = 7) -> list[list[list[tuple[int, int, int]]]]:
+    """users -> sessions -> (item, label, timestamp); some users with 1 session, none empty."""
+    rng = np.random.default_rng(seed)
+    out, t = [], 1000
+    for _ in range(users):
+        user = []
+        for _ in range(int(rng.integers(1, 5))):
+            session = []
+            for _ in range(int(rng.integers(1, 5))):
+                t += int(rng.integers(1, 50))
+                session.append((int(rng.integers(1, 30)), int(rng.integers(0, 2)), t))
+            user.append(session)
+        out.append(user)
+    return out
+
+
+def _batch(hist: list) -> SessionBatch:
+    def field(i: int) -> tf.RaggedTensor:
+        return tf.ragged.constant([[[x[i] for x in s] for s in u] for u in hist], tf.int64,
+                                  ragged_rank=2)
+    return SessionBatch({"item_id": field(0), "label": field(1), "timestamp": field(2)},
+                        {"user_id": tf.constant([f"u{b}" for b in range(len(hist))])})
+
+
+def _as_lists(batch: SessionBatch) -> list:
+    items, labels, times = (batch[k].to_list() for k in ("item_id", "label", "timestamp"))
+    return [[list(zip(si, sl, st, strict=True)) for si, sl, st in zip(ui, ul, ut, strict=True)]
+            for ui, ul, ut in zip(items, labels, times, strict=True)]
+
+
+def _prefix(user: list, keep: int) -> list:
+    out, n = [], 0
+    for s in user:
+        part = s[:max(0, keep - n)]
+        n += len(s)
+        if part:
+            out.append(part)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cuts_match_the_reference(seed):
+    hist = _random_histories(seed)
+    batch = _batch(hist)
+    rng = np.random.default_rng(seed + 10)
+    keep = [int(rng.integers(0, 12)) for _ in hist]
+    assert _as_lists(batch.take_prefix(tf.constant(keep, tf.int64))) == [
+        _prefix(u, k) for u, k in zip(hist, keep, strict=True)]
+    assert _as_lists(batch.keep_last_sessions(2)) == [u[-2:] for u in hist]
+    dropped, new_index = batch.drop_last_session()
+    assert _as_lists(dropped) == [u[:-1] for u in hist]
+    want_index, n = [], 0
+    for u in hist:
+        for j in range(len(u)):
+            want_index.append(-1 if j == len(u) - 1 else n)
+            n += j != len(u) - 1
+    assert new_index.numpy().tolist() == want_index
+    # session_timestamp follows the cut
+    assert dropped["session_timestamp"].to_list() == [[s[0][2] for s in u[:-1]] for u in hist]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_lookups_and_selection_match_the_reference(seed):
+    hist = _random_histories(seed)
+    batch = _batch(hist)
+    session = [len(u) - 1 for u in hist]
+    assert batch.session_positives(tf.constant(session, tf.int64)).to_list() == [
+        [i for i, lab, _ in u[-1] if lab == 1] for u in hist]
+    starts = [sum(len(s) for s in u[:-1]) for u in hist]
+    assert batch.session_start(tf.constant(session, tf.int64)).numpy().tolist() == starts
+    flat = [[x for s in u for x in s] for u in hist]
+    pos = [1, -1, 0, 100, 2, 0, 3]
+    assert batch.interaction_at(tf.constant(pos, tf.int64)).to_list() == [
+        [f[p][0]] if 0 <= p < len(f) else [] for f, p in zip(flat, pos, strict=True)]
+    assert batch.seen_items("positives").to_list() == [[i for i, lab, _ in f if lab == 1]
+                                                       for f in flat]
+    assert batch.seen_items("all").to_list() == [[i for i, _, _ in f] for f in flat]
+    assert batch.seen_items("none") is None
+    with pytest.raises(ValueError, match="exclude_seen must be one of"):
+        batch.seen_items("liked")
+    mask = [b % 2 == 0 for b in range(len(hist))]
+    chosen = batch.select_users(tf.constant(mask))
+    assert _as_lists(chosen) == [u for u, m in zip(hist, mask, strict=True) if m]
+    assert chosen["user_id"].numpy().tolist() == [f"u{b}".encode() for b in range(len(hist))
+                                                  if mask[b]]
+
+
+def test_the_partition_is_computed_once(monkeypatch):
+    batch = _batch(_random_histories(5))
+    built = []
+    original = batch_ops.Layout.__init__
+    monkeypatch.setattr(batch_ops.Layout, "__init__",
+                        lambda self, rt: built.append(1) or original(self, rt))
+    cut = batch.num_sessions - 1
+    batch.session_start(cut), batch.session_positives(cut), batch.random_session_cut(
+        tf.constant([1, 2], tf.int64))
+    batch.take_prefix(batch.session_start(cut))
+    assert len(built) == 1
+
+
+def test_mapping_view_and_from_dict():
+    batch = _batch(_random_histories(6))
+    assert list(batch) == ["item_id", "label", "timestamp", "session_timestamp", "user_id"]
+    assert len(batch) == 5 and set(batch.to_dict()) == set(batch)
+    again = SessionBatch.from_dict(batch.to_dict(), ("item_id", "label", "timestamp"))
+    assert again.keys_ == ("item_id", "label", "timestamp") and "user_id" in again.extras
+    assert "session_timestamp" not in again.extras  # derived, never carried stale
+    with pytest.raises(ValueError, match="at least one interaction-level field"):
+        SessionBatch({})
