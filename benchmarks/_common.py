@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 # Long experiments run from a frozen checkout (a git worktree) so that editing the library
 # meanwhile cannot change them; they record into the main tree's file through this variable.
@@ -71,3 +72,30 @@ def peak_rss_mb(children: bool = False) -> float:
 
     who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
     return resource.getrusage(who).ru_maxrss / 1024.0
+
+
+def old_tree_arg(p: Any, what: str = "each measurement") -> None:
+    """``--old-tree PATH``: also time ``what`` with the library of an earlier checkout."""
+    p.add_argument("--old-tree", default=None,
+                   help=f"also time {what} with the library at this checkout (e.g. a git "
+                        "worktree of an earlier commit)")
+
+
+def old_tree_path(value: str | None) -> Path | None:
+    """The checked ``--old-tree`` directory (it must hold the ``sessionrec_tf`` package)."""
+    if not value:
+        return None
+    tree = Path(value).resolve()
+    if not (tree / "sessionrec_tf").is_dir():
+        raise SystemExit(f"error: --old-tree {tree}: no sessionrec_tf package there")
+    return tree
+
+
+def old_tree_note(tree: Path | None, unit: str) -> str:
+    """The sentence that says which old code the ``old`` columns timed."""
+    if tree is None:
+        return ""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree,
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    return (f" Old code: `{tree}` at {commit}, each {unit} timed with it just before the "
+            "current code (same harness, same untrained weights).")

@@ -16,12 +16,11 @@ variant with that code, interleaved with the current code, and reports new/old p
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import record  # noqa: E402
+from _common import old_tree_arg, old_tree_note, old_tree_path, record  # noqa: E402
 
 DEFAULT_VARIANTS = (
     "paper=",
@@ -49,8 +48,7 @@ def main() -> None:
                    help="LABEL=OVERRIDE[,OVERRIDE...] (repeatable; default: the ablation's)")
     p.add_argument("--set", action="append", default=[], dest="overrides",
                    help="an override applied to every variant (repeatable)")
-    p.add_argument("--old-tree", default=None,
-                   help="also time each variant with the library at this checkout")
+    old_tree_arg(p, "each variant")
     args = p.parse_args()
     variants = [parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
     import sessionrec_tf  # noqa: F401
@@ -58,9 +56,7 @@ def main() -> None:
     from sessionrec_tf.experiments.efficiency import run_worker
 
     data = PreparedDataset.load(Path(args.data).resolve())
-    old_tree = Path(args.old_tree).resolve() if args.old_tree else None
-    if old_tree is not None and not (old_tree / "sessionrec_tf").is_dir():
-        raise SystemExit(f"error: --old-tree {old_tree}: no sessionrec_tf package there")
+    old_tree = old_tree_path(args.old_tree)
 
     def timed(overrides: list[str], tree: Path | None) -> dict:
         """One worker process, with the library of ``tree`` when given."""
@@ -85,12 +81,7 @@ def main() -> None:
                     f"{r['seconds_per_step'] / o['seconds_per_step']:.2f} |")
         rows.append(row)
     shared = " ".join(args.overrides) or "none"
-    old_note = ""
-    if old_tree is not None:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=old_tree,
-                                capture_output=True, text=True).stdout.strip() or "unknown"
-        old_note = (f" Old code: `{old_tree}` at {commit}, each variant timed with it just "
-                    "before the current code.")
+    old_note = old_tree_note(old_tree, "variant")
     body = "\n".join(rows) + (
         f"\n\n`{args.config}` on `{Path(args.data).name}` ({data.counts['users']:,} users), "
         f"batch {results[0][2]['batch_size']}, {args.steps} timed steps after 3 warm-up "

@@ -15,12 +15,11 @@ both are reported so that a change in what is computed shows.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import record  # noqa: E402
+from _common import old_tree_arg, old_tree_note, old_tree_path, record  # noqa: E402
 
 DEFAULT_MODELS = (
     "HSTU+=hstu_plus",
@@ -46,8 +45,7 @@ def main() -> None:
                    help="LABEL=CONFIG[:OVERRIDE,...] (repeatable; default: see above)")
     p.add_argument("--set", action="append", default=[], dest="overrides",
                    help="an override applied to every model (repeatable)")
-    p.add_argument("--old-tree", default=None,
-                   help="also time each model with the library at this checkout")
+    old_tree_arg(p, "each model")
     args = p.parse_args()
     models = [parse_model(m) for m in (args.model or DEFAULT_MODELS)]
     import sessionrec_tf  # noqa: F401
@@ -55,9 +53,7 @@ def main() -> None:
     from sessionrec_tf.experiments.efficiency import run_worker
 
     data = PreparedDataset.load(Path(args.data).resolve())
-    old_tree = Path(args.old_tree).resolve() if args.old_tree else None
-    if old_tree is not None and not (old_tree / "sessionrec_tf").is_dir():
-        raise SystemExit(f"error: --old-tree {old_tree}: no sessionrec_tf package there")
+    old_tree = old_tree_path(args.old_tree)
 
     def timed(config: str, overrides: list[str], tree: Path | None) -> dict:
         return run_worker(data.path, config, [*args.overrides, *overrides], 0, code=tree,
@@ -82,12 +78,7 @@ def main() -> None:
             row += (f" {o['seconds_per_validation']:.1f} | {o[metric]:.4f} | {o['loss']:.4f} |"
                     f" {r['seconds_per_validation'] / o['seconds_per_validation']:.2f} |")
         rows.append(row)
-    old_note = ""
-    if old_tree is not None:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=old_tree,
-                                capture_output=True, text=True).stdout.strip() or "unknown"
-        old_note = (f" Old code: `{old_tree}` at {commit}, each model timed with it just "
-                    "before the current code (same harness, same untrained weights).")
+    old_note = old_tree_note(old_tree, "model")
     first = results[0][3]
     body = "\n".join(rows) + (
         f"\n\nOne validation pass over `{Path(args.data).name}` ({first['validation_users']:,}"

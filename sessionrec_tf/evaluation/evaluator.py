@@ -31,9 +31,9 @@ from sessionrec_tf.metrics.ranking import METRIC_NAMES
 from sessionrec_tf.models.sessionrec import EXCLUDE_SEEN, SessionRec, seen_items
 from sessionrec_tf.retrieval.base import TopK
 from sessionrec_tf.retrieval.exact import ExactTopK
+from sessionrec_tf.retrieval.registry import INDEXES
 
 DEFAULT_KS = (10, 100, 500)
-INDEXES = ("exact", "scann")
 
 
 def check_request(data: PreparedDataset, protocol: str, ks: Sequence[int], exclude_seen: str,
@@ -91,8 +91,7 @@ class Evaluator:
                  progress: bool = True) -> dict[str, Any]:
         """Metrics of one split; see the module docstring. ``index``: exact or scann."""
         check_request(self.data, protocol, self.ks, self.exclude_seen)
-        if index not in INDEXES:
-            raise DataError(f"unknown index {index!r}; valid: {list(INDEXES)}")
+        INDEXES.check(index, DataError)
         scann: TopK | None = None
         if index == "scann" and getattr(self.model, "user_vectors", 1) > 1:
             raise DataError("index scann: a model with several user vectors scores items by "
@@ -118,10 +117,11 @@ class Evaluator:
             targets = batch["target_item_id"]
             t1 = time.time()
             user_emb = self._users(batch)
-            _, top = exact_top(user_emb, self._exclusions(batch))
+            exclude = self._exclusions(batch)
+            _, top = exact_top(user_emb, exclude)
             t_model += time.time() - t1
             if scann_top is not None:
-                _, approx = scann_top(user_emb, self._exclusions(batch))
+                _, approx = scann_top(user_emb, exclude)
                 has = (targets.row_lengths() > 0).numpy()
                 scann_overlap += float(np.sum(_overlap(approx.numpy(), top.numpy())[has]))
                 top = approx

@@ -15,7 +15,7 @@ the epoch (a batch where every user is like that has loss 0, not NaN).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
@@ -249,10 +249,14 @@ class SessionRec(tfrs.Model):
 
     def _eq10(self, retrieval: NextSessionRetrieval, rank: SessionRank | None,
               queries: tf.Tensor, targets: TargetRows, training: bool) -> tf.Tensor:
-        """``L_retrieval + alpha * L_rank`` of ``[G, d]`` group queries and their rows."""
-        loss = retrieval(queries, targets, self.candidates, training=training)
+        """``L_retrieval + alpha * L_rank`` of ``[G, d]`` group queries and their rows.
+
+        Both tasks embed the rows' positives (``targets.positive_ids``): the lookup is done
+        once and shared (:class:`_SharedLookup`)."""
+        candidates = _SharedLookup(self.candidates)
+        loss = retrieval(queries, targets, candidates, training=training)
         if rank is not None and self.alpha > 0:
-            loss = loss + self.alpha * rank(queries, targets, self.candidates, training=training)
+            loss = loss + self.alpha * rank(queries, targets, candidates, training=training)
         return loss
 
     def train_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -292,6 +296,22 @@ class SessionRec(tfrs.Model):
             metrics.update(result if isinstance(result, dict) else {m.name: result})
         metrics["loss"] = loss
         return metrics
+
+class _SharedLookup:
+    """``candidate_fn`` that embeds each id tensor once: the tasks of one step pass the same
+    ``targets.positive_ids`` tensor, so the second lookup (and its gradient path) is reused.
+    Keyed by the tensor object, which the memo keeps alive."""
+
+    def __init__(self, fn: Callable[[tf.Tensor], tf.Tensor]) -> None:
+        self.fn = fn
+        self.memo: dict[int, tuple[tf.Tensor, tf.Tensor]] = {}
+
+    def __call__(self, ids: tf.Tensor) -> tf.Tensor:
+        hit = self.memo.get(id(ids))
+        if hit is None or hit[0] is not ids:
+            hit = self.memo[id(ids)] = (ids, self.fn(ids))
+        return hit[1]
+
 
 def _last_state(states: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """``[B, ...]`` state at each user's last position of ``states [B, L, ...]`` (0 if none)."""
