@@ -98,15 +98,20 @@ def tune(config: str, data: PreparedDataset, output: Path, trials: int,
             trial.set_user_attr("best_epoch", summary["best_epoch"])
             study.tell(trial, summary[f"best_valid_{metric}"])
         written = write_summary(study, out, config, [*budget.overrides, *overrides], space,
-                                metric)
+                                metric, extra=overrides)
     if written is not None:
         return written
-    return write_summary(study, out, config, [*budget.overrides, *overrides], space, metric)
+    return write_summary(study, out, config, [*budget.overrides, *overrides], space, metric,
+                         extra=overrides)
 
 
 def write_summary(study: optuna.Study, out: Path, config: str, fixed: Sequence[str],
-                  space: SearchSpace, metric: str) -> dict[str, Any]:
-    """``trials.{md,json,png}`` and ``best.yaml`` (atomically) from the study's trials."""
+                  space: SearchSpace, metric: str, extra: Sequence[str] = ()
+                  ) -> dict[str, Any]:
+    """``trials.{md,json,png}`` and ``best.yaml`` (atomically) from the study's trials.
+
+    ``fixed``: every override of every trial (budget and ``extra``); ``extra``: the search's
+    own overrides (``--set``), part of the tuned model (:func:`tuned_overrides`)."""
     rows, records = [], []
     for t in study.get_trials(deepcopy=False):
         value = t.value if t.state == TrialState.COMPLETE else (
@@ -131,7 +136,8 @@ def write_summary(study: optuna.Study, out: Path, config: str, fixed: Sequence[s
             "config": config, "study": study.study_name, "trial": best.number,
             "objective": f"best validation {metric}", "value": float(best.value),
             "overrides": list(best.user_attrs["overrides"]),
-            "fixed_overrides": list(fixed)}, sort_keys=False))
+            "fixed_overrides": list(fixed), "extra_overrides": list(extra)},
+            sort_keys=False))
     title = f"Hyper-parameter search: {study.study_name} ({len(records)} trials)"
     head = (f"Objective: best validation {metric} (maximised; pruned trials show their best "
             f"reported value). Best: "
@@ -172,11 +178,13 @@ def _figure(records: list[dict[str, Any]], metric: str, title: str) -> Any:
 
 
 def tuned_overrides(tune_dir: str | Path, config: str) -> list[str]:
-    """The best trial's overrides for ``config`` from ``TUNE_DIR/<config>/best.yaml``."""
+    """The tuned model's overrides for ``config`` from ``TUNE_DIR/<config>/best.yaml``: the
+    search's own fixed overrides (``sessionrec tune --set``, not the budget's), then the best
+    trial's parameters."""
     path = Path(tune_dir) / load_config(config).name / BEST_FILE
     if not path.exists():
         raise ConfigError(f"{path}: no finished search for {config!r}; run sessionrec tune "
                           f"--config {config} --output {tune_dir} first")
     best = yaml.safe_load(path.read_text())
-    return [str(o) for o in best["overrides"]]
+    return [str(o) for o in [*best.get("extra_overrides", []), *best["overrides"]]]
 

@@ -111,10 +111,12 @@ def test_cli_tune_and_table2_tuned(tiny_dataset, tmp_path, monkeypatch, capsys):
                                          "choices: [0.001]}\n")
     code = main(["tune", "--config", "hstu_plus", "--data", str(tiny_dataset.path), "--output",
                  str(out), "--trials", "1", "--budget", "smoke", "--space",
-                 str(tmp_path / "space.yaml"), "--verbose", "0"])
+                 str(tmp_path / "space.yaml"), "--verbose", "0", "--set", "model.dropout=0.1"])
     assert code == 0
     assert "hstu_plus: 1 trials; best trial 0" in capsys.readouterr().out
-    assert tuned_overrides(out, "hstu_plus") == ["train.learning_rate=0.001"]
+    # the tuned model: the search's own --set (not the budget), then the best parameters
+    assert tuned_overrides(out, "hstu_plus") == ["model.dropout=0.1",
+                                                 "train.learning_rate=0.001"]
     assert main(["tune", "--config", "hstu_plus", "--data", str(tiny_dataset.path),
                  "--output", str(out), "--trials", "0"]) == 2
     assert "--trials must be >= 1" in capsys.readouterr().err
@@ -138,7 +140,7 @@ def test_cli_tune_and_table2_tuned(tiny_dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sessionrec_tf.experiments.comparisons.run_grid", fake_grid)
     with pytest.raises(RuntimeError, match="stop"):
         table2(tiny_dataset, tmp_path / "t2", 1, SMOKE, tuned=out)
-    assert seen["HSTU+"] == ("train.learning_rate=0.001",)
+    assert seen["HSTU+"] == ("model.dropout=0.1", "train.learning_rate=0.001")
     assert seen["SessionRec-HSTU"] == (f"train.learning_rate={0.0001 * 15}",)
     assert main(["experiment", "table4", "--data", str(tiny_dataset.path), "--output",
                  str(tmp_path / "t4"), "--tuned", str(out)]) == 2
