@@ -40,6 +40,10 @@ PREPARE_RECFLOW = ["--size", "recflow", "--min-item-interactions", "1"]
 TRAIN_RECFLOW = ["train.epochs=1", "train.steps_per_epoch=200", "train.checkpoint_every_steps=0"]
 K = 100
 CATALOG = 1_500_000
+# latency variants: (SSE length buckets, export-time token tables)
+VARIANTS = ((False, False), (True, False), (False, True), (True, True))
+VARIANT_NAMES = [f"buckets {'on' if b else 'off'}, tables {'on' if t else 'off'}"
+                 for b, t in VARIANTS]
 
 
 def sessionrec(*args: str) -> None:
@@ -97,7 +101,8 @@ def time_calls(fn, args: dict, warmup: int, reps: int) -> list[float]:  # noqa: 
     return out
 
 
-def export_untrained(data, work: Path, index: str, buckets: bool = True) -> Path:  # noqa: ANN001
+def export_untrained(data, work: Path, index: str, buckets: bool = True,  # noqa: ANN001
+                     token_tables: bool = True) -> Path:
     import tensorflow as tf
 
     from sessionrec_tf.config import load_config
@@ -106,13 +111,15 @@ def export_untrained(data, work: Path, index: str, buckets: bool = True) -> Path
     from sessionrec_tf.training.run import build_with_dummy_batch
 
     # exported afresh: the export code may have changed
-    base = work / f"export_100k_{index}{'' if buckets else '_nobuckets'}"
+    base = (work / f"export_100k_{index}{'' if buckets else '_nobuckets'}"
+            f"{'' if token_tables else '_notables'}")
     shutil.rmtree(base, ignore_errors=True)
     config = load_config("sessionrec_hstu", [f"model.sse_length_buckets={str(buckets).lower()}"])
     tf.keras.utils.set_random_seed(0)
     model = build_model(config, data)
     build_with_dummy_batch(model)
-    return Exporter(model, data, config).export(base, ExportOptions(k=K, index=index)).path
+    options = ExportOptions(k=K, index=index, token_tables=token_tables)
+    return Exporter(model, data, config).export(base, options).path
 
 
 def bench_latency(work: Path) -> tuple[str, str]:
@@ -126,27 +133,27 @@ def bench_latency(work: Path) -> tuple[str, str]:
     rows = []
     for index, what in (("exact", f"stock SavedModel, user embedding + exact top-{K}"),
                         ("scann", "stock SavedModel, user embedding only")):
-        cells = {}
-        for buckets in (False, True):  # side by side: SSE length buckets off, then on
-            path = export_untrained(data, work, index, buckets)
+        cells = []
+        for buckets, tables in VARIANTS:  # side by side, one after the other
+            path = export_untrained(data, work, index, buckets, tables)
             signature = tf.saved_model.load(str(path)).signatures["serving_default"]
             single = time_calls(signature, one, warmup=20, reps=200)
             batched = time_calls(signature, batch, warmup=3, reps=20)
-            cells[buckets] = (percentiles(single),
-                              f"{64 / (np.median(batched) / 1000):,.0f} users/s "
-                              f"({percentiles(batched)} per batch)")
+            cells.append((percentiles(single),
+                          f"{64 / (np.median(batched) / 1000):,.0f} users/s "
+                          f"({percentiles(batched)} per batch)"))
         rows.append((f"{what}: 1 user, 8,000 items in {sessions} sessions, 200 requests",
-                     cells[False][0], cells[True][0]))
-        rows.append((f"{what}: batch of 64 such users, 20 requests",
-                     cells[False][1], cells[True][1]))
+                     *(c[0] for c in cells)))
+        rows.append((f"{what}: batch of 64 such users, 20 requests", *(c[1] for c in cells)))
     body = (f"Catalog: {data.num_items - 2:,} items (simulator, `sessionrec prepare "
             f"{' '.join(PREPARE_100K)}`); model: `sessionrec_hstu` built from its config, "
             "untrained (latency does not depend on the weights); requests built in "
             "process and sent to the loaded SavedModel's `serving_default`. Each measure "
-            "is taken with `model.sse_length_buckets` off and on, one after the other in "
-            "the same process.\n\n"
-            "| measure | SSE length buckets off | on |\n|---|---|---|\n"
-            + "\n".join(f"| {k} | {off} | {on} |" for k, off, on in rows))
+            "is taken for each export variant (`model.sse_length_buckets` off/on, export "
+            "token tables off/on), one after the other in the same process.\n\n"
+            "| measure | " + " | ".join(VARIANT_NAMES) + " |\n|---|"
+            + "---|" * len(VARIANTS) + "\n"
+            + "\n".join("| " + " | ".join(r) + " |" for r in rows))
     return "Serving latency: stock SavedModel, 8K-item history, ~100k items", body
 
 

@@ -47,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     name = default_of(ExportOptions, "model_name")
     p.add_argument("--model-name", default=name,
                    help=f"TF Serving model name in the warm-up requests (default {name})")
+    p.add_argument("--token-tables", action=argparse.BooleanOptionalAction,
+                   default=default_of(ExportOptions, "token_tables"),
+                   help="serve interaction tokens from tables precomputed at export (one "
+                        "[items, d] table more; no per-request first-layer matmul; default on)")
     g = p.add_argument_group("ScaNN index (defaults scaled to the catalog size)")
     g.add_argument("--scann-leaves", type=positive_int, help="tree partitions "
                    "(default round(3.2*sqrt(items)), at most items/50)")
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         training_sample_size=args.scann_training_sample)
     options = ExportOptions(k=args.k, index=args.index, version=args.version, scann=scann,
                             chunk_size=args.chunk_size, warmup=args.warmup,
-                            model_name=args.model_name)
+                            model_name=args.model_name, token_tables=args.token_tables)
     exporter = Exporter.from_run(args.run, args.data)
     result = exporter.export(args.output, options, log=None if args.quiet else print)
     print(result.path)

@@ -15,7 +15,8 @@ and SavedModels.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -133,7 +134,66 @@ class ItemEmbedding(tf.keras.layers.Layer):
         keys = ("item_id", *self.interaction_feature_names)
         return (*keys, "label") if self.use_label else keys
 
+    # ------------------------------------------------------------------ serving tables
+    @contextlib.contextmanager
+    def serving_tokens(self, chunk: int = 131_072) -> Iterator[list[tf.Variable]]:
+        """Within this context, interaction tokens come from precomputed tables: the first
+        layer of the interaction MLP is linear before its activation, so its product with
+        ``[item id; static item features; interaction features; label]`` is the sum of one
+        ``[num_items, h]`` table (item id and static features, one row per item) and one
+        ``[vocab, h]`` table per interaction feature and for the label. A serving request then
+        gathers rows instead of multiplying every history item's ``d_in``-wide input (the
+        same function, float rounding aside). For exports: the tables are frozen copies of
+        the current weights; yields them (non-trainable variables the layer does not track),
+        to be tracked by whatever saves the functions traced inside the context.
+        """
+        first = self.interaction_mlp.layers_[0]
+        if not self.built or not first.built:
+            raise ValueError("build the model (e.g. one call) before precomputing its tokens")
+        kernel = first.kernel
+        widths = [self.item_table.output_dim,
+                  *(self.feature_tables[n].output_dim for n in self.item_feature_names)]
+        static_width = sum(widths)
+        rows = [tf.concat(self._static_parts(tf.range(lo, min(lo + chunk, self.num_items),
+                                                      dtype=tf.int64)), axis=-1)
+                @ kernel[:static_width] for lo in range(0, self.num_items, chunk)]
+        tables = {"item": tf.Variable(tf.concat(rows, 0), trainable=False,
+                                      name="token_table_item")}
+        offset = static_width
+        for name in self.interaction_feature_names:
+            emb = self.feature_tables[name].embeddings
+            width = int(emb.shape[1])
+            tables[name] = tf.Variable(emb @ kernel[offset:offset + width], trainable=False,
+                                       name=f"token_table_{name}")
+            offset += width
+        if self.label_table is not None:
+            emb = self.label_table.embeddings
+            tables["label"] = tf.Variable(emb @ kernel[offset:], trainable=False,
+                                          name="token_table_label")
+        object.__setattr__(self, "_token_tables", tables)  # not tracked as the layer's weight
+        try:
+            yield list(tables.values())
+        finally:
+            object.__setattr__(self, "_token_tables", None)
+
+    def _table_tokens(self, flat: Mapping[str, tf.Tensor],
+                      tables: Mapping[str, tf.Variable]) -> tf.Tensor:
+        """:meth:`_tokens` through the precomputed first-layer tables."""
+        first, *rest = self.interaction_mlp.layers_
+        h = tf.gather(tables["item"], flat["item_id"])
+        for name in self.interaction_feature_names:
+            h += tf.gather(tables[name], flat[name])
+        if self.label_table is not None:
+            h += tf.gather(tables["label"], flat["label"] + 1)
+        h = first.activation(h + first.bias)
+        for layer in rest:
+            h = layer(h)
+        return h
+
     def _tokens(self, flat: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        tables = getattr(self, "_token_tables", None)
+        if tables is not None:
+            return self._table_tokens(flat, tables)
         parts = self._static_parts(flat["item_id"])
         for name in self.interaction_feature_names:
             parts.append(self.feature_tables[name](flat[name]))

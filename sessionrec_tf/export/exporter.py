@@ -21,6 +21,7 @@ model beside it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -67,6 +68,9 @@ class ExportOptions:
         tensorflow-serving-api is installed (said in the log otherwise), ``True`` always (an
         error without the package), ``False`` never.
       model_name: the TF Serving model name written into the warm-up requests.
+      token_tables: serve interaction tokens from tables precomputed at export
+        (:meth:`~sessionrec_tf.embedding.item_embedding.ItemEmbedding.serving_tokens`: one
+        ``[num_items, h]`` table more in the SavedModel, no per-request first-layer matmul).
     """
 
     k: int = 100
@@ -76,6 +80,7 @@ class ExportOptions:
     chunk_size: int = DEFAULT_CHUNK
     warmup: bool | None = None
     model_name: str = "sessionrec"
+    token_tables: bool = True
 
 
 @dataclass
@@ -106,6 +111,7 @@ class Exporter:
         self.config = config
         self.run_dir = str(run_dir) if run_dir is not None else None
         self.spec = RequestSpec.from_dataset(dataset)
+        self._token_vars: list[tf.Variable] = []  # the export-time token tables, if any
 
     @classmethod
     def from_run(cls, run_dir: str | Path, data: str | Path | None = None) -> Exporter:
@@ -127,7 +133,7 @@ class Exporter:
     def _module(self, tables: dict[str, VocabularyTable], candidates: tf.Variable,
                 retriever: Any | None) -> QueryModule:
         return QueryModule(self.model, self.spec, tables, candidates, retriever,
-                           self.config.train.exclude_seen)
+                           self.config.train.exclude_seen, extra_variables=self._token_vars)
 
     def _metadata(self, version: int, options: ExportOptions, dim: int,
                   scann: ScannOptions | None) -> dict[str, Any]:
@@ -149,6 +155,7 @@ class Exporter:
             "embedding_dim": dim, "user_vectors": self.config.model.user_vectors,
             "num_items": ds.num_items, "k": options.k,
             "index": options.index, "exclude_seen": self.config.train.exclude_seen,
+            "token_tables": options.token_tables,
             "max_len": self.config.model.max_len, "paradigm": self.config.model.paradigm,
             "exact_top_k": options.index in ("exact", "both"),
             "scann_model": SCANN_MODEL if scann else None,
@@ -185,7 +192,9 @@ class Exporter:
         try:
             tables = self._tables(src)
             candidates = candidate_variable(candidates_np)
-            with staged_version(base, version) as staging:
+            tokens = (self.model.embedding.serving_tokens() if options.token_tables
+                      else contextlib.nullcontext([]))
+            with tokens as self._token_vars, staged_version(base, version) as staging:
                 exact = ExactTopK(options.k, options.chunk_size).index(candidates) \
                     if options.index in ("exact", "both") else None
                 what = f"exact top-{options.k}" if exact else "embeddings only"

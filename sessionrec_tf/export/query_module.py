@@ -66,16 +66,20 @@ class QueryModule(tf.Module):
       retriever: an indexed :class:`~sessionrec_tf.retrieval.TopK` (exact or ScaNN), or
         None for embeddings only.
       exclude_seen: ``positives``, ``all`` or ``none`` (the run's ``train.exclude_seen``).
+      extra_variables: more variables the traced functions read (the export-time token
+        tables), tracked so that they are saved.
     """
 
     def __init__(self, model: tf.keras.Model, spec: RequestSpec,
                  tables: Mapping[str, VocabularyTable], candidates: tf.Variable,
-                 retriever: Any | None, exclude_seen: str = "positives") -> None:
+                 retriever: Any | None, exclude_seen: str = "positives",
+                 extra_variables: list[tf.Variable] | None = None) -> None:
         super().__init__(name="sessionrec_serving")
         if exclude_seen not in EXCLUDE_SEEN:
             raise ValueError(f"exclude_seen must be one of {list(EXCLUDE_SEEN)}, "
                              f"got {exclude_seen!r}")
         self.model_variables = list(model.variables)
+        self.extra_variables = list(extra_variables or [])
         self.tables = dict(tables)
         self.parser = RequestParser(spec, self.tables)
         self.candidates = candidates

@@ -962,3 +962,21 @@ def test_dense_gradient_gather_matches_tf_gather():
     g_ref = tf.convert_to_tensor(tape.gradient(ref, table))
     assert not isinstance(g_ours, tf.IndexedSlices)
     np.testing.assert_allclose(g_ours.numpy(), g_ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mlp_units", [(6,), ()])
+def test_serving_token_tables_give_the_same_tokens(mlp_units):
+    """Export-time tables (first MLP layer precomputed per part) = the normal token path,
+    with and without a hidden layer; the layer's own weights are untouched."""
+    emb = _embedding(mlp_units)
+    batch = _emb_batch()
+    want = emb.interactions(batch).flat_values.numpy()
+    weights = [v.name for v in emb.weights]
+    with emb.serving_tokens(chunk=3) as tables:  # chunks smaller than the catalog
+        assert [tuple(t.shape) for t in tables] == [
+            (N_ITEMS, emb.interaction_mlp.units[0]), (5, emb.interaction_mlp.units[0]),
+            (3, emb.interaction_mlp.units[0])]
+        got = emb.interactions(batch).flat_values.numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert [v.name for v in emb.weights] == weights  # the tables are not the layer's
+    np.testing.assert_array_equal(emb.interactions(batch).flat_values.numpy(), want)
