@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -99,3 +101,65 @@ def old_tree_note(tree: Path | None, unit: str) -> str:
                             capture_output=True, text=True).stdout.strip() or "unknown"
     return (f" Old code: `{tree}` at {commit}, each {unit} timed with it just before the "
             "current code (same harness, same untrained weights).")
+
+
+# ----------------------------------------------------------------------------- smoke runs
+# `python benchmarks/X.py --smoke` runs the script end to end at a tiny size, in a temporary
+# directory (SESSIONREC_SMOKE_DIR if set), recording into that directory's RESULTS.md instead
+# of benchmarks/RESULTS.md: the test suite's check that every script still runs
+# (tests/test_benchmark_smoke.py). Its numbers mean nothing.
+SMOKE = "--smoke" in sys.argv[1:]
+# a tiny model for smoke runs (the experiments' "smoke" budget, without its epoch count)
+SMOKE_MODEL = ["model.embedding_dim=16", "model.num_layers=1", "task.num_negatives=16",
+               "train.batch_size=32", "train.eval_batch_size=64"]
+
+
+def add_smoke(p: Any) -> bool:
+    """Add ``--smoke`` to a script's parser; True when it was given (flags that are required
+    otherwise take smoke defaults then)."""
+    p.add_argument("--smoke", action="store_true",
+                   help="run end to end at a tiny size in a temporary directory, recording "
+                        "into its own RESULTS.md (checks that the script runs; numbers "
+                        "meaningless)")
+    if SMOKE:
+        smoke_dir()  # records go to the smoke directory from now on
+    return SMOKE
+
+
+@functools.cache
+def smoke_dir() -> Path:
+    """The smoke run's directory; from now on :func:`record` writes into it."""
+    global RESULTS
+    given = os.environ.get("SESSIONREC_SMOKE_DIR")
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="sessionrec-smoke-"))
+    path.mkdir(parents=True, exist_ok=True)
+    RESULTS = path / "RESULTS.md"
+    return path
+
+
+def smoke_data(name: str = "tiny", **options: Any) -> Path:
+    """A prepared simulator dataset (``tiny`` preset unless ``options`` say otherwise) in
+    the smoke directory, prepared once."""
+    path = smoke_dir() / name
+    if not (path / "dataset.json").exists():
+        import sessionrec_tf  # noqa: F401
+        from sessionrec_tf.data import PrepareOptions, prepare_dataset
+
+        prepare_dataset("synthetic", None, path, {"size": "tiny", **options},
+                        PrepareOptions(), progress=False, log=None)
+    return path
+
+
+def smoke_runs(data: Path, experiment: str, cells: list[str], protocols: list[str],
+               evaluate: bool = True) -> Path:
+    """Budget-``smoke`` runs of some cells of a grid experiment, trained once into the smoke
+    directory (``OUTPUT/runs/<cell>/<protocol>/seed0``); returns OUTPUT."""
+    import sessionrec_tf  # noqa: F401
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.experiments import BUDGETS, experiment_cells, run_grid
+
+    out = smoke_dir() / "results"
+    chosen = [c for c in experiment_cells(experiment)[0] if c.label in cells]
+    run_grid(chosen, PreparedDataset.load(data), out, 1, protocols, BUDGETS["smoke"],
+             ks=(10, 50), log=lambda _m: None, verbose=0, evaluate=evaluate)
+    return out

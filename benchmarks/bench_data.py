@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, peak_rss_mb, record  # noqa: E402
+from _common import REPO, add_smoke, peak_rss_mb, record, smoke_dir  # noqa: E402
 
 
 def prepare(size: str, output: Path, max_positives: int) -> tuple[float, float, dict]:
@@ -55,7 +55,10 @@ def main() -> None:
     p.add_argument("--size", default="recflow")
     p.add_argument("--output", default="tfrecords/bench_recflow")
     p.add_argument("--max-positives", type=int, default=400)
+    add_smoke(p)
     args = p.parse_args()
+    if args.smoke:
+        args.size, args.output = "tiny", str(smoke_dir() / "bench_data")
     out = (REPO / args.output).resolve()
     seconds, rss, meta = prepare(args.size, out, args.max_positives)
     par, n = read_throughput(out, deterministic=False)

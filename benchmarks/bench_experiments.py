@@ -16,14 +16,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, record  # noqa: E402
+from _common import REPO, add_smoke, record, smoke_data, smoke_dir  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
+    smoke = add_smoke(p)
     p.add_argument("--data", help="prepared dataset (not needed for efficiency/scaling)")
-    p.add_argument("--output", required=True)
-    p.add_argument("--experiments", nargs="+", required=True,
+    p.add_argument("--output", required=not smoke)
+    p.add_argument("--experiments", nargs="+", required=not smoke,
                    choices=["table2", "table3", "table4", "alpha", "ablation", "efficiency",
                             "scaling", "paradigm_map"])
     p.add_argument("--seeds", type=int, default=3)
@@ -46,6 +47,11 @@ def main() -> None:
     p.add_argument("--session-set", action="append", default=[], metavar="KEY=VALUE",
                    help="paradigm_map only: override for the SessionRec-HSTU cell only")
     args = p.parse_args()
+    if args.smoke:  # Table 2 for two models, LOSO, one seed, on the tiny preset
+        args.data, args.output = str(smoke_data()), str(smoke_dir() / "experiments")
+        args.experiments, args.protocols = ["table2"], ["loso"]
+        args.cells = ["HSTU+", "SessionRec-HSTU"]
+        args.seeds, args.budget, args.k = 1, "smoke", [10, 50]
     if "paradigm_map" in args.experiments and not args.data_knob:
         p.error("paradigm_map needs --data-knob KNOB=V1,V2,...")
     if args.cells and args.experiments not in (["table2"], ["table4"], ["ablation"]):

@@ -20,7 +20,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import old_tree_arg, old_tree_note, old_tree_path, record  # noqa: E402
+from _common import (  # noqa: E402
+    SMOKE_MODEL,
+    add_smoke,
+    old_tree_arg,
+    old_tree_note,
+    old_tree_path,
+    record,
+    smoke_data,
+)
 
 DEFAULT_VARIANTS = (
     "paper=",
@@ -41,7 +49,8 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="a prepared dataset (tfrecords/NAME)")
+    smoke = add_smoke(p)
+    p.add_argument("--data", required=not smoke, help="a prepared dataset (tfrecords/NAME)")
     p.add_argument("--config", default="sessionrec_hstu")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--variant", action="append", default=None,
@@ -50,6 +59,9 @@ def main() -> None:
                    help="an override applied to every variant (repeatable)")
     old_tree_arg(p, "each variant")
     args = p.parse_args()
+    if args.smoke:
+        args.data, args.steps, args.variant = str(smoke_data()), 1, list(DEFAULT_VARIANTS[:2])
+        args.overrides += SMOKE_MODEL
     variants = [parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.data import PreparedDataset

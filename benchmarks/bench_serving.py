@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, record  # noqa: E402
+from _common import REPO, SMOKE_MODEL, add_smoke, record, smoke_dir  # noqa: E402
 
 PREPARE_100K = ["--size", "medium", "--num-users", "116000", "--num-items", "101600",
                 "--sessions-per-user", "5", "--mean-session-length", "6",
@@ -40,6 +40,8 @@ PREPARE_RECFLOW = ["--size", "recflow", "--min-item-interactions", "1"]
 TRAIN_RECFLOW = ["train.epochs=1", "train.steps_per_epoch=200", "train.checkpoint_every_steps=0"]
 K = 100
 CATALOG = 1_500_000
+HISTORY = 8_000  # interactions of the latency benchmark's user
+REPS = (20, 200, 3, 20)  # warm-up and timed requests: one user, then a batch of 64
 # latency variants: (SSE length buckets, export-time token tables)
 VARIANTS = ((False, False), (True, False), (False, True), (True, True))
 VARIANT_NAMES = [f"buckets {'on' if b else 'off'}, tables {'on' if t else 'off'}"
@@ -127,9 +129,9 @@ def bench_latency(work: Path) -> tuple[str, str]:
 
     data = prepared(work / "data_100k", PREPARE_100K)
     tokens = np.asarray(data.vocabulary("item_id").tokens)
-    one = {k: tf.constant(v) for k, v in history_request(tokens, 1, 8000, 0).items()}
+    one = {k: tf.constant(v) for k, v in history_request(tokens, 1, HISTORY, 0).items()}
     sessions = int(one["session_lengths"].shape[0])
-    batch = {k: tf.constant(v) for k, v in history_request(tokens, 64, 8000, 1).items()}
+    batch = {k: tf.constant(v) for k, v in history_request(tokens, 64, HISTORY, 1).items()}
     rows = []
     for index, what in (("exact", f"stock SavedModel, user embedding + exact top-{K}"),
                         ("scann", "stock SavedModel, user embedding only")):
@@ -137,14 +139,16 @@ def bench_latency(work: Path) -> tuple[str, str]:
         for buckets, tables in VARIANTS:  # side by side, one after the other
             path = export_untrained(data, work, index, buckets, tables)
             signature = tf.saved_model.load(str(path)).signatures["serving_default"]
-            single = time_calls(signature, one, warmup=20, reps=200)
-            batched = time_calls(signature, batch, warmup=3, reps=20)
+            single = time_calls(signature, one, warmup=REPS[0], reps=REPS[1])
+            batched = time_calls(signature, batch, warmup=REPS[2], reps=REPS[3])
             cells.append((percentiles(single),
                           f"{64 / (np.median(batched) / 1000):,.0f} users/s "
                           f"({percentiles(batched)} per batch)"))
-        rows.append((f"{what}: 1 user, 8,000 items in {sessions} sessions, 200 requests",
+        rows.append((f"{what}: 1 user, {HISTORY:,} items in {sessions} sessions, "
+                     f"{REPS[1]} requests",
                      *(c[0] for c in cells)))
-        rows.append((f"{what}: batch of 64 such users, 20 requests", *(c[1] for c in cells)))
+        rows.append((f"{what}: batch of 64 such users, {REPS[3]} requests",
+                     *(c[1] for c in cells)))
     body = (f"Catalog: {data.num_items - 2:,} items (simulator, `sessionrec prepare "
             f"{' '.join(PREPARE_100K)}`); model: `sessionrec_hstu` built from its config, "
             "untrained (latency does not depend on the weights); requests built in "
@@ -347,7 +351,15 @@ def main() -> None:
     p.add_argument("--work", default="runs/bench_serving",
                    help="cache for data, runs, exports")
     p.add_argument("--queries", type=int, default=4096, help="ScaNN benchmark queries")
+    add_smoke(p)
     args = p.parse_args()
+    if args.smoke:  # every part on the tiny preset, a few requests
+        global PREPARE_100K, PREPARE_RECFLOW, TRAIN_RECFLOW, CATALOG, HISTORY, REPS
+        PREPARE_100K = PREPARE_RECFLOW = ["--size", "tiny", "--min-item-interactions", "1"]
+        TRAIN_RECFLOW = ["train.epochs=1", "train.steps_per_epoch=2",
+                         "train.checkpoint_every_steps=0", *SMOKE_MODEL]
+        CATALOG, HISTORY, REPS = 3_000, 120, (1, 3, 1, 2)
+        args.work, args.queries = str(smoke_dir() / "serving"), 128
     import sessionrec_tf  # noqa: F401  (before TensorFlow)
 
     work = (REPO / args.work).resolve()

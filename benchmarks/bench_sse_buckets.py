@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, record  # noqa: E402
+from _common import REPO, SMOKE_MODEL, add_smoke, record, smoke_data  # noqa: E402
 
 WORKER = r"""
 import json, sys, time, tempfile
@@ -31,8 +31,9 @@ from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.training.trainer import Trainer
 
 config_name, data_path, buckets, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+extra = json.loads(sys.argv[5]) if len(sys.argv) > 5 else []
 config = load_config(config_name, [f"train.epochs={epochs + 1}", "train.early_stopping_patience=99",
-                                   f"model.sse_length_buckets={buckets}"])
+                                   f"model.sse_length_buckets={buckets}", *extra])
 with tempfile.TemporaryDirectory() as tmp:
     trainer = Trainer(config, PreparedDataset.load(data_path), tmp, verbose=0, log=lambda m: None)
     validate, times = trainer.validate, []
@@ -51,7 +52,12 @@ def main() -> None:
     p.add_argument("--configs", nargs="+",
                    default=["sasrec", "hstu_plus", "gru4rec", "sessionrec_hstu"])
     p.add_argument("--epochs", type=int, default=2)
+    add_smoke(p)
     args = p.parse_args()
+    extra = []
+    if args.smoke:
+        args.data, args.configs, args.epochs = str(smoke_data()), ["sessionrec_hstu"], 1
+        extra = SMOKE_MODEL
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
     rows = ["| config | buckets off: train s/epoch | on | speed-up | off: validation s | on | "
             "speed-up |", "|---|---|---|---|---|---|---|"]
@@ -59,8 +65,8 @@ def main() -> None:
         res = {}
         for buckets in ("false", "true"):
             out = subprocess.run([sys.executable, "-c", WORKER, name, args.data, buckets,
-                                  str(args.epochs)], env=env, check=True, capture_output=True,
-                                 text=True).stdout.strip().splitlines()[-1]
+                                  str(args.epochs), json.dumps(extra)], env=env, check=True,
+                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
             res[buckets] = json.loads(out)
             print(name, "buckets", buckets, res[buckets], flush=True)
         off, on = res["false"], res["true"]

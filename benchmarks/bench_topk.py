@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import record  # noqa: E402
+from _common import add_smoke, record  # noqa: E402
 
 import sessionrec_tf  # noqa: E402, F401  (Keras 2 before TensorFlow)
 
@@ -40,7 +40,10 @@ def main() -> None:
     p.add_argument("--k", type=int, default=100)
     p.add_argument("--batches", type=int, default=8, help="query batches per round")
     p.add_argument("--rounds", type=int, default=5)
+    add_smoke(p)
     args = p.parse_args()
+    if args.smoke:
+        args.items, args.batches, args.rounds = 5_000, 2, 1
     import numpy as np
     import tensorflow as tf
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, record  # noqa: E402
+from _common import REPO, add_smoke, record, smoke_dir  # noqa: E402
 
 
 def main() -> None:
@@ -25,7 +25,11 @@ def main() -> None:
     p.add_argument("--session-length", type=float, default=23.0)
     p.add_argument("--interactions", type=int, default=800)
     p.add_argument("--output", default="tfrecords/bench_training")
+    add_smoke(p)
     args = p.parse_args()
+    if args.smoke:
+        args.users, args.steps, args.interactions = 40, 1, 100
+        args.output = str(smoke_dir() / "bench_training")
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.experiments.efficiency import compare, prepare_equal_interactions
 

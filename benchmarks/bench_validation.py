@@ -19,7 +19,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import old_tree_arg, old_tree_note, old_tree_path, record  # noqa: E402
+from _common import (  # noqa: E402
+    SMOKE_MODEL,
+    add_smoke,
+    old_tree_arg,
+    old_tree_note,
+    old_tree_path,
+    record,
+    smoke_data,
+)
 
 DEFAULT_MODELS = (
     "HSTU+=hstu_plus",
@@ -40,13 +48,17 @@ def parse_model(text: str) -> tuple[str, str, list[str]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="a prepared dataset (tfrecords/NAME)")
+    smoke = add_smoke(p)
+    p.add_argument("--data", required=not smoke, help="a prepared dataset (tfrecords/NAME)")
     p.add_argument("--model", action="append", default=None,
                    help="LABEL=CONFIG[:OVERRIDE,...] (repeatable; default: see above)")
     p.add_argument("--set", action="append", default=[], dest="overrides",
                    help="an override applied to every model (repeatable)")
     old_tree_arg(p, "each model")
     args = p.parse_args()
+    if args.smoke:
+        args.data, args.model = str(smoke_data()), list(DEFAULT_MODELS[:2])
+        args.overrides += SMOKE_MODEL
     models = [parse_model(m) for m in (args.model or DEFAULT_MODELS)]
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.data import PreparedDataset

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sessionrec_tf.data import PreparedDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, record  # noqa: E402
+from _common import REPO, add_smoke, record, smoke_data, smoke_runs  # noqa: E402
 
 CELLS = ["SessionRec-HSTU", "HSTU", "HSTU+", "SASRec+", "SASRec", "GRU4Rec"]
 
@@ -80,10 +80,14 @@ def group_hits(run_dir: Path, data: PreparedDataset, partial: dict[bytes, bool]
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True)
-    p.add_argument("--output", required=True, help="experiment output holding runs/")
+    smoke = add_smoke(p)
+    p.add_argument("--data", required=not smoke)
+    p.add_argument("--output", required=not smoke, help="experiment output holding runs/")
     p.add_argument("--cells", nargs="+", default=CELLS)
     args = p.parse_args()
+    if args.smoke:
+        args.data, args.cells = str(smoke_data()), ["HSTU+", "SessionRec-HSTU"]
+        args.output = str(smoke_runs(Path(args.data), "table2", args.cells, ["loio"]))
     import sessionrec_tf  # noqa: F401  (Keras 2 before TensorFlow)
     from sessionrec_tf.data import PreparedDataset
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sessionrec_tf.data import PreparedDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, record  # noqa: E402
+from _common import REPO, add_smoke, record, smoke_data  # noqa: E402
 
 
 def user_histories(data: PreparedDataset, feature: str | None):  # noqa: ANN201
@@ -100,13 +100,17 @@ def overlaps(data: PreparedDataset, feature: str | None, lag: int) -> dict[str, 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="prepared dataset, e.g. tfrecords/sim_medium")
+    smoke = add_smoke(p)
+    p.add_argument("--data", required=not smoke,
+                   help="prepared dataset, e.g. tfrecords/sim_medium")
     p.add_argument("--feature", help="an item feature to compare too, e.g. category")
     p.add_argument("--lag", type=int, default=5,
                    help="the older session compared with the last one (sessions before the "
                         "target; default 5)")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
+    if args.smoke:
+        args.data, args.feature, args.lag = str(smoke_data()), "category", 2
     if args.lag < 2:
         p.error("--lag must be >= 2 (lag 1 is the last session)")
     import sessionrec_tf  # noqa: F401

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, record  # noqa: E402
+from _common import REPO, add_smoke, record, smoke_data, smoke_runs  # noqa: E402
 
 POLICIES = ("positives", "all", "none")
 SHOWN = (("N@10", "ndcg@10"), ("R@10", "recall@10"), ("R@100", "recall@100"),
@@ -49,12 +49,16 @@ def metrics_for(run_dir: Path, protocol: str, policy: str) -> dict[str, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--output", required=True, help="an experiment's output, e.g. results/X")
+    smoke = add_smoke(p)
+    p.add_argument("--output", required=not smoke, help="an experiment's output, e.g. results/X")
     p.add_argument("--protocols", nargs="+", default=["loso"], choices=["loso", "loio"])
     p.add_argument("--policies", nargs="+", default=["positives", "none"], choices=POLICIES)
     p.add_argument("--cells", nargs="+", help="models (default: every finished run's)")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args()
+    if args.smoke:
+        args.output = str(smoke_runs(smoke_data(), "table2", ["HSTU+", "SessionRec-HSTU"],
+                                     ["loso"]))
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.experiments.outputs import markdown_table
 

@@ -15,18 +15,23 @@ as one process with both cores.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import sessionrec_tf  # noqa: F401  (Keras 2 before TensorFlow loads)
 from sessionrec_tf.data import PreparedDataset
 from sessionrec_tf.experiments import BUDGETS, experiment_cells, run_grid
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import add_smoke, smoke_data, smoke_dir  # noqa: E402
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--experiment", required=True,
+    smoke = add_smoke(p)
+    p.add_argument("--data", required=not smoke)
+    p.add_argument("--output", required=not smoke)
+    p.add_argument("--experiment", required=not smoke,
                    choices=["table2", "table3", "table4", "alpha", "ablation"])
     p.add_argument("--cells", nargs="+", help="cell labels (default: all of the experiment's)")
     p.add_argument("--protocols", nargs="+", help="default: the experiment's protocols")
@@ -37,6 +42,10 @@ def main() -> None:
     p.add_argument("--validation-only", action="store_true",
                    help="train and report the best validation metric; never read the test split")
     args = p.parse_args()
+    if args.smoke:
+        args.data, args.output = str(smoke_data()), str(smoke_dir() / "train_runs")
+        args.experiment, args.cells, args.protocols = "table2", ["HSTU+", "SessionRec-HSTU"], None
+        args.budget, args.k = "smoke", [10, 50]
     cells, protocols = experiment_cells(args.experiment)
     by_label = {c.label: c for c in cells}
     unknown = sorted(set(args.cells or ()) - set(by_label))

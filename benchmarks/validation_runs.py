@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _common import record
+from _common import add_smoke, record, smoke_data, smoke_runs
 
 METRIC = "recall@100"
 
@@ -68,17 +68,22 @@ def summary(best: dict[tuple[str, str], dict[int, dict]], versus: str | None,
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--output", required=True, help="the experiment's results directory")
+    smoke = add_smoke(p)
+    p.add_argument("--output", required=not smoke, help="the experiment's results directory")
     p.add_argument("--experiment", default="ablation")
     p.add_argument("--protocols", nargs="+", default=["loso"])
     p.add_argument("--seed-ids", type=int, nargs="+", default=[0])
     p.add_argument("--extra", action="append", default=[], metavar="LABEL=RUN_DIR")
-    p.add_argument("--title", required=True)
+    p.add_argument("--title", required=not smoke)
     p.add_argument("--note", default="")
     p.add_argument("--versus", default=None, metavar="CELL",
                    help="report each cell's per-seed paired gap to this cell")
     p.add_argument("--no-record", action="store_true", help="print only")
     args = p.parse_args()
+    if args.smoke:
+        args.experiment, args.title = "ablation", "smoke: validation runs"
+        args.output = str(smoke_runs(smoke_data(), "ablation",
+                                     ["paper (mean)", "2 user vectors"], ["loso"], False))
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.experiments import experiment_cells
 

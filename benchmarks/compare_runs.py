@@ -1,0 +1,123 @@
+"""Head-to-head of finished runs from different experiments on their RECORDED test metrics.
+
+    python benchmarks/compare_runs.py --runs 'HSTU+=results/X/runs/HSTU+/loso' \\
+        --runs 'x4 + 2uv=results/X/runs/partial x4 + 2 user vectors/loso' --versus HSTU+ \\
+        --title '...' [--note '...']
+
+Each ``--runs LABEL=DIR`` names a directory of ``seed<k>`` runs (or one run). For every run,
+the test metrics its experiment already recorded (``metrics.json``, evaluation
+``<protocol>/test/exact``) are read; nothing is trained and no split is read again. The table
+shows mean ± std over seeds per metric, and with ``--versus`` the paired per-seed gaps (mean ±
+std, seeds ahead / seeds paired). Appended to benchmarks/RESULTS.md unless ``--no-record``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import add_smoke, record, smoke_data, smoke_runs  # noqa: E402
+
+SHOWN = (("N@10", "ndcg@10"), ("R@10", "recall@10"), ("R@100", "recall@100"),
+         ("R@500", "recall@500"))
+
+
+def recorded(run: Path, protocol: str | None) -> dict[str, float] | None:
+    """The run's recorded exact test metrics (of ``protocol``, default the run's own)."""
+    path = run / "metrics.json"
+    if not path.exists():
+        return None
+    evaluations = json.loads(path.read_text())["evaluations"]
+    for key, ev in evaluations.items():
+        proto, split, index = key.split("/")
+        if split == "test" and index == "exact" and (protocol is None or proto == protocol):
+            return ev["metrics"]
+    return None
+
+
+def seed_runs(directory: Path) -> dict[int, Path]:
+    """``{seed: run}`` of ``DIR/seed<k>`` (or ``{0: DIR}`` for a single run)."""
+    seeds = {int(p.name[4:]): p for p in directory.glob("seed*") if p.name[4:].isdigit()}
+    return seeds or ({0: directory} if (directory / "metrics.json").exists() else {})
+
+
+def table(groups: dict[str, dict[int, dict[str, float]]], versus: str | None,
+          shown: tuple[tuple[str, str], ...]) -> str:
+    head = "| runs | seeds | " + " | ".join(name for name, _ in shown)
+    if versus:
+        head += " | " + " | ".join(f"gap {name} vs {versus} (ahead)" for name, _ in shown)
+    rows = [head + " |", "|---|---|" + "---|" * (len(shown) * (2 if versus else 1))]
+    ref = groups.get(versus, {}) if versus else {}
+    for label, by_seed in groups.items():
+        cells = []
+        for _, key in shown:
+            x = np.array([m[key] for m in by_seed.values()])
+            cells.append(f"{x.mean():.4f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.4f}")
+        if versus:
+            paired = sorted(set(by_seed) & set(ref))
+            for _, key in shown:
+                gap = np.array([100 * (by_seed[s][key] - ref[s][key]) / ref[s][key]
+                                for s in paired if ref[s][key] > 0])
+                cells.append("-" if label == versus or not len(gap) else
+                             f"{gap.mean():+.1f}% ± {gap.std(ddof=1) if len(gap) > 1 else 0:.1f}"
+                             f" ({int((gap > 0).sum())}/{len(gap)})")
+        seeds = ",".join(str(s) for s in sorted(by_seed))
+        rows.append(f"| {label} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    smoke = add_smoke(p)
+    p.add_argument("--runs", action="append", default=[], metavar="LABEL=DIR",
+                   required=not smoke, help="a label and a directory of seed<k> runs")
+    p.add_argument("--versus", help="the label the others' paired gaps are measured against")
+    p.add_argument("--protocol", help="evaluation protocol to read (default: each run's own)")
+    p.add_argument("--title", required=not smoke)
+    p.add_argument("--note", default="")
+    p.add_argument("--no-record", action="store_true", help="print only")
+    args = p.parse_args()
+    shown = SHOWN
+    if args.smoke:
+        out = smoke_runs(smoke_data(), "table2", ["HSTU+", "SessionRec-HSTU"], ["loso"])
+        args.runs = [f"{c}={out / 'runs' / c / 'loso'}" for c in ("HSTU+", "SessionRec-HSTU")]
+        args.versus, args.title = "HSTU+", "smoke: compare runs"
+        shown = (("N@10", "ndcg@10"), ("R@10", "recall@10"), ("R@50", "recall@50"))
+    groups: dict[str, dict[int, dict[str, float]]] = {}
+    missing = []
+    for item in args.runs:
+        label, sep, directory = item.partition("=")
+        if not sep:
+            p.error(f"--runs expects LABEL=DIR, got {item!r}")
+        for seed, run in sorted(seed_runs(Path(directory)).items()):
+            metrics = recorded(run, args.protocol)
+            if metrics is None:
+                missing.append(str(run))
+            else:
+                groups.setdefault(label, {})[seed] = metrics
+    if args.versus and args.versus not in groups:
+        p.error(f"--versus {args.versus!r} has no finished run; labels: {list(groups)}")
+    if not groups:
+        p.error("no run with recorded test metrics")
+    body = table(groups, args.versus, shown)
+    if missing:
+        body += "\n\nNot finished (no recorded test metrics), left out: " + ", ".join(
+            f"`{m}`" for m in missing)
+    body += "\n\nRuns: " + "; ".join(f"{item.partition('=')[0]}: `{item.partition('=')[2]}`"
+                                     for item in args.runs)
+    body += ("\n\nTest metrics as each run's experiment recorded them (exact top-K, seen "
+             "positives excluded); nothing re-evaluated." + (f" {args.note}" if args.note
+                                                              else ""))
+    if args.no_record:
+        print(body)
+    else:
+        record(args.title, body)
+
+
+if __name__ == "__main__":
+    main()
