@@ -81,6 +81,8 @@ def main() -> None:
     p.add_argument("--title", required=not smoke)
     p.add_argument("--note", default="")
     p.add_argument("--no-record", action="store_true", help="print only")
+    p.add_argument("--output", metavar="FILE.md",
+                   help="also write the title and table there (e.g. for benchmarks/report.yaml)")
     args = p.parse_args()
     shown = SHOWN
     if args.smoke:
@@ -113,6 +115,10 @@ def main() -> None:
     body += ("\n\nTest metrics as each run's experiment recorded them (exact top-K, seen "
              "positives excluded); nothing re-evaluated." + (f" {args.note}" if args.note
                                                               else ""))
+    if args.output:
+        from sessionrec_tf.files import atomic_write_text
+
+        atomic_write_text(Path(args.output), f"# {args.title}\n\n{body}\n")
     if args.no_record:
         print(body)
     else:
