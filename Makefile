@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ TEST_WORKERS ?= 2
 test: install
 	$(PY) -m ruff check sessionrec_tf tests benchmarks
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15 tests
+
+# the tests not marked slow (tests/conftest.py SLOW_DIRS, the benchmark smoke runs)
+test-fast: install
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not slow" tests
 
 lint: install
 	$(PY) -m ruff check sessionrec_tf tests benchmarks

@@ -33,6 +33,20 @@ def prepare(size: str, output: Path, max_positives: int) -> tuple[float, float, 
     return seconds, peak_rss_mb(children=True), meta
 
 
+def simulate_seconds(size: str, repeats: int = 3) -> tuple[float, int]:
+    """Best wall time of the simulator alone (no preparation) for ``size``, after a warm-up."""
+    import sessionrec_tf  # noqa: F401
+    from sessionrec_tf.data.sources.synthetic import SimulatorOptions, simulate
+
+    simulate(SimulatorOptions(size=size), progress=False)
+    best, rows = float("inf"), 0
+    for seed in range(1, repeats + 1):
+        t0 = time.perf_counter()
+        rows = len(simulate(SimulatorOptions(size=size, seed=seed), progress=False))
+        best = min(best, time.perf_counter() - t0)
+    return best, rows
+
+
 def read_throughput(output: Path, deterministic: bool, passes: int = 2) -> tuple[float, int]:
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.data import read_dataset
@@ -63,6 +77,7 @@ def main() -> None:
     seconds, rss, meta = prepare(args.size, out, args.max_positives)
     par, n = read_throughput(out, deterministic=False)
     det, _ = read_throughput(out, deterministic=True)
+    sim_tiny, tiny_rows = simulate_seconds("tiny")
     c = meta["counts"]
     report = json.loads((out / "data_report.json").read_text())
     loaded = report["steps"][0]
@@ -79,6 +94,8 @@ def main() -> None:
          f"{par:,.0f} interactions/s ({n:,} interactions)"),
         ("reader, train split, batch 64, deterministic (1 file at a time, ordered)",
          f"{det:,.0f} interactions/s"),
+        ("simulator alone, `tiny` preset (the tests' data), best of 3 seeds",
+         f"{sim_tiny:.2f} s ({tiny_rows:,} interactions)"),
     ]
     body = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     record(f"Data path at `{args.size}` scale (issue 2)", body)

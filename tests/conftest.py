@@ -44,3 +44,16 @@ TINY_MODEL = [
     "model.embedding_dim=16", "model.num_layers=1", "model.max_len=20", "model.dropout=0.1",
     "task.num_negatives=16", "train.batch_size=32", "train.eval_batch_size=64",
 ]
+
+
+# Directories whose tests train, export, run the CLI corpus or start processes: marked slow.
+# `make test` runs everything; `make test-fast` (pytest -m "not slow") the rest.
+SLOW_DIRS = {"badinputs", "experiments", "export", "notebooks", "training", "tuning"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(tests)
+        if rel.parts[0] in SLOW_DIRS:
+            item.add_marker(pytest.mark.slow)
