@@ -1,6 +1,6 @@
 """Training: the epoch loop with validation, early stopping, checkpoints and resume."""
 
-from sessionrec_tf.training.run import Run, git_commit
+from sessionrec_tf.training.run import Run, RunDirectory, git_commit
 from sessionrec_tf.training.trainer import Trainer, train_item_counts
 
-__all__ = ["Run", "Trainer", "git_commit", "train_item_counts"]
+__all__ = ["Run", "RunDirectory", "Trainer", "git_commit", "train_item_counts"]

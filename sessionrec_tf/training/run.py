@@ -6,14 +6,22 @@ Layout of ``runs/NAME/``::
     run.json          dataset path and vocabulary fingerprint, git commit, status, timing
     checkpoints/      latest training state (model, optimizer, counters), every N steps
     best/             weights of the best validation epoch (what evaluate/export use)
+    best_pending_<e>/ best weights of epoch e, written before its checkpoint commits it
     history.json      per-epoch training loss and validation metrics
     tensorboard/      TensorBoard logs
+
+:class:`RunDirectory` owns all of it: :meth:`RunDirectory.prepare` creates or resumes one for
+training (refusing another run's directory), :meth:`RunDirectory.load` opens a finished one
+for evaluation and export. ``Run`` is the same class (its older name).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +31,12 @@ import tensorflow as tf
 from sessionrec_tf.config import ExperimentConfig, load_config
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
+from sessionrec_tf.files import atomic_write_text
 
 RUN_FILE = "run.json"
 BEST = "best"
+HISTORY = "history.json"
+PENDING_BEST = "best_pending_"
 
 
 def best_prefix(run_dir: Path) -> str:
@@ -69,15 +80,131 @@ def check_vocabulary(run_info: dict[str, Any], dataset: PreparedDataset, where: 
 
 
 @dataclass
-class Run:
-    """An existing run directory (see module docstring)."""
+class RunDirectory:
+    """A run directory (see module docstring).
+
+    Attributes:
+      path: the directory.
+      config: its resolved experiment config.
+      info: the contents of ``run.json``.
+      fresh: created by this process's :meth:`prepare` (so a failure before the first
+        checkpoint removes it again, :meth:`discard_if_empty`).
+    """
 
     path: Path
     config: ExperimentConfig
     info: dict[str, Any]
+    fresh: bool = False
 
+    # ------------------------------------------------------------------ training side
     @classmethod
-    def load(cls, path: str | Path) -> Run:
+    def prepare(cls, path: str | Path, config: ExperimentConfig, data: PreparedDataset,
+                overwrite: bool = False, log: Callable[[str], None] = print) -> RunDirectory:
+        """The directory to train ``config`` on ``data`` in: created, or this run resumed.
+
+        Refuses a directory holding another run (a different config; only ``train.epochs``
+        may change) or other files, unless ``overwrite``. A run directory holding nothing to
+        resume (no checkpoint, no best weights) is started again whatever its config.
+        """
+        path = Path(path)
+        glob_chars = sorted(set("[]*?") & set(str(path)))
+        if glob_chars:
+            raise DataError(f"run directory {path} contains {''.join(glob_chars)}: "
+                            "TensorFlow reads checkpoints back through a glob pattern, so such "
+                            "a run could not be resumed or evaluated; choose another name")
+        run_file = path / RUN_FILE
+        if overwrite and path.exists():
+            shutil.rmtree(path)
+        if run_file.exists() and holds_nothing(path):
+            log(f"{path} holds a run that stopped before its first checkpoint; starting it "
+                "again")
+            shutil.rmtree(path)
+        if run_file.exists():
+            info = json.loads(run_file.read_text())
+            saved = load_config(path / "config.yaml").to_dict()
+            mine = config.to_dict()
+            saved["train"].pop("epochs")
+            epochs = mine["train"].pop("epochs")
+            if saved != mine:
+                diff = [f"{sec}.{k}" for sec in mine if isinstance(mine[sec], dict)
+                        for k in mine[sec] if mine[sec][k] != saved[sec].get(k)]
+                diff += [k for k in mine if not isinstance(mine[k], dict) and mine[k] != saved[k]]
+                raise DataError(
+                    f"{path} holds a run with a different config (differs in {diff}); "
+                    "resume it with the same config (only train.epochs may change), choose "
+                    "another run directory, or start it over (overwrite)")
+            check_vocabulary(info, data, str(path))
+            config.save(path / "config.yaml")
+            log(f"{path} holds this run; continuing to {epochs} epochs")
+            return cls(path, config, info)
+        if path.exists() and any(path.iterdir()):
+            raise DataError(f"{path} exists and is not a run directory; choose another "
+                            "run directory, or replace it (overwrite)")
+        path.mkdir(parents=True, exist_ok=True)
+        config.save(path / "config.yaml")
+        info = {
+            "dataset": str(data.path.resolve()),
+            "dataset_name": data.name,
+            "vocab_fingerprint": data.vocab_fingerprint,
+            "vocab_sizes": data.vocab_sizes,
+            "git_commit": git_commit(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "status": "training",
+        }
+        atomic_write_text(run_file, json.dumps(info, indent=2) + "\n")
+        return cls(path, config, info, fresh=True)
+
+    def discard_if_empty(self) -> None:
+        """After a failure: remove the directory if :meth:`prepare` created it and it holds
+        nothing to resume (nothing half-written is left behind)."""
+        if self.fresh and self.path.exists() and holds_nothing(self.path):
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def update_info(self, **fields: Any) -> None:
+        """Merge ``fields`` into ``run.json`` (atomically)."""
+        self.info.update(fields)
+        atomic_write_text(self.path / RUN_FILE,
+                          json.dumps(self.info, indent=2, default=float) + "\n")
+
+    def load_history(self) -> list[dict[str, Any]]:
+        path = self.path / HISTORY
+        return json.loads(path.read_text()) if path.exists() else []
+
+    def write_history(self, history: list[dict[str, Any]]) -> None:
+        atomic_write_text(self.path / HISTORY, json.dumps(history, indent=2))
+
+    def pending_best(self, epoch: int) -> Path:
+        """Where the best weights of ``epoch`` (0-based) wait for their checkpoint."""
+        return self.path / f"{PENDING_BEST}{epoch}"
+
+    def promote_best(self, epoch: int) -> None:
+        """Replace ``best/`` by the pending best weights of ``epoch`` (0-based)."""
+        best_dir = Path(best_prefix(self.path)).parent
+        if best_dir.exists():
+            shutil.rmtree(best_dir)
+        self.pending_best(epoch).rename(best_dir)
+
+    def recover(self, epoch: int, best_epoch: int, log: Callable[[str], None] = print
+                ) -> list[dict[str, Any]]:
+        """Make history and best weights agree with a restored checkpoint at ``epoch``
+        whose best epoch is ``best_epoch`` (the epoch-end two-phase commit, see
+        :mod:`~sessionrec_tf.training.trainer`); returns the history kept."""
+        history = self.load_history()
+        kept = [h for h in history if int(h["epoch"]) <= epoch]
+        if len(kept) < len(history):
+            log(f"dropping {len(history) - len(kept)} epoch record(s) written after the last "
+                f"checkpoint (epoch {epoch}); that epoch runs again")
+            self.write_history(kept)
+        for pending in sorted(self.path.glob(f"{PENDING_BEST}*")):
+            if pending.name == f"{PENDING_BEST}{best_epoch}" and best_epoch == epoch - 1:
+                self.promote_best(best_epoch)  # committed, not yet promoted
+            else:
+                shutil.rmtree(pending)  # written by an epoch the checkpoint never committed
+        return kept
+
+    # ------------------------------------------------------------------ reading side
+    @classmethod
+    def load(cls, path: str | Path) -> RunDirectory:
         path = Path(path)
         if not (path / RUN_FILE).exists() or not (path / "config.yaml").exists():
             raise DataError(f"{path} is not a run directory (no {RUN_FILE}/config.yaml); "
@@ -120,6 +247,17 @@ class Run:
         # for inference, so do not warn about each of them when the model is deleted
         status.expect_partial()
         return model, ds
+
+
+Run = RunDirectory
+
+
+def holds_nothing(path: Path) -> bool:
+    """A run directory without a checkpoint or best weights (nothing to resume; epoch
+    records without a checkpoint would be dropped on resume anyway)."""
+    ckpt = path / "checkpoints"
+    return (not (ckpt.exists() and tf.train.latest_checkpoint(str(ckpt)))
+            and not Path(best_prefix(path) + ".index").exists())
 
 
 def build_with_dummy_batch(model: tf.keras.Model) -> None:

@@ -33,9 +33,7 @@ hyper-parameter search's pruning callback (:mod:`sessionrec_tf.tuning`).
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,23 +42,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from sessionrec_tf.config import ExperimentConfig, load_config
+from sessionrec_tf.config import ExperimentConfig
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset
-from sessionrec_tf.files import atomic_write_text
 from sessionrec_tf.models.builder import build_model, compile_model
 from sessionrec_tf.models.sessionrec import SessionRec
-from sessionrec_tf.training.run import (
-    RUN_FILE,
-    best_prefix,
-    build_with_dummy_batch,
-    check_vocabulary,
-    git_commit,
-)
+from sessionrec_tf.training.run import RunDirectory, best_prefix, build_with_dummy_batch
 
-HISTORY = "history.json"
-PENDING_BEST = "best_pending_"
 # validation batches are cached in memory when the dataset's shards total at most this
 VALID_CACHE_MAX_BYTES = 256 * 2**20
 
@@ -111,13 +100,12 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.verbose = verbose
         self.log = log
-        self._fresh = False  # set by _prepare_dir when this trainer created run_dir
-        self._prepare_dir(overwrite)
+        self.directory = RunDirectory.prepare(self.run_dir, config, data, overwrite, log)
         try:
-            self._update_info(status="training")
+            self.directory.update_info(status="training")
             self._setup()
         except BaseException:
-            self._discard_if_empty()
+            self.directory.discard_if_empty()
             raise
 
     def _setup(self) -> None:
@@ -146,110 +134,13 @@ class Trainer:
         self.best_checkpoint = tf.train.Checkpoint(model=self.model)
         self.steps_per_epoch = tr.steps_per_epoch or math.ceil(
             data.counts["users"] / tr.batch_size)
-        self.history: list[dict[str, Any]] = self._load_history()
         self._valid: tf.data.Dataset | None = None
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
             self.log(f"resuming {self.run_dir} from {self.manager.latest_checkpoint}: epoch "
                      f"{int(self.state['epoch'])}, step {int(self.state['step'])}")
-        self._recover_epoch_end()
-
-    # ------------------------------------------------------------------ run directory
-    def _prepare_dir(self, overwrite: bool) -> None:
-        glob_chars = sorted(set("[]*?") & set(str(self.run_dir)))
-        if glob_chars:
-            raise DataError(f"run directory {self.run_dir} contains {''.join(glob_chars)}: "
-                            "TensorFlow reads checkpoints back through a glob pattern, so such "
-                            "a run could not be resumed or evaluated; choose another name")
-        run_file = self.run_dir / RUN_FILE
-        if overwrite and self.run_dir.exists():
-            shutil.rmtree(self.run_dir)
-        if run_file.exists() and self._holds_nothing():
-            self.log(f"{self.run_dir} holds a run that stopped before its first checkpoint; "
-                     "starting it again")
-            shutil.rmtree(self.run_dir)
-        if run_file.exists():
-            info = json.loads(run_file.read_text())
-            saved = load_config(self.run_dir / "config.yaml").to_dict()
-            mine = self.config.to_dict()
-            saved["train"].pop("epochs")
-            epochs = mine["train"].pop("epochs")
-            if saved != mine:
-                diff = [f"{sec}.{k}" for sec in mine if isinstance(mine[sec], dict)
-                        for k in mine[sec] if mine[sec][k] != saved[sec].get(k)]
-                diff += [k for k in mine if not isinstance(mine[k], dict) and mine[k] != saved[k]]
-                raise DataError(
-                    f"{self.run_dir} holds a run with a different config (differs in {diff}); "
-                    "resume it with the same config (only train.epochs may change), choose "
-                    "another run directory, or start it over (overwrite)")
-            check_vocabulary(info, self.data, str(self.run_dir))
-            self.config.save(self.run_dir / "config.yaml")
-            self.log(f"{self.run_dir} holds this run; continuing to {epochs} epochs")
-            return
-        if self.run_dir.exists() and any(self.run_dir.iterdir()):
-            raise DataError(f"{self.run_dir} exists and is not a run directory; choose another "
-                            "run directory, or replace it (overwrite)")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._fresh = True
-        self.config.save(self.run_dir / "config.yaml")
-        info = {
-            "dataset": str(self.data.path.resolve()),
-            "dataset_name": self.data.name,
-            "vocab_fingerprint": self.data.vocab_fingerprint,
-            "vocab_sizes": self.data.vocab_sizes,
-            "git_commit": git_commit(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "status": "training",
-        }
-        atomic_write_text(run_file, json.dumps(info, indent=2) + "\n")
-
-    def _holds_nothing(self) -> bool:
-        """A run directory without a checkpoint or best weights (nothing to resume; epoch
-        records without a checkpoint would be dropped on resume anyway)."""
-        ckpt = self.run_dir / "checkpoints"
-        return (not (ckpt.exists() and tf.train.latest_checkpoint(str(ckpt)))
-                and not Path(best_prefix(self.run_dir) + ".index").exists())
-
-    def _discard_if_empty(self) -> None:
-        """After a failure: remove the run directory this trainer created if it holds nothing
-        to resume (see the module docstring: nothing half-written is left behind)."""
-        if self._fresh and self.run_dir.exists() and self._holds_nothing():
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-
-    def _update_info(self, **fields: Any) -> None:
-        path = self.run_dir / RUN_FILE
-        info = json.loads(path.read_text())
-        info.update(fields)
-        atomic_write_text(path, json.dumps(info, indent=2, default=float) + "\n")
-
-    def _load_history(self) -> list[dict[str, Any]]:
-        path = self.run_dir / HISTORY
-        return json.loads(path.read_text()) if path.exists() else []
-
-    def _pending_best(self, epoch: int) -> Path:
-        return self.run_dir / f"{PENDING_BEST}{epoch}"
-
-    def _promote_best(self, epoch: int) -> None:
-        """Replace ``best/`` by the pending best weights of ``epoch`` (0-based)."""
-        best_dir = Path(best_prefix(self.run_dir)).parent
-        if best_dir.exists():
-            shutil.rmtree(best_dir)
-        self._pending_best(epoch).rename(best_dir)
-
-    def _recover_epoch_end(self) -> None:
-        """Make history and best weights agree with the restored checkpoint (see module doc)."""
-        epoch, best_epoch = int(self.state["epoch"]), int(self.state["best_epoch"])
-        kept = [h for h in self.history if int(h["epoch"]) <= epoch]
-        if len(kept) < len(self.history):
-            self.log(f"dropping {len(self.history) - len(kept)} epoch record(s) written after "
-                     f"the last checkpoint (epoch {epoch}); that epoch runs again")
-            self.history = kept
-            atomic_write_text(self.run_dir / HISTORY, json.dumps(self.history, indent=2))
-        for pending in sorted(self.run_dir.glob(f"{PENDING_BEST}*")):
-            if pending.name == f"{PENDING_BEST}{best_epoch}" and best_epoch == epoch - 1:
-                self._promote_best(best_epoch)  # committed, not yet promoted
-            else:
-                shutil.rmtree(pending)  # written by an epoch the checkpoint never committed
+        self.history: list[dict[str, Any]] = self.directory.recover(
+            int(self.state["epoch"]), int(self.state["best_epoch"]), self.log)
 
     def _save(self, epoch: int, step: int) -> None:
         self.state["epoch"].assign(epoch)
@@ -297,7 +188,7 @@ class Trainer:
         try:
             return self._run()
         except BaseException:
-            self._discard_if_empty()
+            self.directory.discard_if_empty()
             raise
 
     def _run(self) -> dict[str, Any]:
@@ -335,17 +226,17 @@ class Trainer:
                 self.state["best"].assign(score)
                 self.state["best_epoch"].assign(epoch)
                 self.state["wait"].assign(0)
-                self.best_checkpoint.write(str(self._pending_best(epoch) / "weights"))
+                self.best_checkpoint.write(str(self.directory.pending_best(epoch) / "weights"))
             else:
                 self.state["wait"].assign_add(1)
             record = {"epoch": epoch + 1, "train_seconds": round(train_seconds, 2),
                       "train": {k: float(v[-1]) for k, v in fit.history.items()},
                       "valid": val, "selection": score, "best": bool(improved)}
             self.history.append(record)
-            atomic_write_text(self.run_dir / HISTORY, json.dumps(self.history, indent=2))
+            self.directory.write_history(self.history)
             self._save(epoch + 1, 0)  # the commit point of the epoch
             if improved:
-                self._promote_best(epoch)
+                self.directory.promote_best(epoch)
             with writer.as_default():
                 for k, v in val.items():
                     tf.summary.scalar(f"valid/{k}", v, step=epoch + 1)
@@ -367,5 +258,5 @@ class Trainer:
             f"best_valid_{metric}": float(self.state["best"]),
             "seconds_this_session": round(time.time() - t_start, 2),
         }
-        self._update_info(**summary)
+        self.directory.update_info(**summary)
         return summary

@@ -20,7 +20,7 @@ from conftest import REPO, TINY_MODEL
 from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data import DataError, PrepareOptions, prepare_dataset, read_dataset
 from sessionrec_tf.models import build_model, compile_model
-from sessionrec_tf.training import Run, Trainer
+from sessionrec_tf.training import Run, RunDirectory, Trainer
 from sessionrec_tf.training.run import best_prefix
 
 
@@ -275,9 +275,10 @@ class _Killed(Exception):
     """Stands for a kill at one point of the epoch end."""
 
 
-def _kill_once(monkeypatch, name: str, when) -> None:
-    """Make ``Trainer.<name>`` raise once, the first time ``when(*args)`` holds."""
-    original = getattr(Trainer, name)
+def _kill_once(monkeypatch, name: str, when, owner: type = Trainer) -> None:
+    """Make ``owner.<name>`` (a Trainer or RunDirectory method) raise once, the first time
+    ``when(*args)`` holds."""
+    original = getattr(owner, name)
     fired = []
 
     def wrapper(self, *args):
@@ -286,7 +287,7 @@ def _kill_once(monkeypatch, name: str, when) -> None:
             raise _Killed(name)
         return original(self, *args)
 
-    monkeypatch.setattr(Trainer, name, wrapper)
+    monkeypatch.setattr(owner, name, wrapper)
 
 
 @pytest.mark.parametrize("point", ["before_checkpoint", "before_promotion"])
@@ -302,7 +303,7 @@ def test_kill_at_the_epoch_boundary_keeps_history_checkpoint_and_best_in_step(
     if point == "before_checkpoint":
         _kill_once(monkeypatch, "_save", lambda epoch, step: epoch == 2 and step == 0)
     else:
-        _kill_once(monkeypatch, "_promote_best", lambda epoch: epoch == 1)
+        _kill_once(monkeypatch, "promote_best", lambda epoch: epoch == 1, RunDirectory)
     with pytest.raises(_Killed):
         _train(tiny_dataset, tmp_path / "k", 2)
     written = json.loads((tmp_path / "k" / "history.json").read_text())
