@@ -79,7 +79,8 @@ def test_experiment_cells_are_the_tables_runs():
     alpha, _ = experiment_cells("alpha")
     assert [c.label for c in alpha][:3] == ["alpha=0", "alpha=0.05", "alpha=0.1"]
     assert alpha[3].overrides == ("task.alpha=0.2",)
-    with pytest.raises(ValueError, match="valid: table2"):
+    with pytest.raises(ValueError, match=r"unknown grid experiment 'efficiency'; valid: "
+                                         r"\[.*'table2'"):
         experiment_cells("efficiency")
 
 
