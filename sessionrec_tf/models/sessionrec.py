@@ -29,6 +29,7 @@ from sessionrec_tf.metrics.catalog import CatalogRanking
 from sessionrec_tf.models.views import ItemView, SessionView
 from sessionrec_tf.retrieval.exact import ExactTopK
 from sessionrec_tf.sse.bucketing import encode_in_length_buckets
+from sessionrec_tf.tasks.distribute import global_sum, replica_share
 from sessionrec_tf.tasks.rank import SessionRank
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
 from sessionrec_tf.tasks.targets import (
@@ -97,6 +98,9 @@ class SessionRec(tfrs.Model):
         name: str = "sessionrec",
     ) -> None:
         super().__init__(name=name)
+        # Under tf.distribute every replica returns the GLOBAL loss and synced metrics
+        # (tasks/distribute.py), so Keras must report the first replica's logs, not their sum.
+        self.distribute_reduction_method = "first"
         if exclude_seen not in EXCLUDE_SEEN:
             raise ValueError(f"exclude_seen must be one of {list(EXCLUDE_SEEN)}, "
                              f"got {exclude_seen!r}")
@@ -262,12 +266,12 @@ class SessionRec(tfrs.Model):
     def train_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """One optimiser step; reports the loss terms, not the (evaluation-only) rankings."""
         with tf.GradientTape() as tape:
-            loss = self.compute_loss(inputs, training=True)
-            total = loss + tf.add_n([tf.constant(0.0), *self.losses])
+            loss = self.compute_loss(inputs, training=True)  # this replica's share
+            total = loss + replica_share(tf.add_n([tf.constant(0.0), *self.losses]))
         grads = tape.gradient(total, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         metrics = {m.name: m.result() for m in self.metrics if m is not self.ranking}
-        metrics["loss"] = loss
+        metrics["loss"] = global_sum(loss)
         return metrics
 
     def test_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -294,7 +298,7 @@ class SessionRec(tfrs.Model):
         for m in self.metrics:
             result = m.result()
             metrics.update(result if isinstance(result, dict) else {m.name: result})
-        metrics["loss"] = loss
+        metrics["loss"] = global_sum(loss)
         return metrics
 
 class _SharedLookup:

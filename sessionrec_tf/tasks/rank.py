@@ -27,6 +27,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from sessionrec_tf.layers.interests import max_match_rows
+from sessionrec_tf.tasks.distribute import global_mean, global_sum
 from sessionrec_tf.tasks.similarity import Similarity
 from sessionrec_tf.tasks.targets import TargetRows, group_queries
 
@@ -68,7 +69,6 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
         per_row = tf.where(tf.gather(has_neg, targets.row_group),
                            tf.nn.softplus(tf.gather(group_lse, targets.row_group) - pos),
                            tf.zeros_like(pos))
-        rows = tf.shape(pos)[0]
-        loss = tf.reduce_sum(per_row) / tf.cast(tf.maximum(rows, 1), per_row.dtype)
-        self.loss_tracker.update_state(loss)
+        loss = global_mean(tf.reduce_sum(per_row), tf.shape(pos)[0])
+        self.loss_tracker.update_state(global_sum(loss))
         return loss

@@ -32,6 +32,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from sessionrec_tf.layers.interests import max_match, max_match_rows
+from sessionrec_tf.tasks.distribute import global_mean, global_sum
 from sessionrec_tf.tasks.registry import LOSSES
 from sessionrec_tf.tasks.samplers import PopularitySampler, UniformSampler
 from sessionrec_tf.tasks.similarity import Similarity
@@ -41,9 +42,9 @@ MIN_LOGIT = tfrs.layers.loss.MIN_FLOAT
 
 
 def _mean(per_row: tf.Tensor) -> tf.Tensor:
-    """Mean over rows; 0 for a batch without rows (no NaN, no NaN gradient)."""
-    count = tf.cast(tf.maximum(tf.shape(per_row)[0], 1), per_row.dtype)
-    return tf.reduce_sum(per_row) / count
+    """Mean over rows (over the global batch's rows under tf.distribute: see
+    :mod:`~sessionrec_tf.tasks.distribute`); 0 for a batch without rows (no NaN gradient)."""
+    return global_mean(tf.reduce_sum(per_row), tf.shape(per_row)[0])
 
 
 def _group_hits(targets: TargetRows, candidate_ids: tf.Tensor) -> tf.Tensor:
@@ -153,7 +154,7 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
                                       targets, negative_ids)
             else:
                 loss = self.sampled_softmax_loss(q, pos_emb, neg_emb, targets, negative_ids)
-        self.loss_tracker.update_state(loss)
+        self.loss_tracker.update_state(global_sum(loss))
         return loss
 
     def _log_q(self, ids: tf.Tensor) -> tf.Tensor:
@@ -217,8 +218,7 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
         summed = self.tfrs_retrieval(
             q, candidates, score_mask=self.score_mask(targets, negative_ids, in_batch),
             compute_metrics=False, compute_batch_metrics=False)
-        rows = tf.cast(tf.maximum(tf.shape(q)[0], 1), summed.dtype)
-        return summed / rows
+        return global_mean(summed, tf.shape(q)[0])
 
     def _bce(self, q: tf.Tensor, pos_emb: tf.Tensor, targets: TargetRows,
              candidate_fn: Callable[[tf.Tensor], tf.Tensor], seed: tf.Tensor,

@@ -1,0 +1,47 @@
+"""Loss normalisation that is the same on one device and on N replicas (tf.distribute).
+
+A task's loss is a mean over (position, positive) rows, and the number of rows differs from
+replica to replica. Under a ``tf.distribute`` strategy the replicas' gradients are SUMMED, so
+each replica must divide its row sum by the GLOBAL row count (all-reduced), not its own: the
+summed gradient is then exactly the gradient of the mean over all rows of the global batch
+(tensorflow/recommenders#222). Outside a strategy (or with one replica) this is the plain
+mean. :func:`global_sum` gives the value to report (the replicas' partial losses added up).
+
+Example::
+
+    loss = global_mean(tf.reduce_sum(per_row), tf.shape(per_row)[0])
+    tracker.update_state(global_sum(loss))
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _replicas() -> tf.distribute.ReplicaContext | None:
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync <= 1:
+        return None
+    return ctx
+
+
+def global_mean(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """``total / max(global count, 1)``: this replica's share of the global mean."""
+    count = tf.cast(count, total.dtype)
+    ctx = _replicas()
+    if ctx is not None:
+        count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return total / tf.maximum(count, tf.ones([], total.dtype))
+
+
+def global_sum(value: tf.Tensor) -> tf.Tensor:
+    """The sum of ``value`` over the replicas (itself outside a strategy)."""
+    ctx = _replicas()
+    return value if ctx is None else ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def replica_share(value: tf.Tensor) -> tf.Tensor:
+    """``value / replicas``: for a term every replica adds in full (regularisation), so that
+    the summed gradient counts it once."""
+    ctx = _replicas()
+    return value if ctx is None else value / float(ctx.num_replicas_in_sync)
