@@ -359,6 +359,8 @@ def main() -> None:
         TRAIN_RECFLOW = ["train.epochs=1", "train.steps_per_epoch=2",
                          "train.checkpoint_every_steps=0", *SMOKE_MODEL]
         CATALOG, HISTORY, REPS = 3_000, 120, (1, 3, 1, 2)
+        global VARIANTS, VARIANT_NAMES
+        VARIANTS, VARIANT_NAMES = VARIANTS[::3], VARIANT_NAMES[::3]  # both off, both on
         args.work, args.queries = str(smoke_dir() / "serving"), 128
     import sessionrec_tf  # noqa: F401  (before TensorFlow)
 
