@@ -60,7 +60,7 @@ def main() -> None:
     old_tree_arg(p, "each variant")
     args = p.parse_args()
     if args.smoke:
-        args.data, args.steps, args.variant = str(smoke_data()), 1, list(DEFAULT_VARIANTS[:2])
+        args.data, args.steps, args.variant = str(smoke_data()), 1, list(DEFAULT_VARIANTS[1:2])
         args.overrides += SMOKE_MODEL
     variants = [parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
     import sessionrec_tf  # noqa: F401

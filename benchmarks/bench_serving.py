@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, SMOKE_MODEL, add_smoke, record, smoke_dir  # noqa: E402
+from _common import REPO, SMOKE, SMOKE_MODEL, add_smoke, record, smoke_dir  # noqa: E402
 
 PREPARE_100K = ["--size", "medium", "--num-users", "116000", "--num-items", "101600",
                 "--sessions-per-user", "5", "--mean-session-length", "6",
@@ -186,6 +186,17 @@ def trained_recflow(work: Path):  # noqa: ANN201
     from sessionrec_tf.training import Run
 
     data = prepared(work / "data_recflow", PREPARE_RECFLOW)
+    if SMOKE:  # an untrained model: the part's code paths without a training process
+        import tensorflow as tf
+
+        from sessionrec_tf.config import load_config
+        from sessionrec_tf.models import build_model
+        from sessionrec_tf.training.run import build_with_dummy_batch
+
+        tf.keras.utils.set_random_seed(0)
+        model = build_model(load_config("sessionrec_hstu", SMOKE_MODEL), data)
+        build_with_dummy_batch(model)
+        return model, data
     run_dir = work / "run_recflow_hstu"
     if not (run_dir / "best" / "weights.index").exists():
         cmd = ["train", "--data", str(data.path), "--config", "sessionrec_hstu", "--output",

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, add_smoke, record, smoke_dir  # noqa: E402
+from _common import REPO, SMOKE_MODEL, add_smoke, record, smoke_dir  # noqa: E402
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
 
     data = prepare_equal_interactions(REPO / args.output, args.users, args.session_length,
                                       args.interactions)
-    res = compare(data, args.steps)
+    res = compare(data, args.steps, SMOKE_MODEL if args.smoke else ())
     rows = ["| model | max_len (tokens) | s/step | s/epoch | interactions/s | peak RSS |",
             "|---|---|---|---|---|---|"]
     for label in ("SessionRec-HSTU", "HSTU+"):

@@ -86,7 +86,7 @@ def main() -> None:
     p.add_argument("--cells", nargs="+", default=CELLS)
     args = p.parse_args()
     if args.smoke:
-        args.data, args.cells = str(smoke_data()), ["HSTU+", "SessionRec-HSTU"]
+        args.data, args.cells = str(smoke_data()), ["SessionRec-HSTU"]
         args.output = str(smoke_runs(Path(args.data), "table2", args.cells, ["loio"]))
     import sessionrec_tf  # noqa: F401  (Keras 2 before TensorFlow)
     from sessionrec_tf.data import PreparedDataset

@@ -44,7 +44,7 @@ def main() -> None:
     args = p.parse_args()
     if args.smoke:
         args.data, args.output = str(smoke_data()), str(smoke_dir() / "train_runs")
-        args.experiment, args.cells, args.protocols = "table2", ["HSTU+", "SessionRec-HSTU"], None
+        args.experiment, args.cells, args.protocols = "table2", ["SessionRec-HSTU"], ["loso"]
         args.budget, args.k = "smoke", [10, 50]
     cells, protocols = experiment_cells(args.experiment)
     by_label = {c.label: c for c in cells}
