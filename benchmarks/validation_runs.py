@@ -100,9 +100,12 @@ def main() -> None:
             continue
         c = curve(run)
         v = c["valid"]
-        if seed != "":
+        finished = json.loads((run / "run.json").read_text()).get("status") == "finished" \
+            if (run / "run.json").exists() else True
+        if seed != "" and finished:  # a run still training is listed, not summarised
             best.setdefault((label, proto), {})[seed] = v
-        rows.append(f"| {label} | {proto} | {seed} | {c['epochs']} | {c['best_epoch']} | "
+        shown = seed if finished else f"{seed} (training)"
+        rows.append(f"| {label} | {proto} | {shown} | {c['epochs']} | {c['best_epoch']} | "
                     f"{v[METRIC]:.4f} | {v.get('recall@10', float('nan')):.4f} | "
                     f"{v.get('ndcg@10', float('nan')):.4f} | "
                     + " ".join(f"{x:.3f}" for x in c["per_epoch"]) + " |")
