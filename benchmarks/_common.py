@@ -69,6 +69,14 @@ def record(title: str, body: str) -> None:
     print(section)
 
 
+def publish(title: str, body: str, no_record: bool) -> None:
+    """``record`` the section, or only print its body with ``--no-record``."""
+    if no_record:
+        print(body)
+    else:
+        record(title, body)
+
+
 def peak_rss_mb(children: bool = False) -> float:
     import resource
 

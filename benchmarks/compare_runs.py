@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_smoke, record, smoke_data, smoke_runs  # noqa: E402
+from _common import add_smoke, publish, smoke_data, smoke_runs  # noqa: E402
 
 SHOWN = (("N@10", "ndcg@10"), ("R@10", "recall@10"), ("R@100", "recall@100"),
          ("R@500", "recall@500"))
@@ -119,10 +119,7 @@ def main() -> None:
         from sessionrec_tf.files import atomic_write_text
 
         atomic_write_text(Path(args.output), f"# {args.title}\n\n{body}\n")
-    if args.no_record:
-        print(body)
-    else:
-        record(args.title, body)
+    publish(args.title, body, args.no_record)
 
 
 if __name__ == "__main__":

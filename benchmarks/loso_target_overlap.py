@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sessionrec_tf.data import PreparedDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, add_smoke, record, smoke_data  # noqa: E402
+from _common import REPO, add_smoke, publish, smoke_data  # noqa: E402
 
 
 def user_histories(data: PreparedDataset, feature: str | None):  # noqa: ANN201
@@ -139,10 +139,7 @@ def main() -> None:
             f"{1 - float(r['item_seen']):.4f} (mean over users) with the default "
             f"`exclude_seen = positives`. {r['users_without_lag']:,} users have no session "
             f"-{args.lag} (left out of that row).")
-    if args.no_record:
-        print(body)
-    else:
-        record(f"LOSO targets vs the input on {data.name}", body)
+    publish(f"LOSO targets vs the input on {data.name}", body, args.no_record)
 
 
 if __name__ == "__main__":

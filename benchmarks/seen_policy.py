@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, add_smoke, record, smoke_data, smoke_runs  # noqa: E402
+from _common import REPO, add_smoke, publish, smoke_data, smoke_runs  # noqa: E402
 
 POLICIES = ("positives", "all", "none")
 SHOWN = (("N@10", "ndcg@10"), ("R@10", "recall@10"), ("R@100", "recall@100"),
@@ -96,10 +96,7 @@ def main() -> None:
         lines.append(f"{protocol.upper()} (test split, mean over {', '.join(seeds)}):\n\n"
                      + markdown_table(header, rows))
     body = "\n\n".join(lines)
-    if args.no_record:
-        print(body)
-    else:
-        record(f"Seen-item policy vs the comparison on {args.output}", body)
+    publish(f"Seen-item policy vs the comparison on {args.output}", body, args.no_record)
 
 
 if __name__ == "__main__":

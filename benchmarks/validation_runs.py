@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _common import add_smoke, record, smoke_data, smoke_runs
+from _common import add_smoke, publish, smoke_data, smoke_runs
 
 METRIC = "recall@100"
 
@@ -113,10 +113,7 @@ def main() -> None:
     if len(args.seed_ids) > 1:
         body += "\n\n" + summary(best, args.versus, sorted(args.seed_ids))
     body += "\n\n" + args.note if args.note else ""
-    if args.no_record:
-        print(body)
-    else:
-        record(args.title, body)
+    publish(args.title, body, args.no_record)
 
 
 if __name__ == "__main__":

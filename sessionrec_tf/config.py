@@ -37,6 +37,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "task.sampler": SAMPLER_NAMES,
     "train.protocol": ("loso", "loio", "temporal"),
     "train.exclude_seen": EXCLUDE_SEEN,
+    "train.strategy": ("default", "mirrored", "multi_worker"),
+    "train.input_sharding": ("users", "files"),
 }
 
 
@@ -183,7 +185,12 @@ class TrainConfig:
     each epoch by the mean metric of the last w epochs (a smoothed selection rule for small,
     noisy validation sets; the weights kept are the last epoch's of the best window).
     ``checkpoint_every_steps``
-    (0 = epoch ends only) bounds the work lost when a run is killed."""
+    (0 = epoch ends only) bounds the work lost when a run is killed. ``strategy`` picks the
+    ``tf.distribute`` strategy (``default`` one device, ``mirrored`` every device of this
+    host, ``multi_worker`` the hosts of ``TF_CONFIG``); ``batch_size`` is the GLOBAL batch
+    over all replicas, and ``input_sharding`` says how the input pipelines share it
+    (:class:`~sessionrec_tf.data.reader.InputShard`). Neither changes the run's identity: a
+    run may resume under another strategy."""
 
     protocol: str = "loso"
     batch_size: int = 64
@@ -203,6 +210,8 @@ class TrainConfig:
     checkpoint_every_steps: int = 200
     steps_per_epoch: int | None = None
     shuffle_buffer: int = 10_000
+    strategy: str = "default"
+    input_sharding: str = "users"
 
 
 @dataclass

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 
 from sessionrec_tf.cli.common import add_set, config_help
+from sessionrec_tf.config import CHOICES
+
+STRATEGIES = CHOICES["train.strategy"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, help=config_help())
     p.add_argument("--output", required=True, help="run directory, e.g. runs/NAME")
     add_set(p)
+    p.add_argument("--strategy", choices=list(STRATEGIES), default=None,
+                   help="tf.distribute strategy (train.strategy; default: the config's): "
+                        "default one device, mirrored every device of this host, "
+                        "multi_worker the hosts of TF_CONFIG (start the same command on each)")
     p.add_argument("--overwrite", action="store_true", help="start over in --output")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                    help="Keras progress: 1 progress bar, 2 one line per epoch, 0 silent")
@@ -27,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from sessionrec_tf.data import PreparedDataset
     from sessionrec_tf.training import Trainer
 
-    config = load_config(args.config, args.set)
+    overrides = [*args.set, *([f"train.strategy={args.strategy}"] if args.strategy else [])]
+    config = load_config(args.config, overrides)
     data = PreparedDataset.load(args.data)
     summary = Trainer(config, data, args.output, overwrite=args.overwrite,
                       verbose=args.verbose).run()

@@ -14,7 +14,7 @@ from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.filters import FilterOptions
 from sessionrec_tf.data.prepare import PrepareOptions, prepare_dataset, prepare_log
-from sessionrec_tf.data.reader import read_dataset
+from sessionrec_tf.data.reader import InputShard, read_dataset
 from sessionrec_tf.data.sources import LoadedLog, load_source
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "load_source",
     "prepare_dataset",
     "prepare_log",
+    "InputShard",
     "read_dataset",
     "to_canonical",
 ]

@@ -23,6 +23,7 @@ padded.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
@@ -32,6 +33,44 @@ from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.data.splits import PROTOCOLS, SPLITS
 from sessionrec_tf.data.tfrecord import interaction_keys, parse_spec
+
+SHARD_BY = ("users", "files")
+
+
+@dataclass(frozen=True)
+class InputShard:
+    """One input pipeline's share of the training data under ``tf.distribute``.
+
+    With ``by="users"`` a pipeline reads every file and keeps the users at positions
+    ``[index * g / count, (index + 1) * g / count)`` of each block of ``g =
+    global_batch_size`` users of the (shuffled) stream, so the ``count`` pipelines' batches
+    of one step together are exactly the batch a single process with batch size ``g`` reads:
+    a multi-worker step is the single-process step (each worker reads all the data).
+    With ``by="files"`` a pipeline reads only its files (``files[index::count]`` of the
+    epoch's shuffled file order): input I/O scales with the workers; the global batches
+    differ from a single process's (same distribution, another composition).
+
+    Attributes:
+      index: this pipeline (``tf.distribute.InputContext.input_pipeline_id``).
+      count: number of pipelines (``InputContext.num_input_pipelines``).
+      global_batch_size: users per training step over all replicas.
+      by: ``users`` or ``files``.
+    """
+
+    index: int
+    count: int
+    global_batch_size: int
+    by: str = "users"
+
+    def __post_init__(self) -> None:
+        if self.by not in SHARD_BY:
+            raise DataError(f"input sharding {self.by!r} is unknown; valid: {list(SHARD_BY)}")
+        if not 0 <= self.index < self.count:
+            raise DataError(f"input pipeline {self.index} out of range for {self.count} "
+                            "pipelines")
+        if self.global_batch_size % self.count:
+            raise DataError(f"global batch size {self.global_batch_size} is not divisible by "
+                            f"the {self.count} input pipelines")
 
 
 def _split_fn(protocol: str, split: str, keys: tuple[str, ...]):  # noqa: ANN202
@@ -109,6 +148,7 @@ def read_dataset(
     shuffle_buffer: int = 10_000,
     num_parallel_reads: int | None = None,
     prefetch: bool = True,
+    shard: InputShard | None = None,
 ) -> tf.data.Dataset:
     """Batches of ragged user histories for one split of a prepared dataset.
 
@@ -129,6 +169,7 @@ def read_dataset(
       shuffle_buffer: users held in the shuffle buffer.
       num_parallel_reads: files read in parallel (default AUTOTUNE; 1 if deterministic).
       prefetch: prefetch batches.
+      shard: read only this input pipeline's share (:class:`InputShard`; tf.distribute).
     """
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}; valid protocols: {list(PROTOCOLS)}")
@@ -146,6 +187,12 @@ def read_dataset(
             len(files), seed=file_seed, reshuffle_each_iteration=epoch is None)
     else:
         files_ds = tf.data.Dataset.from_tensor_slices(files)
+    if shard is not None and shard.by == "files":
+        if len(files) < shard.count:
+            raise DataError(f"{ds_info.path}: {len(files)} shard file(s) cannot be split over "
+                            f"{shard.count} input pipelines; shard by users, or prepare the "
+                            "dataset with more shards")
+        files_ds = files_ds.shard(shard.count, shard.index)
     if deterministic:
         num_parallel_reads = 1
     ds = tf.data.TFRecordDataset(
@@ -156,6 +203,10 @@ def read_dataset(
                         reshuffle_each_iteration=epoch is None)
     if repeat:
         ds = ds.repeat()
+    if shard is not None and shard.by == "users":
+        g, n, i = shard.global_batch_size, shard.count, shard.index
+        ds = ds.enumerate().filter(lambda pos, _: (pos % g) * n // g == i).map(
+            lambda _, record: record)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(_parse_fn(tuple(ds_info.feature_names), protocol, split),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -37,6 +37,8 @@ RUN_FILE = "run.json"
 BEST = "best"
 HISTORY = "history.json"
 PENDING_BEST = "best_pending_"
+# train keys a run may resume with changed (besides epochs): where it trains, not what
+RESUMABLE_UNDER_CHANGE = ("strategy", "input_sharding")
 
 
 def best_prefix(run_dir: Path) -> str:
@@ -102,9 +104,10 @@ class RunDirectory:
                 overwrite: bool = False, log: Callable[[str], None] = print) -> RunDirectory:
         """The directory to train ``config`` on ``data`` in: created, or this run resumed.
 
-        Refuses a directory holding another run (a different config; only ``train.epochs``
-        may change) or other files, unless ``overwrite``. A run directory holding nothing to
-        resume (no checkpoint, no best weights) is started again whatever its config.
+        Refuses a directory holding another run (a different config; only ``train.epochs``,
+        ``train.strategy`` and ``train.input_sharding`` may change) or other files, unless
+        ``overwrite``. A run directory holding nothing to resume (no checkpoint, no best
+        weights) is started again whatever its config.
         """
         path = Path(path)
         glob_chars = sorted(set("[]*?") & set(str(path)))
@@ -125,13 +128,17 @@ class RunDirectory:
             mine = config.to_dict()
             saved["train"].pop("epochs")
             epochs = mine["train"].pop("epochs")
+            for key in RESUMABLE_UNDER_CHANGE:  # how to train, not what
+                saved["train"].pop(key, None)
+                mine["train"].pop(key, None)
             if saved != mine:
                 diff = [f"{sec}.{k}" for sec in mine if isinstance(mine[sec], dict)
                         for k in mine[sec] if mine[sec][k] != saved[sec].get(k)]
                 diff += [k for k in mine if not isinstance(mine[k], dict) and mine[k] != saved[k]]
                 raise DataError(
                     f"{path} holds a run with a different config (differs in {diff}); "
-                    "resume it with the same config (only train.epochs may change), choose "
+                    "resume it with the same config (only train.epochs, train.strategy and "
+                    "train.input_sharding may change), choose "
                     "another run directory, or start it over (overwrite)")
             check_vocabulary(info, data, str(path))
             config.save(path / "config.yaml")
@@ -190,7 +197,7 @@ class RunDirectory:
         whose best epoch is ``best_epoch`` (the epoch-end two-phase commit, see
         :mod:`~sessionrec_tf.training.trainer`); returns the history kept."""
         history = self.load_history()
-        kept = [h for h in history if int(h["epoch"]) <= epoch]
+        kept = recover_history(self.path, epoch)
         if len(kept) < len(history):
             log(f"dropping {len(history) - len(kept)} epoch record(s) written after the last "
                 f"checkpoint (epoch {epoch}); that epoch runs again")
@@ -250,6 +257,14 @@ class RunDirectory:
 
 
 Run = RunDirectory
+
+
+def recover_history(path: Path, epoch: int) -> list[dict[str, Any]]:
+    """The epoch records of run directory ``path`` a checkpoint at ``epoch`` keeps (read
+    only: what a worker that is not the chief knows of the history)."""
+    file = Path(path) / HISTORY
+    history = json.loads(file.read_text()) if file.exists() else []
+    return [h for h in history if int(h["epoch"]) <= epoch]
 
 
 def holds_nothing(path: Path) -> bool:

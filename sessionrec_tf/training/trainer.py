@@ -26,6 +26,15 @@ dropped (that epoch runs again) and a pending best is promoted if the checkpoint
 discarded if not. A run directory holding no checkpoint and no best weights (a run that
 failed before its first checkpoint) is replaced by the next command, whatever its config.
 
+Under a ``tf.distribute`` strategy (``train.strategy``, :mod:`~sessionrec_tf.training.strategy`)
+the model, optimizer and counters live in the strategy's scope and each epoch's input comes
+from ``strategy.distribute_datasets_from_function`` (per-replica batch = global batch /
+replicas, the pipelines' shares given by ``train.input_sharding``). Validation runs on a
+host-local copy of the model, given the trained weights after each epoch: the ragged
+validation batches never cross replicas (tf-keras#76), and every worker computes the same
+numbers, so all workers take the same early-stopping decisions without exchanging them
+(each worker evaluates the whole validation split). Only the chief writes the run directory.
+
 ``callbacks`` (Keras callbacks) get ``on_epoch_end(epoch, logs)`` after each validation, with
 ``logs`` = ``{"val_<metric>": value, ..., "val_selection": the windowed value}``: e.g. a
 hyper-parameter search's pruning callback (:mod:`sessionrec_tf.tuning`).
@@ -34,6 +43,8 @@ hyper-parameter search's pruning callback (:mod:`sessionrec_tf.tuning`).
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,7 +59,19 @@ from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset
 from sessionrec_tf.models.builder import build_model, compile_model
 from sessionrec_tf.models.sessionrec import SessionRec
-from sessionrec_tf.training.run import RunDirectory, best_prefix, build_with_dummy_batch
+from sessionrec_tf.training.run import (
+    RunDirectory,
+    best_prefix,
+    build_with_dummy_batch,
+    recover_history,
+)
+from sessionrec_tf.training.strategy import (
+    input_shard,
+    is_chief,
+    make_strategy,
+    per_replica_batch_size,
+    worker_id,
+)
 
 # validation batches are cached in memory when the dataset's shards total at most this
 VALID_CACHE_MAX_BYTES = 256 * 2**20
@@ -94,19 +117,38 @@ class Trainer:
                  overwrite: bool = False, verbose: int = 1,
                  log: Callable[[str], None] = print,
                  callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> None:
+        # first: a multi-worker strategy must exist before TensorFlow runs any op
+        self.strategy = make_strategy(config.train.strategy)
+        self.distributed = config.train.strategy != "default"
+        self.chief = is_chief(self.strategy)
         self.config = config
         self.callbacks = list(callbacks)
         self.data = data
         self.run_dir = Path(run_dir)
-        self.verbose = verbose
-        self.log = log
-        self.directory = RunDirectory.prepare(self.run_dir, config, data, overwrite, log)
+        self.verbose = verbose if self.chief else 0
+        self.log = log if self.chief else (lambda message: None)
+        # the chief writes the run directory; another worker writes its share of each
+        # checkpoint to a private directory and reads the chief's to resume
+        self.directory: RunDirectory | None = None
+        self.save_dir = self.run_dir
+        if self.chief:
+            self.directory = RunDirectory.prepare(self.run_dir, config, data, overwrite, log)
+        else:
+            self.save_dir = Path(tempfile.mkdtemp(
+                prefix=f"sessionrec-{worker_id(self.strategy)}-"))
         try:
-            self.directory.update_info(status="training")
+            if self.directory is not None:
+                self.directory.update_info(status="training")
             self._setup()
         except BaseException:
-            self.directory.discard_if_empty()
+            self._cleanup()
             raise
+
+    def _cleanup(self) -> None:
+        if self.directory is not None:
+            self.directory.discard_if_empty()
+        if not self.chief:
+            shutil.rmtree(self.save_dir, ignore_errors=True)
 
     def _setup(self) -> None:
         config, data = self.config, self.data
@@ -116,31 +158,50 @@ class Trainer:
         tf.keras.utils.set_random_seed(tr.seed)
         counts = train_item_counts(data, tr.protocol) if config.task.sampler == "popularity" \
             else None
-        self.model: SessionRec = compile_model(build_model(config, data, counts), config)
-        build_with_dummy_batch(self.model)
-        self.state = {
-            "epoch": tf.Variable(0, dtype=tf.int64, trainable=False),
-            "step": tf.Variable(0, dtype=tf.int64, trainable=False),
-            "best": tf.Variable(-np.inf, dtype=tf.float64, trainable=False),
-            "best_epoch": tf.Variable(-1, dtype=tf.int64, trainable=False),
-            "wait": tf.Variable(0, dtype=tf.int64, trainable=False),
-        }
-        self.model.optimizer.build(self.model.trainable_variables)
-        self.checkpoint = tf.train.Checkpoint(model=self.model,
-                                              optimizer=self.model.optimizer, **self.state)
+        per_replica_batch_size(self.strategy, tr.batch_size)  # checks that it divides
+        with self.strategy.scope():
+            self.model: SessionRec = compile_model(build_model(config, data, counts), config)
+        # under the strategy, in replica context: the tasks' losses all-reduce their row counts
+        self.strategy.run(lambda: build_with_dummy_batch(self.model))
+        with self.strategy.scope():
+            self.state = {
+                "epoch": tf.Variable(0, dtype=tf.int64, trainable=False),
+                "step": tf.Variable(0, dtype=tf.int64, trainable=False),
+                "best": tf.Variable(-np.inf, dtype=tf.float64, trainable=False),
+                "best_epoch": tf.Variable(-1, dtype=tf.int64, trainable=False),
+                "wait": tf.Variable(0, dtype=tf.int64, trainable=False),
+            }
+            self.model.optimizer.build(self.model.trainable_variables)
+            self.checkpoint = tf.train.Checkpoint(model=self.model,
+                                                  optimizer=self.model.optimizer, **self.state)
         self.manager = tf.train.CheckpointManager(self.checkpoint,
-                                                  str(self.run_dir / "checkpoints"),
+                                                  str(self.save_dir / "checkpoints"),
                                                   max_to_keep=2)
-        self.best_checkpoint = tf.train.Checkpoint(model=self.model)
+        # validation (and the best weights) on a host-local copy under a strategy
+        self.eval_model: SessionRec = self.model
+        if self.distributed:
+            self.eval_model = compile_model(build_model(config, data, counts), config)
+            build_with_dummy_batch(self.eval_model)
+        self.best_checkpoint = tf.train.Checkpoint(model=self.eval_model)
         self.steps_per_epoch = tr.steps_per_epoch or math.ceil(
             data.counts["users"] / tr.batch_size)
         self._valid: tf.data.Dataset | None = None
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            self.log(f"resuming {self.run_dir} from {self.manager.latest_checkpoint}: epoch "
-                     f"{int(self.state['epoch'])}, step {int(self.state['step'])}")
-        self.history: list[dict[str, Any]] = self.directory.recover(
-            int(self.state["epoch"]), int(self.state["best_epoch"]), self.log)
+        latest = tf.train.latest_checkpoint(str(self.run_dir / "checkpoints"))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.log(f"resuming {self.run_dir} from {latest}: epoch "
+                     f"{self._count('epoch')}, step {self._count('step')}")
+        epoch, best_epoch = self._count("epoch"), self._count("best_epoch")
+        self.history: list[dict[str, Any]] = (
+            self.directory.recover(epoch, best_epoch, self.log) if self.directory is not None
+            else recover_history(self.run_dir, epoch))
+
+    def _count(self, name: str) -> int:
+        """A counter of the training state (``epoch``, ``step``, ``best_epoch``, ``wait``)."""
+        return int(self.state[name].numpy())  # .numpy(): a MirroredVariable under a strategy
+
+    def _best(self) -> float:
+        return float(self.state["best"].numpy())
 
     def _save(self, epoch: int, step: int) -> None:
         self.state["epoch"].assign(epoch)
@@ -149,11 +210,25 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def epoch_dataset(self, epoch: int, skip: int) -> tf.data.Dataset:
+        """Epoch ``epoch``'s batches after step ``skip`` (distributed under a strategy)."""
         tr = self.config.train
-        ds = read_dataset(self.data, "train", tr.protocol, tr.batch_size, shuffle=True,
-                          seed=tr.seed, epoch=epoch, repeat=tr.steps_per_epoch is not None,
-                          shuffle_buffer=tr.shuffle_buffer)
-        return ds.skip(skip).take(self.steps_per_epoch - skip)
+        steps = self.steps_per_epoch - skip
+
+        def make(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+            size, shard, per_step = tr.batch_size, None, 1
+            if context is not None:
+                size = context.get_per_replica_batch_size(tr.batch_size)
+                shard = input_shard(context, tr.batch_size, tr.input_sharding)
+                # a pipeline feeds its replicas one batch each per step
+                per_step = context.num_replicas_in_sync // context.num_input_pipelines
+            ds = read_dataset(self.data, "train", tr.protocol, size, shuffle=True,
+                              seed=tr.seed, epoch=epoch, repeat=tr.steps_per_epoch is not None,
+                              shuffle_buffer=tr.shuffle_buffer, shard=shard)
+            return ds.skip(skip * per_step).take(steps * per_step)
+
+        if not self.distributed:
+            return make()
+        return self.strategy.distribute_datasets_from_function(make)
 
     def validation_dataset(self) -> tf.data.Dataset:
         """The validation batches, built once per trainer and reused every epoch.
@@ -173,34 +248,43 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         valid = self.validation_dataset()
-        for metric in self.model.metrics:
+        if self.eval_model is not self.model:
+            self.eval_model.set_weights(self.model.get_weights())
+        for metric in self.eval_model.metrics:
             metric.reset_state()
-        result = self.model.evaluate(valid, verbose=0, return_dict=True)
+        result = self.eval_model.evaluate(valid, verbose=0, return_dict=True)
         return {k: float(v) for k, v in result.items()}
 
     def _should_stop(self) -> bool:
         tr = self.config.train
-        return (int(self.state["wait"]) >= tr.early_stopping_patience
-                and int(self.state["epoch"]) >= tr.early_stopping_start_epoch)
+        return (self._count("wait") >= tr.early_stopping_patience
+                and self._count("epoch") >= tr.early_stopping_start_epoch)
 
     def run(self) -> dict[str, Any]:
         """Train to the configured number of epochs or early stop; return the summary."""
         try:
             return self._run()
         except BaseException:
-            self.directory.discard_if_empty()
+            self._cleanup()
             raise
+        finally:
+            if not self.chief:
+                shutil.rmtree(self.save_dir, ignore_errors=True)
 
     def _run(self) -> dict[str, Any]:
         tr = self.config.train
         metric = tr.early_stopping_metric
-        writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / "validation"))
-        tensorboard = tf.keras.callbacks.TensorBoard(str(self.run_dir / "tensorboard"),
-                                                     update_freq="epoch", profile_batch=0)
+        directory = self.directory  # None on a worker that is not the chief
+        writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / "validation")) \
+            if directory is not None else None
+        keras_callbacks: list[tf.keras.callbacks.Callback] = []
+        if directory is not None:
+            keras_callbacks.append(tf.keras.callbacks.TensorBoard(
+                str(self.run_dir / "tensorboard"), update_freq="epoch", profile_batch=0))
         t_start = time.time()
         stopped_early = False
-        while int(self.state["epoch"]) < tr.epochs:
-            epoch, skip = int(self.state["epoch"]), int(self.state["step"])
+        while self._count("epoch") < tr.epochs:
+            epoch, skip = self._count("epoch"), self._count("step")
             if self._should_stop():
                 stopped_early = True
                 break
@@ -213,7 +297,7 @@ class Trainer:
             fit = self.model.fit(self.epoch_dataset(epoch, skip), epochs=epoch + 1,
                                  initial_epoch=epoch, verbose=self.verbose,
                                  steps_per_epoch=self.steps_per_epoch - skip,
-                                 callbacks=[saver, tensorboard])
+                                 callbacks=[saver, *keras_callbacks])
             train_seconds = time.time() - t0
             val = self.validate()
             if metric not in val:
@@ -221,28 +305,31 @@ class Trainer:
                                 f"available: {sorted(val)}")
             values = [*(h["valid"][metric] for h in self.history), val[metric]]
             score = float(np.mean(values[max(0, len(values) - tr.early_stopping_window):]))
-            improved = score > float(self.state["best"])
+            improved = score > self._best()
             if improved:
                 self.state["best"].assign(score)
                 self.state["best_epoch"].assign(epoch)
                 self.state["wait"].assign(0)
-                self.best_checkpoint.write(str(self.directory.pending_best(epoch) / "weights"))
+                if directory is not None:
+                    self.best_checkpoint.write(str(directory.pending_best(epoch) / "weights"))
             else:
                 self.state["wait"].assign_add(1)
             record = {"epoch": epoch + 1, "train_seconds": round(train_seconds, 2),
                       "train": {k: float(v[-1]) for k, v in fit.history.items()},
                       "valid": val, "selection": score, "best": bool(improved)}
             self.history.append(record)
-            self.directory.write_history(self.history)
+            if directory is not None:
+                directory.write_history(self.history)
             self._save(epoch + 1, 0)  # the commit point of the epoch
-            if improved:
-                self.directory.promote_best(epoch)
-            with writer.as_default():
-                for k, v in val.items():
-                    tf.summary.scalar(f"valid/{k}", v, step=epoch + 1)
+            if directory is not None and improved:
+                directory.promote_best(epoch)
+            if writer is not None:
+                with writer.as_default():
+                    for k, v in val.items():
+                        tf.summary.scalar(f"valid/{k}", v, step=epoch + 1)
             self.log(f"epoch {epoch + 1}: valid {metric} {val[metric]:.4f} "
-                     f"(best {float(self.state['best']):.4f} at epoch "
-                     f"{int(self.state['best_epoch']) + 1}); {train_seconds:.1f}s training")
+                     f"(best {self._best():.4f} at epoch "
+                     f"{self._count('best_epoch') + 1}); {train_seconds:.1f}s training")
             logs = {**{f"val_{k}": v for k, v in val.items()}, "val_selection": score}
             for callback in self.callbacks:
                 callback.on_epoch_end(epoch, logs)
@@ -250,13 +337,16 @@ class Trainer:
             stopped_early = True
         if Path(best_prefix(self.run_dir) + ".index").exists():
             self.best_checkpoint.read(best_prefix(self.run_dir)).assert_existing_objects_matched()
+            if self.eval_model is not self.model:
+                self.model.set_weights(self.eval_model.get_weights())
         summary = {
             "status": "finished",
-            "epochs_run": int(self.state["epoch"]),
+            "epochs_run": self._count("epoch"),
             "stopped_early": stopped_early,
-            "best_epoch": int(self.state["best_epoch"]) + 1,
-            f"best_valid_{metric}": float(self.state["best"]),
+            "best_epoch": self._count("best_epoch") + 1,
+            f"best_valid_{metric}": self._best(),
             "seconds_this_session": round(time.time() - t_start, 2),
         }
-        self.directory.update_info(**summary)
+        if directory is not None:
+            directory.update_info(**summary)
         return summary
