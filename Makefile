@@ -10,7 +10,7 @@ $(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip setuptools wheel
 	$(PY) -m pip install -r requirements.txt
-	$(PY) -m pip install -e ".[dev,serving]"
+	$(PY) -m pip install -e ".[dev,serving,beam]"
 	touch $(STAMP)
 
 install: $(STAMP)

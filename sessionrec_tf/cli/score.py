@@ -40,16 +40,32 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="users per part file (memory bound, resume granularity)")
     p.add_argument("--scann", action="store_true", default=default_of(ScoreOptions, "scann"),
                    help="use the export's ScaNN model (exported with --index scann|both)")
+    p.add_argument("--runner", choices=["local", "beam"], default="local",
+                   help="local: this process, resumable part by part (default); beam: an "
+                        "Apache Beam pipeline through RunInference (needs the beam extra; "
+                        "DirectRunner unless --beam-option runner=...)")
+    p.add_argument("--beam-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Beam pipeline option for --runner beam, e.g. "
+                        "--beam-option direct_num_workers=2 --beam-option runner=DataflowRunner")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sessionrec_tf.data.errors import DataError
     from sessionrec_tf.export.scorer import BatchScorer, ScoreOptions
 
     options = ScoreOptions(k=args.k, split=args.split, protocol=args.protocol,
                            batch_size=args.batch_size, chunk_users=args.chunk_users,
                            scann=args.scann)
+    if args.runner == "beam":
+        from sessionrec_tf.export.beam_scorer import BeamScorer, parse_beam_options
+
+        BeamScorer(args.model, args.data, options, parse_beam_options(args.beam_option)
+                   ).run(args.output, log=print)
+        return 0
+    if args.beam_option:
+        raise DataError("--beam-option applies to --runner beam only")
     scorer = BatchScorer(args.model, args.data, options, progress=not args.quiet)
     scorer.run(args.output, log=print)
     return 0

@@ -12,7 +12,7 @@ run started again with the same command continues after the last completed part.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,65 @@ class ScoreOptions:
             raise DataError("; ".join(problems))
 
 
+def batch_request(batch: dict[str, Any], encoder: RequestEncoder,
+                  feature_names: Sequence[str]) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """A reader batch -> ``(user ids [n] str, serving request)`` for its users with a history
+    (users with an empty history are left out; the request is ``None`` if none is left)."""
+    has = batch["item_id"].row_lengths() > 0
+    if not bool(tf.reduce_all(has)):
+        batch = SessionBatch.from_dict(batch, interaction_keys(tuple(feature_names))
+                                       ).select_users(has).to_dict()
+    users = np.char.decode(batch["user_id"].numpy().astype(bytes), "utf-8")
+    return users, (encoder.encode(batch) if len(users) else None)
+
+
+def rows_table(users: np.ndarray, outputs: Mapping[str, np.ndarray], k: int
+               ) -> tuple[pa.Table, int]:
+    """``(user_id, rank, item_id, score)`` rows of the top ``k`` of each user, and how many
+    users have fewer than ``k`` rows.
+
+    Only filled slots are written: a user with fewer than k eligible items gets fewer rows
+    (unfilled slots have score -inf and the padding token; counted as short users).
+    """
+    ids = outputs[TOP_K_IDS][:, :k]
+    scores = outputs[TOP_K_SCORES][:, :k].astype(np.float32)
+    if ids.dtype == object:
+        ids = np.char.decode(ids.astype(bytes), "utf-8")
+    filled = np.isfinite(scores)
+    short = int(np.sum(~filled.all(axis=1)))
+    ranks = np.broadcast_to(np.arange(1, k + 1, dtype=np.int32), scores.shape)
+    return pa.table({
+        "user_id": pa.array(np.broadcast_to(users[:, None], scores.shape)[filled]),
+        "rank": pa.array(ranks[filled]),
+        "item_id": pa.array(ids[filled]),
+        "score": pa.array(scores[filled]),
+    }), short
+
+
+def rows_schema(item_dtype: str) -> pa.Schema:
+    """The Parquet schema of the scorer's rows (item ids as the export returns them)."""
+    return pa.schema([("user_id", pa.string()), ("rank", pa.int32()),
+                      ("item_id", pa.string() if item_dtype == "string" else pa.int64()),
+                      ("score", pa.float32())])
+
+
+def check_compatible(model_dir: Path, metadata: Mapping[str, Any], options: ScoreOptions,
+                     dataset: PreparedDataset) -> None:
+    """Refuse an export that cannot score ``options`` on ``dataset`` (from its metadata)."""
+    if not (options.scann or metadata.get("exact_top_k")):
+        raise DataError(f"{model_dir} has no exact top-K (exported with the scann "
+                        "index only): score with its ScaNN model (scann=True), or export "
+                        "with the exact index (exact or both)")
+    if options.k is not None and options.k > int(metadata["k"]):
+        raise DataError(f"k={options.k} is more than the export's k ({metadata['k']}); "
+                        f"export again with k={options.k}")
+    want = metadata["dataset"]["vocab_fingerprint"]
+    if want != dataset.vocab_fingerprint:
+        raise DataError(f"{dataset.path} has other vocabularies than the dataset "
+                        f"{model_dir} was exported from ({metadata['dataset']['path']}; "
+                        f"fingerprint {dataset.vocab_fingerprint} vs {want})")
+
+
 class _Chunk:
     """Rows of the users scored since the last part was written."""
 
@@ -109,19 +168,7 @@ class BatchScorer:
         self.encoder = RequestEncoder(self.dataset, self.model.spec)
 
     def _check_compatible(self) -> None:
-        meta = self.model.metadata
-        if not self.model.has_top_k:
-            raise DataError(f"{self.model_dir} has no exact top-K (exported with the scann "
-                            "index only): score with its ScaNN model (scann=True), or export "
-                            "with the exact index (exact or both)")
-        if self.options.k > self.model.k:
-            raise DataError(f"k={self.options.k} is more than the export's k "
-                            f"({self.model.k}); export again with k={self.options.k}")
-        want = meta["dataset"]["vocab_fingerprint"]
-        if want != self.dataset.vocab_fingerprint:
-            raise DataError(f"{self.dataset.path} has other vocabularies than the dataset "
-                            f"{self.model_dir} was exported from ({meta['dataset']['path']}; "
-                            f"fingerprint {self.dataset.vocab_fingerprint} vs {want})")
+        check_compatible(self.model_dir, self.model.metadata, self.options, self.dataset)
 
     def settings(self) -> dict[str, Any]:
         """What a resumed run must share with the interrupted one."""
@@ -140,33 +187,14 @@ class BatchScorer:
         """Append the batch's rows to ``chunk``; returns the users it held."""
         chunk.batches += 1
         n = int(batch["user_id"].shape[0])
-        has = batch["item_id"].row_lengths() > 0
-        kept = int(tf.reduce_sum(tf.cast(has, tf.int32)))
-        chunk.skipped += n - kept
-        if kept == 0:
+        users, request = batch_request(batch, self.encoder, self.dataset.feature_names)
+        chunk.skipped += n - len(users)
+        if request is None:
             return n
-        if kept < n:
-            keys = interaction_keys(self.dataset.feature_names)
-            batch = SessionBatch.from_dict(batch, keys).select_users(has).to_dict()
-        out = self.model.predict(self.encoder.encode(batch))
-        k = self.options.k
-        ids = out[TOP_K_IDS][:, :k]
-        scores = out[TOP_K_SCORES][:, :k].astype(np.float32)
-        if ids.dtype == object:
-            ids = np.char.decode(ids.astype(bytes), "utf-8")
-        users = np.char.decode(batch["user_id"].numpy().astype(bytes), "utf-8")
-        # Only filled slots are written: a user with fewer than k eligible items gets fewer
-        # rows (unfilled slots have score -inf and the padding token; counted as short users)
-        filled = np.isfinite(scores)
-        chunk.short += int(np.sum(~filled.all(axis=1)))
-        ranks = np.broadcast_to(np.arange(1, k + 1, dtype=np.int32), scores.shape)
-        chunk.tables.append(pa.table({
-            "user_id": pa.array(np.broadcast_to(users[:, None], scores.shape)[filled]),
-            "rank": pa.array(ranks[filled]),
-            "item_id": pa.array(ids[filled]),
-            "score": pa.array(scores[filled]),
-        }))
-        chunk.users += kept
+        table, short = rows_table(users, self.model.predict(request), self.options.k)
+        chunk.tables.append(table)
+        chunk.short += short
+        chunk.users += len(users)
         return n
 
     def _commit(self, output: Path, manifest: ScoreManifest, chunk: _Chunk) -> None:
@@ -184,11 +212,7 @@ class BatchScorer:
             self.on_part(manifest)
 
     def _empty_table(self) -> pa.Table:
-        item_type = pa.string() if self.model.spec.item_dtype == "string" else pa.int64()
-        return pa.table({"user_id": pa.array([], pa.string()),
-                         "rank": pa.array([], pa.int32()),
-                         "item_id": pa.array([], item_type),
-                         "score": pa.array([], pa.float32())})
+        return rows_schema(self.model.spec.item_dtype).empty_table()
 
     def run(self, output: str | Path, log: Callable[[str], None] | None = None
             ) -> ScoreManifest:
