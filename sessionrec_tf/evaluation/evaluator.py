@@ -93,10 +93,6 @@ class Evaluator:
         check_request(self.data, protocol, self.ks, self.exclude_seen)
         INDEXES.check(index, DataError)
         scann: TopK | None = None
-        if index == "scann" and getattr(self.model, "user_vectors", 1) > 1:
-            raise DataError("index scann: a model with several user vectors scores items by "
-                            "their best vector, which the ScaNN index does not do; use the "
-                            "exact index")
         if index == "scann":
             from sessionrec_tf.retrieval.scann import ScannTopK
             from sessionrec_tf.retrieval.scann_options import ScannOptions

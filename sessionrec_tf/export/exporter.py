@@ -167,11 +167,6 @@ class Exporter:
         if options.index not in INDEX_CHOICES:
             raise DataError(f"export index must be one of {list(INDEX_CHOICES)}, "
                             f"got {options.index!r}")
-        if options.index != "exact" and self.config.model.user_vectors > 1:
-            raise DataError(f"export index {options.index}: a model with model.user_vectors="
-                            f"{self.config.model.user_vectors} scores items by their best "
-                            "user vector, which the ScaNN index does not do; export with "
-                            "the exact index")
         eligible = self.dataset.num_items - NUM_RESERVED
         if not 1 <= options.k <= eligible:
             raise DataError(f"k={options.k} must be between 1 and the number of items "

@@ -120,7 +120,16 @@ class ScannTopK(TopK):
 
     def call(self, queries: tf.Tensor, exclude: tf.RaggedTensor | None = None
              ) -> tuple[tf.Tensor, tf.Tensor]:
-        """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``."""
+        """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``.
+
+        ``queries`` ``[B, d]``, or ``[B, v, d]`` for several user vectors per user
+        (``model.user_vectors``): an item's score is then its best vector's, as in exact
+        scoring. Each vector's own top-k is searched and the ``v`` lists are merged (an item
+        found by several vectors keeps its best score): the exact top-k of the best-vector
+        score lies in the union of the per-vector exact top-k lists (an item in it is, for
+        its best vector, beaten by fewer than k items), so with an exhaustive index the
+        merge equals exact scoring.
+        """
         from scann.scann_ops.py import scann_ops
 
         if not self.num_candidates:
@@ -132,16 +141,19 @@ class ScannTopK(TopK):
         fetch = tf.minimum(k + extra, self.num_candidates)
         reorder = tf.maximum(fetch, self.options.num_reordering_candidates)
         searcher = scann_ops.searcher_from_module(self.scann_state)
-        result = searcher.search_batched_parallel(queries, final_num_neighbors=fetch,
-                                                  pre_reorder_num_neighbors=reorder)
         batch = tf.shape(queries)[0]
-        scores = tf.reshape(result.distances, [batch, -1])
+        flat = tf.reshape(queries, [-1, tf.shape(queries)[-1]])  # [B * v, d]
+        result = searcher.search_batched_parallel(flat, final_num_neighbors=fetch,
+                                                  pre_reorder_num_neighbors=reorder)
+        scores = tf.reshape(result.distances, [batch, -1])  # [B, v * fetch]
         ids = tf.gather(self.identifiers, tf.reshape(result.indices, [batch, -1]))
+        width = tf.constant(self.num_candidates + NUM_RESERVED, tf.int64)  # > any index
+        rows = tf.range(tf.cast(batch, tf.int64))[:, None]
+        if queries.shape.rank == 3:
+            scores, ids = _best_per_item(scores, ids, rows * width + ids, width)
         if exclude is not None:
-            width = tf.constant(self.num_candidates + NUM_RESERVED, tf.int64)  # > any index
             excluded = tf.sort(exclude.value_rowids() * width
                                + tf.cast(exclude.flat_values, tf.int64))
-            rows = tf.range(tf.cast(batch, tf.int64))[:, None]
             drop = _sorted_search(excluded, rows * width + ids)
             scores = tf.where(drop, tf.constant(float("-inf")), scores)
         # Fewer than k neighbours (k + exclusions beyond the catalog): pad to k unfilled slots
@@ -151,6 +163,21 @@ class ScannTopK(TopK):
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(short, 0)]])
         top_scores, pos = tf.math.top_k(scores, k=k)
         return unfilled_to_padding(top_scores, tf.gather(ids, pos, batch_dims=1))
+
+
+def _best_per_item(scores: tf.Tensor, ids: tf.Tensor, keys: tf.Tensor, width: tf.Tensor
+                   ) -> tuple[tf.Tensor, tf.Tensor]:
+    """Merge per-vector result lists ``[B, m]``: each (user, item) once, with its best
+    score; rows padded with ``-inf`` / index 0 to the longest row. ``keys`` = row * width +
+    item."""
+    unique, slot = tf.unique(tf.reshape(keys, [-1]), out_idx=tf.int64)
+    best = tf.math.unsorted_segment_max(tf.reshape(scores, [-1]), slot,
+                                        tf.size(unique, tf.int64))
+    rowids, nrows = unique // width, tf.cast(tf.shape(scores)[0], tf.int64)
+    merged = tf.RaggedTensor.from_value_rowids(best, rowids, nrows=nrows)
+    items = tf.RaggedTensor.from_value_rowids(unique % width, rowids, nrows=nrows)
+    return (merged.to_tensor(default_value=float("-inf")),
+            tf.cast(items.to_tensor(default_value=0), ids.dtype))
 
 
 def build_pybind_index(candidates: np.ndarray, item_tokens: Sequence[str], k: int,

@@ -9,7 +9,7 @@ import tensorflow as tf
 from conftest import TINY_MODEL
 
 from sessionrec_tf.config import ConfigError, load_config
-from sessionrec_tf.data import DataError, read_dataset
+from sessionrec_tf.data import read_dataset
 from sessionrec_tf.layers import UserVectors
 from sessionrec_tf.layers.interests import max_match, max_match_rows
 from sessionrec_tf.metrics.topk import chunked_top_k
@@ -90,11 +90,11 @@ def test_config_checks():
                                         "task.in_batch_negatives=true"])
 
 
-def test_model_trains_serves_and_refuses_scann(tiny_dataset, tmp_path):
+def test_model_trains_and_serves_exact_and_scann(tiny_dataset, tmp_path):
     """k = 2 user vectors, with partial-session queries: training runs, user embeddings are
-    [B, 2, d], evaluation's top-K equals numpy's best-match ranking, the exact export serves
-    the same ranking, and ScaNN is refused with the reason."""
-    from sessionrec_tf.export import Exporter, ExportOptions
+    [B, 2, d], evaluation's top-K equals numpy's best-match ranking, and the exact export
+    and its (exhaustive) ScaNN model both serve that ranking."""
+    from sessionrec_tf.export import Exporter, ExportOptions, ScannOptions
     from sessionrec_tf.models.sessionrec import seen_items
     from sessionrec_tf.training import Trainer
 
@@ -112,9 +112,10 @@ def test_model_trains_serves_and_refuses_scann(tiny_dataset, tmp_path):
     _, top = chunked_top_k(tf.constant(users), cands, 10, exclude=seen)
     np.testing.assert_array_equal(top.numpy(), _best_match_top(users, cands, seen.to_list()))
     exporter = Exporter.from_run(tmp_path / "run")
-    with pytest.raises(DataError, match="export index both: .* ScaNN index does not"):
-        exporter.export(tmp_path / "exp", ExportOptions(k=10, index="both"))
-    result = exporter.export(tmp_path / "exp", ExportOptions(k=10))
+    exhaustive = ScannOptions(num_leaves=4, num_leaves_to_search=4,
+                              num_reordering_candidates=400)
+    result = exporter.export(tmp_path / "exp", ExportOptions(k=10, index="both",
+                                                             scann=exhaustive))
     assert result.metadata["user_vectors"] == 2
     from sessionrec_tf.export.encode import RequestEncoder
     from sessionrec_tf.export.loaded import ExportedModel
@@ -129,6 +130,10 @@ def test_model_trains_serves_and_refuses_scann(tiny_dataset, tmp_path):
     np.testing.assert_allclose(out["user_embedding"], sess_users, atol=1e-5)
     want = _best_match_top(sess_users, cands, seen.to_list())
     np.testing.assert_array_equal(out["top_k_ids"], vocab[want - 2])
+    scann = ExportedModel(result.path, scann=True).predict(
+        RequestEncoder(tiny_dataset, served.spec).encode(_session_times(batch)))
+    np.testing.assert_array_equal(scann["top_k_ids"], vocab[want - 2])
+    np.testing.assert_allclose(scann["top_k_scores"], out["top_k_scores"], atol=1e-4)
 
 
 def _best_match_top(users: np.ndarray, cands: np.ndarray, seen: list) -> np.ndarray:

@@ -49,8 +49,11 @@ def test_exhaustive_scann_retriever_equals_exact():
 def _numpy_top_k(cands: np.ndarray, users: np.ndarray, exclude: list[list[int]], k: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Independent reference: eligible = rows >= 2 not excluded, best first (ties: lower
-    index), then unfilled slots as (-inf, 0)."""
+    index), then unfilled slots as (-inf, 0). ``users`` ``[B, d]``, or ``[B, v, d]``: an
+    item's score is its best vector's."""
     scores = users @ cands.T
+    if users.ndim == 3:
+        scores = scores.max(axis=1)
     out_s = np.full((len(users), k), -np.inf, np.float32)
     out_i = np.zeros((len(users), k), np.int64)
     for row, ex in enumerate(exclude):
@@ -79,3 +82,25 @@ def test_k_close_to_the_catalog_leaves_unfilled_slots_never_excluded_items():
     for name, (s, i) in got.items():
         np.testing.assert_array_equal(i.numpy(), want_i, err_msg=name)
         np.testing.assert_allclose(s.numpy(), want_s, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_several_user_vectors_score_items_by_their_best_vector():
+    """[B, v, d] queries (model.user_vectors = v): exhaustive ScaNN (per-vector search, lists
+    merged) and the exact retriever both equal the numpy best-vector top-K, with exclusions,
+    items found by several vectors, and k up to every eligible item."""
+    cands, _, exclude = _data(3)
+    cands[50:60] += np.arange(10, dtype=np.float32)[:, None] * 1e-3  # no ties for ScaNN
+    rng = np.random.default_rng(4)
+    users = rng.normal(size=(6, 3, 8)).astype(np.float32)
+    users[2, 1] = users[2, 0] * 1.01  # two vectors of one user find the same items
+    options = ScannOptions(num_leaves=4, num_leaves_to_search=4, num_reordering_candidates=298)
+    for k in (25, len(cands) - 2):
+        want_s, want_i = _numpy_top_k(cands, users, exclude.to_list(), k)
+        got = {"exact": tf.function(ExactTopK(k).index(cands))(tf.constant(users), exclude),
+               "scann": tf.function(ScannTopK(k, options).index(cands))(
+                   tf.constant(users), exclude)}
+        for name, (s, i) in got.items():
+            np.testing.assert_array_equal(i.numpy(), want_i, err_msg=f"{name} k={k}")
+            np.testing.assert_allclose(s.numpy(), want_s, rtol=1e-4, atol=1e-4,
+                                       err_msg=f"{name} k={k}")
+            assert len(set(i.numpy()[2][i.numpy()[2] > 0])) == (i.numpy()[2] > 0).sum()
