@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+import pytest
 from conftest import REPO, TINY_MODEL
 
 SCRIPT = textwrap.dedent("""
@@ -77,3 +79,51 @@ def test_two_replicas_equal_one_device_with_the_same_global_batch(tiny_dataset, 
     assert out["diff"] < 1e-4, out
     assert not out["other"], out  # counters (sampling streams) advanced alike
     assert abs(out["loss"][0] - out["loss"][1]) < 1e-4 * max(1.0, abs(out["loss"][0])), out
+
+
+TRAINER_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import sessionrec_tf  # noqa: F401
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from sessionrec_tf.config import load_config
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.training import Trainer
+
+    config = load_config("sessionrec_hstu", json.loads(sys.argv[2]))
+    trainer = Trainer(config, PreparedDataset.load(sys.argv[1]), sys.argv[3], verbose=0,
+                      log=lambda _m: None)
+    trainer.run()
+    print(json.dumps({"replicas": trainer.strategy.num_replicas_in_sync}))
+""")
+
+
+def test_trainer_under_mirrored_strategy_equals_one_device(tiny_dataset, tmp_path):
+    """`train.strategy: mirrored` over 2 logical CPUs (one input pipeline feeding both
+    replicas, a partial last batch: 177 users, global batch 32) gives the single-device
+    Trainer's validation metrics and best weights."""
+    from sessionrec_tf.config import load_config
+    from sessionrec_tf.training import Trainer
+    from sessionrec_tf.training.run import RunDirectory
+
+    overrides = [*TINY_MODEL, "model.dropout=0.0", "task.alpha=0.5", "train.epochs=2",
+                 "train.deterministic=true"]
+    Trainer(load_config("sessionrec_hstu", overrides), tiny_dataset, tmp_path / "one",
+            verbose=0, log=lambda _m: None).run()
+    script = tmp_path / "mirrored.py"
+    script.write_text(TRAINER_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, str(script), str(tiny_dataset.path),
+                           json.dumps([*overrides, "train.strategy=mirrored"]),
+                           str(tmp_path / "two")], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["replicas"] == 2
+    assert tiny_dataset.counts["users"] % 32  # the last step's batch is partial
+    one, two = (json.loads((tmp_path / d / "history.json").read_text()) for d in ("one", "two"))
+    assert [h["valid"]["recall@100"] for h in one] == pytest.approx(
+        [h["valid"]["recall@100"] for h in two], abs=1e-6)
+    w1, w2 = (RunDirectory.load(tmp_path / d).restore()[0].get_weights()
+              for d in ("one", "two"))
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(w1, w2) if a.size) < 1e-4
