@@ -53,6 +53,9 @@ def main() -> None:
                    help="TF intra/inter-op threads per process (0 = TensorFlow's default)")
     p.add_argument("--fresh", action="store_true", help="run every step again")
     p.add_argument("--no-record", action="store_true", help="print, do not append to RESULTS")
+    p.add_argument("--output", default=None,
+                   help="also write the table to this Markdown file (e.g. "
+                        "benchmarks/results/recflow_scale.md, shown by the report)")
     smoke = add_smoke(p)
     args = p.parse_args()
     work = smoke_dir() / "recflow" if smoke else Path(args.work)
@@ -120,7 +123,12 @@ def main() -> None:
             "process; peak RSS is that process's maximum resident set. Threads per process: "
             f"{args.threads or 'TensorFlow default'}. Test metrics after one epoch: "
             + ", ".join(f"{k} {v:.4f}" for k, v in sorted(flat.items())) + ".")
-    publish(f"The whole path at RecFlow scale ({size})", body, args.no_record)
+    title = f"The whole path at RecFlow scale ({size})"
+    if args.output:
+        from sessionrec_tf.files import atomic_write_text
+
+        atomic_write_text(Path(args.output), f"# {title}\n\n{body}\n")
+    publish(title, body, args.no_record)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
