@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     overrides = [*args.set, *([f"train.strategy={args.strategy}"] if args.strategy else [])]
     config = load_config(args.config, overrides)
     data = PreparedDataset.load(args.data)
-    summary = Trainer(config, data, args.output, overwrite=args.overwrite,
-                      verbose=args.verbose).run()
-    print(f"run {args.output}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    trainer = Trainer(config, data, args.output, overwrite=args.overwrite,
+                      verbose=args.verbose)
+    summary = trainer.run()
+    if trainer.chief:  # the other workers of a multi-worker run stay quiet
+        print(f"run {args.output}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
     return 0
