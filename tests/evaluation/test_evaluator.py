@@ -33,7 +33,8 @@ def brute_force(model, data, protocol, ks, policy):
         items = batch["item_id"].to_list()
         labels = batch["label"].to_list()
         for u, emb in enumerate(users):
-            scores = cands @ emb
+            # [d], or [v, d] with several user vectors: an item's score is its best vector's
+            scores = cands @ emb if emb.ndim == 1 else (emb @ cands.T).max(axis=0)
             scores[:2] = -np.inf
             flat = [(i, y) for s, ls in zip(items[u], labels[u]) for i, y in zip(s, ls)]
             seen = {i for i, y in flat if policy == "all" or (policy == "positives" and y == 1)}
@@ -63,6 +64,35 @@ def test_evaluator_matches_brute_force(trained_run, tiny_dataset, protocol, poli
     assert got["users"] == tiny_dataset.splits[protocol]["test"]["users"]
     for name, value in want.items():
         assert got["metrics"][name] == pytest.approx(value, abs=1e-5), name
+
+
+@pytest.fixture(scope="module")
+def two_vector_model(tiny_dataset, tmp_path_factory):
+    """Partial sessions x4 + 2 user vectors (the options chosen on validation)."""
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "train.epochs=1",
+                                             "model.user_vectors=2", "task.prefix_weight=1.0",
+                                             "task.prefix_queries=4"])
+    trainer = Trainer(config, tiny_dataset, tmp_path_factory.mktemp("runs") / "two",
+                      verbose=0, log=lambda _m: None)
+    trainer.run()
+    return trainer.model
+
+
+def test_evaluator_with_two_user_vectors_matches_brute_force(two_vector_model, tiny_dataset):
+    ks = (5, 20, 100)
+    ev = Evaluator(two_vector_model, tiny_dataset, ks, "positives", batch_size=37,
+                   chunk_size=101)
+    got = ev.evaluate("test", "loso", progress=False)
+    assert two_vector_model(next(iter(read_dataset(tiny_dataset, "test", batch_size=4)))
+                            ).shape[1] == 2
+    want = brute_force(two_vector_model, tiny_dataset, "loso", ks, "positives")
+    for name, value in want.items():
+        assert got["metrics"][name] == pytest.approx(value, abs=1e-5), name
+    # exhaustive ScaNN merges the two vectors' lists into the same ranking
+    approx = ev.evaluate(index="scann", progress=False,
+                         scann_options={"num_leaves": 4, "num_leaves_to_search": 4,
+                                        "num_reordering_candidates": 400})
+    assert approx["scann_recall@100_vs_exact"] == pytest.approx(1.0, abs=0.01)
 
 
 def test_scann_evaluation_reports_recall_against_exact(trained_run, tiny_dataset):

@@ -18,7 +18,9 @@ from sessionrec_tf.training import Trainer
 def _numpy_metrics(users: np.ndarray, cands: np.ndarray, seen: list, targets: list,
                    ks: list[int]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {f"{m}@{k}": [] for m in ("recall", "ndcg") for k in ks}
-    scores = users @ cands.T
+    scores = users @ cands.T  # [B, V], or [B, v, V] with several user vectors
+    if users.ndim == 3:
+        scores = scores.max(axis=1)  # an item's score is its best vector's
     for row, (ex, tgt) in enumerate(zip(seen, targets)):
         wanted = set(tgt)
         if not wanted:
@@ -34,10 +36,13 @@ def _numpy_metrics(users: np.ndarray, cands: np.ndarray, seen: list, targets: li
     return out
 
 
-def test_validation_metrics_equal_a_numpy_brute_force(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("options", [[], ["model.user_vectors=2", "task.prefix_weight=1.0"]],
+                         ids=["one-vector", "two-vectors"])
+def test_validation_metrics_equal_a_numpy_brute_force(tiny_dataset, tmp_path, options):
     config = load_config("sessionrec_hstu", [*TINY_MODEL, "train.epochs=1",
                                              "train.eval_ks=[5, 20]",
-                                             "train.early_stopping_metric=recall@20"])
+                                             "train.early_stopping_metric=recall@20",
+                                             *options])
     trainer = Trainer(config, tiny_dataset, tmp_path / "run", verbose=0, log=lambda _m: None)
     trainer.run()
     got = trainer.validate()
