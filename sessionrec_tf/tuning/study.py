@@ -46,15 +46,25 @@ def _run_name(overrides: Sequence[str]) -> str:
     return hashlib.sha1("\n".join(sorted(overrides)).encode()).hexdigest()[:12]
 
 
+def _sampler(seed: int, trials: int) -> optuna.samplers.TPESampler:
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(1, min(10, trials // 2)))
+
+
 def _study(out: Path, name: str, seed: int, trials: int, warmup_epochs: int) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=name, storage=f"sqlite:///{out / 'study.db'}", load_if_exists=True,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(1, min(10,
-                                                                             trials // 2))),
+        direction="maximize", sampler=_sampler(seed, trials),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=max(1, min(5, trials // 4)),
                                            n_warmup_steps=warmup_epochs))
+    # A resumed search must not replay the sampler's random stream from its start: the
+    # first draw of the new process would repeat the study's first trial (seen: a duplicate
+    # trial after a restart). Seed by the number of trials already made: deterministic for a
+    # given history, a new stream after each restart.
+    existing = len(study.get_trials(deepcopy=False))
+    if existing:
+        study.sampler = _sampler(seed + existing, trials)
+    return study
 
 
 def tune(config: str, data: PreparedDataset, output: Path, trials: int,

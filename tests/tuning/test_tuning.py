@@ -105,6 +105,25 @@ def test_tune_searches_on_validation_and_resumes(tiny_dataset, tmp_path):
     assert again["trials"][:2] == first["trials"]  # finished trials are kept, not re-run
 
 
+def test_a_resumed_study_does_not_replay_its_first_draws(tmp_path):
+    """A restarted search must draw new parameters: a sampler re-seeded with the same seed at
+    every start replayed the study's first random draw (a duplicate trial after a restart,
+    seen on the demo searches)."""
+    from sessionrec_tf.tuning.study import _study
+
+    dist = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    drawn = []
+    for _ in range(3):  # three processes, one trial each (within the random startup phase)
+        study = _study(tmp_path, "s", seed=0, trials=12, warmup_epochs=2)
+        trial = study.ask(dist)
+        drawn.append(trial.params["lr"])
+        study.tell(trial, 0.1)
+    assert len(set(drawn)) == 3, drawn
+    (tmp_path / "other").mkdir()
+    again = _study(tmp_path / "other", "s", seed=0, trials=12, warmup_epochs=2)
+    assert again.ask(dist).params["lr"] == drawn[0]  # still deterministic from the seed
+
+
 def test_cli_tune_and_table2_tuned(tiny_dataset, tmp_path, monkeypatch, capsys):
     out = tmp_path / "tune"
     (tmp_path / "space.yaml").write_text("train.learning_rate: {type: categorical, "
