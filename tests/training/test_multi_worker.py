@@ -6,6 +6,8 @@ command. Every test ends the processes it starts."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -26,17 +28,33 @@ OVERRIDES = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def cluster_slot(tmp_path_factory):
+    """One local cluster at a time across the pytest-xdist workers: two tests choosing free
+    ports at once can pick the same ones (a port is free until a worker binds it), and then
+    the two clusters' workers talk to each other (seen: a worker 'stopped sending
+    heartbeats')."""
+    lock = tmp_path_factory.getbasetemp().parent / "multi-worker-tests.lock"
+    with open(lock, "w") as fh, contextlib.ExitStack() as stack:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        stack.callback(fcntl.flock, fh, fcntl.LOCK_UN)
+        yield
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all held open while choosing, so none repeats)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
 
 
 def _start_workers(data: Path, out: Path, overrides: list[str], logs: Path
                    ) -> list[subprocess.Popen]:
     scratch = logs.parent / "scratch"  # the workers' temporary directory
     scratch.mkdir(exist_ok=True)
-    ports = [_free_port(), _free_port()]
+    ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     sets = [a for o in overrides for a in ("--set", o)]
     procs = []
@@ -85,7 +103,7 @@ def _best_weights(run_dir: Path) -> list[np.ndarray]:
     return model.get_weights()
 
 
-def test_two_workers_equal_one_process(tiny_dataset, tmp_path):
+def test_two_workers_equal_one_process(tiny_dataset, tmp_path, cluster_slot):
     from sessionrec_tf.config import load_config
     from sessionrec_tf.training import Trainer
 
@@ -110,7 +128,7 @@ def test_two_workers_equal_one_process(tiny_dataset, tmp_path):
     assert not list((logs.parent / "scratch").iterdir())
 
 
-def test_killed_worker_resumes_when_both_restart(tiny_dataset, tmp_path):
+def test_killed_worker_resumes_when_both_restart(tiny_dataset, tmp_path, cluster_slot):
     overrides = [*OVERRIDES, "train.epochs=4", "train.checkpoint_every_steps=2"]
     run_dir, logs = tmp_path / "run", tmp_path / "logs"
     logs.mkdir()
