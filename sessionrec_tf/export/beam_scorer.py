@@ -31,13 +31,13 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
-from sessionrec_tf.export.scorer import ScoreOptions, check_compatible
+from sessionrec_tf.export.scorer import ScoreOptions, check_compatible, score_settings
 from sessionrec_tf.files import atomic_write_text
 
 SUMMARY = "_beam_score.json"
@@ -85,9 +85,6 @@ class BeamScorer:
         self.options.check()
         self.model_dir = Path(model_dir)
         self.metadata = read_metadata(self.model_dir)
-        if self.options.scann and not self.metadata.get("scann_model"):
-            raise DataError(f"{self.model_dir} was exported without a ScaNN model (export it "
-                            "with the scann index, or both)")
         if self.options.k is None:
             self.options = replace(self.options, k=int(self.metadata["k"]))
         self.dataset = PreparedDataset.load(data)
@@ -95,10 +92,7 @@ class BeamScorer:
         self.beam_options = {"runner": "DirectRunner", **(beam_options or {})}
 
     def settings(self) -> dict[str, Any]:
-        return {"model": str(self.model_dir.resolve()), "export_created":
-                self.metadata["created"], "data": str(self.dataset.path.resolve()),
-                "vocab_fingerprint": self.dataset.vocab_fingerprint,
-                **asdict(self.options)}
+        return score_settings(self.model_dir, self.metadata, self.dataset, self.options)
 
     def build(self, pipeline: Any, output_prefix: str) -> None:
         """Add the scoring transforms to ``pipeline``, writing ``output_prefix-*.parquet``."""

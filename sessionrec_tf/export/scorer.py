@@ -109,9 +109,20 @@ def rows_schema(item_dtype: str) -> pa.Schema:
                       ("score", pa.float32())])
 
 
+def score_settings(model_dir: Path, metadata: Mapping[str, Any], dataset: PreparedDataset,
+                   options: ScoreOptions) -> dict[str, Any]:
+    """What identifies a scoring output (a resumed or repeated run must share it)."""
+    return {"model": str(Path(model_dir).resolve()), "export_created": metadata["created"],
+            "data": str(dataset.path.resolve()),
+            "vocab_fingerprint": dataset.vocab_fingerprint, **asdict(options)}
+
+
 def check_compatible(model_dir: Path, metadata: Mapping[str, Any], options: ScoreOptions,
                      dataset: PreparedDataset) -> None:
     """Refuse an export that cannot score ``options`` on ``dataset`` (from its metadata)."""
+    if options.scann and not metadata.get("scann_model"):
+        raise DataError(f"{model_dir} was exported without a ScaNN model (export it with the "
+                        "scann index, or both)")
     if not (options.scann or metadata.get("exact_top_k")):
         raise DataError(f"{model_dir} has no exact top-K (exported with the scann "
                         "index only): score with its ScaNN model (scann=True), or export "
@@ -172,10 +183,7 @@ class BatchScorer:
 
     def settings(self) -> dict[str, Any]:
         """What a resumed run must share with the interrupted one."""
-        meta = self.model.metadata
-        return {"model": str(self.model_dir.resolve()), "export_created": meta["created"],
-                "data": str(self.dataset.path.resolve()),
-                "vocab_fingerprint": self.dataset.vocab_fingerprint, **asdict(self.options)}
+        return score_settings(self.model_dir, self.model.metadata, self.dataset, self.options)
 
     def _total_users(self) -> int | None:
         if self.options.split == "full":

@@ -37,8 +37,8 @@ RUN_FILE = "run.json"
 BEST = "best"
 HISTORY = "history.json"
 PENDING_BEST = "best_pending_"
-# train keys a run may resume with changed (besides epochs): where it trains, not what
-RESUMABLE_UNDER_CHANGE = ("strategy", "input_sharding")
+# train keys a resumed run may change: how long and where it trains, not what
+RESUMABLE_UNDER_CHANGE = ("epochs", "strategy", "input_sharding")
 
 
 def best_prefix(run_dir: Path) -> str:
@@ -91,12 +91,15 @@ class RunDirectory:
       info: the contents of ``run.json``.
       fresh: created by this process's :meth:`prepare` (so a failure before the first
         checkpoint removes it again, :meth:`discard_if_empty`).
+      writable: this process writes the directory; ``False`` for :meth:`follow` (a
+        multi-worker run's other workers), whose writes are no-ops.
     """
 
     path: Path
     config: ExperimentConfig
     info: dict[str, Any]
     fresh: bool = False
+    writable: bool = True
 
     # ------------------------------------------------------------------ training side
     @classmethod
@@ -126,9 +129,8 @@ class RunDirectory:
             info = json.loads(run_file.read_text())
             saved = load_config(path / "config.yaml").to_dict()
             mine = config.to_dict()
-            saved["train"].pop("epochs")
-            epochs = mine["train"].pop("epochs")
-            for key in RESUMABLE_UNDER_CHANGE:  # how to train, not what
+            epochs = mine["train"]["epochs"]
+            for key in RESUMABLE_UNDER_CHANGE:
                 saved["train"].pop(key, None)
                 mine["train"].pop(key, None)
             if saved != mine:
@@ -137,9 +139,9 @@ class RunDirectory:
                 diff += [k for k in mine if not isinstance(mine[k], dict) and mine[k] != saved[k]]
                 raise DataError(
                     f"{path} holds a run with a different config (differs in {diff}); "
-                    "resume it with the same config (only train.epochs, train.strategy and "
-                    "train.input_sharding may change), choose "
-                    "another run directory, or start it over (overwrite)")
+                    "resume it with the same config (only "
+                    f"{', '.join('train.' + k for k in RESUMABLE_UNDER_CHANGE)} may change), "
+                    "choose another run directory, or start it over (overwrite)")
             check_vocabulary(info, data, str(path))
             config.save(path / "config.yaml")
             log(f"{path} holds this run; continuing to {epochs} epochs")
@@ -161,6 +163,12 @@ class RunDirectory:
         atomic_write_text(run_file, json.dumps(info, indent=2) + "\n")
         return cls(path, config, info, fresh=True)
 
+    @classmethod
+    def follow(cls, path: str | Path, config: ExperimentConfig) -> RunDirectory:
+        """The run directory another process (a multi-worker run's chief) writes: read only,
+        every write method a no-op."""
+        return cls(Path(path), config, {}, writable=False)
+
     def discard_if_empty(self) -> None:
         """After a failure: remove the directory if :meth:`prepare` created it and it holds
         nothing to resume (nothing half-written is left behind)."""
@@ -170,6 +178,8 @@ class RunDirectory:
     def update_info(self, **fields: Any) -> None:
         """Merge ``fields`` into ``run.json`` (atomically)."""
         self.info.update(fields)
+        if not self.writable:
+            return
         atomic_write_text(self.path / RUN_FILE,
                           json.dumps(self.info, indent=2, default=float) + "\n")
 
@@ -178,14 +188,22 @@ class RunDirectory:
         return json.loads(path.read_text()) if path.exists() else []
 
     def write_history(self, history: list[dict[str, Any]]) -> None:
-        atomic_write_text(self.path / HISTORY, json.dumps(history, indent=2))
+        if self.writable:
+            atomic_write_text(self.path / HISTORY, json.dumps(history, indent=2))
 
     def pending_best(self, epoch: int) -> Path:
         """Where the best weights of ``epoch`` (0-based) wait for their checkpoint."""
         return self.path / f"{PENDING_BEST}{epoch}"
 
+    def write_best(self, checkpoint: tf.train.Checkpoint, epoch: int) -> None:
+        """Write ``checkpoint`` as the pending best weights of ``epoch`` (0-based)."""
+        if self.writable:
+            checkpoint.write(str(self.pending_best(epoch) / "weights"))
+
     def promote_best(self, epoch: int) -> None:
         """Replace ``best/`` by the pending best weights of ``epoch`` (0-based)."""
+        if not self.writable:
+            return
         best_dir = Path(best_prefix(self.path)).parent
         if best_dir.exists():
             shutil.rmtree(best_dir)
@@ -197,7 +215,9 @@ class RunDirectory:
         whose best epoch is ``best_epoch`` (the epoch-end two-phase commit, see
         :mod:`~sessionrec_tf.training.trainer`); returns the history kept."""
         history = self.load_history()
-        kept = recover_history(self.path, epoch)
+        kept = [h for h in history if int(h["epoch"]) <= epoch]
+        if not self.writable:
+            return kept
         if len(kept) < len(history):
             log(f"dropping {len(history) - len(kept)} epoch record(s) written after the last "
                 f"checkpoint (epoch {epoch}); that epoch runs again")
@@ -257,14 +277,6 @@ class RunDirectory:
 
 
 Run = RunDirectory
-
-
-def recover_history(path: Path, epoch: int) -> list[dict[str, Any]]:
-    """The epoch records of run directory ``path`` a checkpoint at ``epoch`` keeps (read
-    only: what a worker that is not the chief knows of the history)."""
-    file = Path(path) / HISTORY
-    history = json.loads(file.read_text()) if file.exists() else []
-    return [h for h in history if int(h["epoch"]) <= epoch]
 
 
 def holds_nothing(path: Path) -> bool:

@@ -63,7 +63,6 @@ from sessionrec_tf.training.run import (
     RunDirectory,
     best_prefix,
     build_with_dummy_batch,
-    recover_history,
 )
 from sessionrec_tf.training.strategy import (
     input_shard,
@@ -127,27 +126,26 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.verbose = verbose if self.chief else 0
         self.log = log if self.chief else (lambda message: None)
-        # the chief writes the run directory; another worker writes its share of each
-        # checkpoint to a private directory and reads the chief's to resume
-        self.directory: RunDirectory | None = None
+        # the chief writes the run directory; another worker follows it read-only, writes its
+        # share of each checkpoint to a private directory and reads the chief's to resume
         self.save_dir = self.run_dir
         if self.chief:
             self.directory = RunDirectory.prepare(self.run_dir, config, data, overwrite, log)
         else:
+            self.directory = RunDirectory.follow(self.run_dir, config)
             self.save_dir = Path(tempfile.mkdtemp(
                 prefix=f"sessionrec-{worker_id(self.strategy)}-"))
         try:
-            if self.directory is not None:
-                self.directory.update_info(status="training")
+            self.directory.update_info(status="training")
             self._setup()
         except BaseException:
-            self._cleanup()
+            self.directory.discard_if_empty()
+            self._remove_scratch()
             raise
 
-    def _cleanup(self) -> None:
-        if self.directory is not None:
-            self.directory.discard_if_empty()
-        if not self.chief:
+    def _remove_scratch(self) -> None:
+        """A worker's private checkpoint directory (the chief has none)."""
+        if self.save_dir != self.run_dir:
             shutil.rmtree(self.save_dir, ignore_errors=True)
 
     def _setup(self) -> None:
@@ -191,10 +189,8 @@ class Trainer:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
             self.log(f"resuming {self.run_dir} from {latest}: epoch "
                      f"{self._count('epoch')}, step {self._count('step')}")
-        epoch, best_epoch = self._count("epoch"), self._count("best_epoch")
-        self.history: list[dict[str, Any]] = (
-            self.directory.recover(epoch, best_epoch, self.log) if self.directory is not None
-            else recover_history(self.run_dir, epoch))
+        self.history: list[dict[str, Any]] = self.directory.recover(
+            self._count("epoch"), self._count("best_epoch"), self.log)
 
     def _count(self, name: str) -> int:
         """A counter of the training state (``epoch``, ``step``, ``best_epoch``, ``wait``)."""
@@ -265,22 +261,21 @@ class Trainer:
         try:
             return self._run()
         except BaseException:
-            self._cleanup()
+            self.directory.discard_if_empty()
             raise
         finally:
-            if not self.chief:
-                shutil.rmtree(self.save_dir, ignore_errors=True)
+            self._remove_scratch()
 
     def _run(self) -> dict[str, Any]:
         tr = self.config.train
         metric = tr.early_stopping_metric
-        directory = self.directory  # None on a worker that is not the chief
+        directory = self.directory
+        # TensorBoard logs: the chief's
         writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / "validation")) \
-            if directory is not None else None
-        keras_callbacks: list[tf.keras.callbacks.Callback] = []
-        if directory is not None:
-            keras_callbacks.append(tf.keras.callbacks.TensorBoard(
-                str(self.run_dir / "tensorboard"), update_freq="epoch", profile_batch=0))
+            if self.chief else None
+        keras_callbacks: list[tf.keras.callbacks.Callback] = [tf.keras.callbacks.TensorBoard(
+            str(self.run_dir / "tensorboard"), update_freq="epoch", profile_batch=0)
+        ] if self.chief else []
         t_start = time.time()
         stopped_early = False
         while self._count("epoch") < tr.epochs:
@@ -310,18 +305,16 @@ class Trainer:
                 self.state["best"].assign(score)
                 self.state["best_epoch"].assign(epoch)
                 self.state["wait"].assign(0)
-                if directory is not None:
-                    self.best_checkpoint.write(str(directory.pending_best(epoch) / "weights"))
+                directory.write_best(self.best_checkpoint, epoch)
             else:
                 self.state["wait"].assign_add(1)
             record = {"epoch": epoch + 1, "train_seconds": round(train_seconds, 2),
                       "train": {k: float(v[-1]) for k, v in fit.history.items()},
                       "valid": val, "selection": score, "best": bool(improved)}
             self.history.append(record)
-            if directory is not None:
-                directory.write_history(self.history)
+            directory.write_history(self.history)
             self._save(epoch + 1, 0)  # the commit point of the epoch
-            if directory is not None and improved:
+            if improved:
                 directory.promote_best(epoch)
             if writer is not None:
                 with writer.as_default():
@@ -347,6 +340,5 @@ class Trainer:
             f"best_valid_{metric}": self._best(),
             "seconds_this_session": round(time.time() - t_start, 2),
         }
-        if directory is not None:
-            directory.update_info(**summary)
+        directory.update_info(**summary)
         return summary
