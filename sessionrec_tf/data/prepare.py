@@ -1,9 +1,11 @@
 """Raw log -> prepared dataset: the whole data path of ``sessionrec prepare``.
 
-load (source -> contract) -> de-duplicate -> sort -> sessionize -> filters to a fixed point
-(+ history cap) -> vocabularies -> encode -> item feature table -> split cut points ->
-TFRecord shards, written into a temporary directory that is renamed into place only when
-everything is written, so a half-written output never looks complete.
+load (source -> contract; a glob of files is read file by file) -> de-duplicate -> sort ->
+sessionize -> filters to a fixed point (+ history cap) -> vocabularies -> encode -> item
+feature table -> split cut points -> TFRecord shards, written into a temporary directory that
+is renamed into place only when everything is written, so a half-written output never looks
+complete. The same steps run as an Apache Beam pipeline with ``runner="beam"``
+(:mod:`sessionrec_tf.data.beam_prepare`, which reuses this module's pieces).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sessionrec_tf.data import splits as splits_mod
+from sessionrec_tf.data.contract import FeatureSpec
 from sessionrec_tf.data.dataset import (
     FORMAT,
     FORMAT_VERSION,
@@ -35,11 +38,13 @@ from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.filters import FilterOptions, apply_filters
 from sessionrec_tf.data.report import DataReport
 from sessionrec_tf.data.sessions import DEFAULT_GAP_SECONDS, sessionize
-from sessionrec_tf.data.sources import LoadedLog, load_source
+from sessionrec_tf.data.sources import LoadedLog
+from sessionrec_tf.data.sources.inputs import input_signature, load_files
 from sessionrec_tf.data.tfrecord import shard_names, write_shards
 from sessionrec_tf.data.vocab import NUM_RESERVED, Vocabulary
 
 TARGET_INTERACTIONS_PER_SHARD = 1_000_000
+RUNNERS = ("local", "beam")
 
 
 @dataclass(frozen=True)
@@ -78,16 +83,6 @@ class PrepareOptions:
             raise DataError(f"num_shards must be >= 1, got {self.num_shards}")
 
 
-def _input_signature(path: str | None) -> dict[str, Any]:
-    if not path:
-        return {"path": None}
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"input {path} does not exist")
-    st = p.stat()
-    return {"path": str(p.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _option_signature(value: Any) -> str:
     """A source option as it affects the output: an option naming a file (a column map) is
     identified by the file's content, so editing the file in place changes the request."""
@@ -105,7 +100,7 @@ def request_fingerprint(source: str, path: str | None, source_options: Mapping[s
                         options: PrepareOptions) -> str:
     """Identity of a preparation request: same source, input file, options -> same dataset."""
     blob = json.dumps(
-        {"source": source, "input": _input_signature(path),
+        {"source": source, "input": input_signature(path),
          "source_options": {k: _option_signature(v) for k, v in sorted(source_options.items())},
          "options": options.to_dict(), "format_version": FORMAT_VERSION},
         sort_keys=True, default=str)
@@ -157,11 +152,14 @@ def _check_output(output: Path, fingerprint: str, overwrite: bool) -> bool:
     return False
 
 
-def _encode(df: pd.DataFrame, features: tuple[str, ...]) -> tuple[pd.DataFrame,
-                                                                    dict[str, Vocabulary]]:
-    vocabs = {"item_id": Vocabulary.build("item_id", df["item_id"])}
-    for f in features:
-        vocabs[f] = Vocabulary.build(f, df[f])
+def build_vocabs(df: pd.DataFrame, features: tuple[str, ...]) -> dict[str, Vocabulary]:
+    """Vocabularies of ``item_id`` and each side feature of a filtered frame."""
+    return {name: Vocabulary.build(name, df[name]) for name in ("item_id", *features)}
+
+
+def encode(df: pd.DataFrame, vocabs: Mapping[str, Vocabulary],
+           features: tuple[str, ...]) -> pd.DataFrame:
+    """The int64 frame the records are written from (vocabulary indices, floored seconds)."""
     enc = pd.DataFrame({
         "user_id": pd.factorize(df["user_id"], sort=False)[0].astype(np.int64),
         "session": df["session"].to_numpy(),
@@ -171,25 +169,111 @@ def _encode(df: pd.DataFrame, features: tuple[str, ...]) -> tuple[pd.DataFrame,
     })
     for f in features:
         enc[f] = vocabs[f].lookup(df[f].to_numpy())
-    return enc, vocabs
+    return enc
 
 
-def _item_feature_table(enc: pd.DataFrame, item_features: tuple[str, ...], num_items: int,
-                        report: DataReport) -> dict[str, np.ndarray]:
-    """Per item index, its (most frequent) value of each static item feature."""
+def item_feature_pairs(enc: pd.DataFrame, feature: str) -> pd.DataFrame:
+    """Interactions per (item index, feature index) pair: columns item_id, value, n."""
+    pairs = enc.groupby(["item_id", feature], sort=False).size().reset_index(name="n")
+    return pairs.rename(columns={feature: "value"})
+
+
+def item_feature_table(pairs: Mapping[str, pd.DataFrame], num_items: int,
+                       report: DataReport) -> dict[str, np.ndarray]:
+    """Per item index, its most frequent value of each static item feature (ties: the lower
+    index); ``pairs``: :func:`item_feature_pairs` per feature (summed over workers)."""
     table: dict[str, np.ndarray] = {}
     conflicts: dict[str, int] = {}
-    for f in item_features:
-        pairs = enc.groupby(["item_id", f], sort=False).size().reset_index(name="n")
-        pairs = pairs.sort_values(["item_id", "n", f], ascending=[True, False, True])
-        per_item = pairs.groupby("item_id", sort=False)
-        conflicts[f] = int((per_item.size() > 1).sum())
-        best = pairs.drop_duplicates("item_id", keep="first")
+    for f, counts in pairs.items():
+        counts = counts.sort_values(["item_id", "n", "value"], ascending=[True, False, True])
+        conflicts[f] = int((counts.groupby("item_id", sort=False).size() > 1).sum())
+        best = counts.drop_duplicates("item_id", keep="first")
         col = np.zeros(num_items, dtype=np.int64)
-        col[best["item_id"].to_numpy()] = best[f].to_numpy()
+        col[best["item_id"].to_numpy()] = best["value"].to_numpy()
         table[f] = col
     report.notes["item_feature_conflicts"] = conflicts
     return table
+
+
+def default_num_shards(options: PrepareOptions, rows: int, users: int) -> int:
+    """``options.num_shards``, else about one per million interactions (at least 2); never
+    more than the users."""
+    num_shards = options.num_shards or max(2, -(-rows // TARGET_INTERACTIONS_PER_SHARD))
+    return max(1, min(num_shards, users))
+
+
+def publish(output: Path, fill: Callable[[Path], None]) -> None:
+    """Run ``fill(tmp)`` on a fresh sibling directory of ``output`` and rename it into place
+    only when it returns: a failed or interrupted preparation leaves no half-written output
+    (and an existing output, being replaced, is kept until the new one is complete)."""
+    parent = output.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{output.name}.tmp-{os.getpid()}-{int(time.time())}"
+    try:
+        tmp.mkdir()
+        fill(tmp)
+        if output.exists():
+            trash = parent / f".{output.name}.old-{os.getpid()}"
+            output.rename(trash)
+            tmp.rename(output)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            tmp.rename(output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@dataclass
+class PreparedParts:
+    """Everything of a prepared dataset but its shards, as both preparations compute it."""
+
+    name: str
+    source: str
+    input_path: str | None
+    description: str
+    source_options: Mapping[str, Any]
+    options: PrepareOptions
+    fingerprint: str
+    features: tuple[FeatureSpec, ...]
+    vocabs: Mapping[str, Vocabulary]
+    item_table: Mapping[str, np.ndarray]
+    split_time: float
+    split_summary: dict[str, Any]
+    num_shards: int
+    report: DataReport
+
+    def write(self, directory: Path, started: float) -> None:
+        """Vocabularies, item features, splits, data report and ``dataset.json``."""
+        vocab_files = [v.save(directory / "vocab") for v in self.vocabs.values()]
+        if self.item_table:
+            np.savez(directory / "item_features.npz", **self.item_table)
+        (directory / "splits.json").write_text(json.dumps(self.split_summary, indent=2) + "\n")
+        self.report.notes["seconds"] = round(time.time() - started, 2)
+        self.report.save(directory / "data_report.json")
+        counts = self.report.steps[-1]
+        metadata = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "source": self.source,
+            "input": self.input_path,
+            "description": self.description,
+            "source_options": {k: str(v) for k, v in self.source_options.items()},
+            "prepare_options": self.options.to_dict(),
+            "request_fingerprint": self.fingerprint,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "features": [f.to_dict() for f in self.features],
+            "vocab": {k: {"size": v.size, "dtype": v.dtype, "file": f"vocab/{k}.tsv"}
+                      for k, v in self.vocabs.items()},
+            "num_reserved_indices": NUM_RESERVED,
+            "vocab_fingerprint": fingerprint_files(vocab_files),
+            "shards": shard_names(self.num_shards),
+            "temporal_split_time": self.split_time,
+            "counts": {k: counts[k] for k in ("users", "items", "rows", "sessions",
+                                              "positives", "negatives", "avg_session_length")},
+        }
+        (directory / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
 
 
 def prepare_dataset(
@@ -201,14 +285,23 @@ def prepare_dataset(
     name: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    runner: str = "local",
+    beam_options: Sequence[str] | Mapping[str, str] = (),
 ) -> PreparedDataset:
-    """Prepare ``input_path`` (read by ``source``) into ``output``; see the module docstring.
+    """Prepare ``input_path`` (read by ``source``; a file or a glob of files) into ``output``;
+    see the module docstring.
+
+    ``runner="beam"`` runs the same preparation as an Apache Beam pipeline
+    (:mod:`sessionrec_tf.data.beam_prepare`; ``beam_options``: pipeline options such as
+    ``runner=DirectRunner``); its output is the same dataset.
 
     Returns the prepared dataset. If ``output`` already holds the dataset of this exact
     request it is returned as is; if it holds anything else, DataError (unless overwrite).
     """
     options = options or PrepareOptions()
     options.check()
+    if runner not in RUNNERS:
+        raise DataError(f"unknown runner {runner!r}; valid runners: {list(RUNNERS)}")
     source_options = dict(source_options or {})
     output = Path(output)
     say = log or (lambda _msg: None)
@@ -217,7 +310,14 @@ def prepare_dataset(
         say(f"{output} already holds this dataset (request {fingerprint}); nothing to do")
         return PreparedDataset.load(output)
     check_writable(output)
-    loaded = load_source(source, input_path, source_options, progress=progress)
+    if runner == "beam":
+        from sessionrec_tf.data.beam_prepare import BeamPreparation
+
+        BeamPreparation(source, input_path, source_options, options, beam_options,
+                        progress=progress, log=log).run(
+            output, name=name or output.name, fingerprint=fingerprint)
+        return PreparedDataset.load(output)
+    loaded = load_files(source, input_path, source_options, progress=progress)
     return prepare_log(loaded, output, options, name=name, progress=progress, log=log,
                        fingerprint=fingerprint, source=source, input_path=input_path,
                        source_options=source_options)
@@ -261,62 +361,27 @@ def prepare_log(
     features = tuple(f.name for f in loaded.mapping.features)
     item_features = tuple(f.name for f in loaded.mapping.features if f.kind == "item")
     user_ids = pd.unique(df["user_id"]).astype(str)
-    enc, vocabs = _encode(df, features)
+    vocabs = build_vocabs(df, features)
+    enc = encode(df, vocabs, features)
     split_time = options.temporal_split_time
     if split_time is None:
         split_time = splits_mod.default_split_time(df, options.temporal_quantile)
-    cuts = splits_mod.user_cut_points(enc, split_time)
-    split_summary = splits_mod.summarize(enc, cuts, split_time)
-    item_table = _item_feature_table(enc, item_features, vocabs["item_id"].size, report)
     del df
+    cuts = splits_mod.user_cut_points(enc, split_time)
+    parts = PreparedParts(
+        name=name or output.name, source=source, input_path=input_path,
+        description=loaded.description, source_options=source_options, options=options,
+        fingerprint=fingerprint, features=loaded.mapping.features, vocabs=vocabs,
+        item_table=item_feature_table({f: item_feature_pairs(enc, f) for f in item_features},
+                                      vocabs["item_id"].size, report),
+        split_time=split_time, split_summary=splits_mod.summarize(enc, cuts, split_time),
+        num_shards=default_num_shards(options, len(enc), len(cuts)), report=report)
 
-    num_shards = options.num_shards or max(2, -(-len(enc) // TARGET_INTERACTIONS_PER_SHARD))
-    num_shards = min(num_shards, len(cuts))
-    parent = output.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{output.name}.tmp-{os.getpid()}-{int(time.time())}"
-    try:
-        tmp.mkdir()
-        write_shards(enc, cuts, user_ids, features, tmp, num_shards, progress=progress)
-        vocab_files = [v.save(tmp / "vocab") for v in vocabs.values()]
-        if item_table:
-            np.savez(tmp / "item_features.npz", **item_table)
-        (tmp / "splits.json").write_text(json.dumps(split_summary, indent=2) + "\n")
-        report.notes["seconds"] = round(time.time() - t0, 2)
-        report.save(tmp / "data_report.json")
-        counts = report.steps[-1]
-        metadata = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "name": name or output.name,
-            "source": source,
-            "input": input_path,
-            "description": loaded.description,
-            "source_options": {k: str(v) for k, v in source_options.items()},
-            "prepare_options": options.to_dict(),
-            "request_fingerprint": fingerprint,
-            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "features": [f.to_dict() for f in loaded.mapping.features],
-            "vocab": {k: {"size": v.size, "dtype": v.dtype, "file": f"vocab/{k}.tsv"}
-                      for k, v in vocabs.items()},
-            "num_reserved_indices": NUM_RESERVED,
-            "vocab_fingerprint": fingerprint_files(vocab_files),
-            "shards": shard_names(num_shards),
-            "temporal_split_time": split_time,
-            "counts": {k: counts[k] for k in ("users", "items", "rows", "sessions",
-                                              "positives", "negatives", "avg_session_length")},
-        }
-        (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-        if output.exists():
-            trash = parent / f".{output.name}.old-{os.getpid()}"
-            output.rename(trash)
-            tmp.rename(output)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    def fill(tmp: Path) -> None:
+        write_shards(enc, cuts, user_ids, features, tmp, parts.num_shards, progress=progress)
+        parts.write(tmp, t0)
+
+    publish(output, fill)
     say(report.table())
     say(f"prepared {output} in {time.time() - t0:.1f}s")
     return PreparedDataset.load(output)

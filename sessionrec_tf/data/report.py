@@ -17,21 +17,28 @@ import pandas as pd
 def frame_counts(df: pd.DataFrame) -> dict[str, float | int]:
     """Counts of a canonical (or encoded) interaction frame."""
     n = len(df)
-    pos = int(df["label"].sum()) if n else 0
+    sessions = None
+    if "session" in df.columns:
+        sessions = int(df.groupby(["user_id", "session"], sort=False).ngroups) if n else 0
+    return counts_from_totals(
+        rows=n, users=int(df["user_id"].nunique()) if n else 0,
+        items=int(df["item_id"].nunique()) if n else 0,
+        positives=int(df["label"].sum()) if n else 0, sessions=sessions)
+
+
+def counts_from_totals(rows: int, users: int, items: int, positives: int,
+                       sessions: int | None = None) -> dict[str, float | int]:
+    """The counts of :func:`frame_counts` from totals (e.g. summed over workers)."""
     counts: dict[str, float | int] = {
-        "rows": n,
-        "users": int(df["user_id"].nunique()) if n else 0,
-        "items": int(df["item_id"].nunique()) if n else 0,
-        "positives": pos,
-        "negatives": n - pos,
+        "rows": rows, "users": users, "items": items,
+        "positives": positives, "negatives": rows - positives,
     }
-    if "session" in df.columns and n:
-        sessions = int(df.groupby(["user_id", "session"], sort=False).ngroups)
+    if sessions is not None and rows:
         counts["sessions"] = sessions
-        counts["avg_session_length"] = round(n / sessions, 4)
-        counts["avg_sessions_per_user"] = round(sessions / max(counts["users"], 1), 4)
-        counts["avg_interactions_per_user"] = round(n / max(counts["users"], 1), 4)
-        counts["avg_positives_per_user"] = round(pos / max(counts["users"], 1), 4)
+        counts["avg_session_length"] = round(rows / sessions, 4)
+        counts["avg_sessions_per_user"] = round(sessions / max(users, 1), 4)
+        counts["avg_interactions_per_user"] = round(rows / max(users, 1), 4)
+        counts["avg_positives_per_user"] = round(positives / max(users, 1), 4)
     return counts
 
 
@@ -44,10 +51,10 @@ class DataReport:
     removals: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
 
-    def step(self, name: str, df: pd.DataFrame, **extra: Any) -> None:
-        entry: dict[str, Any] = {"step": name, **frame_counts(df)}
-        entry.update(extra)
-        self.steps.append(entry)
+    def step(self, name: str, df: pd.DataFrame | dict[str, Any], **extra: Any) -> None:
+        """Counts after step ``name``: of a frame, or given (:func:`counts_from_totals`)."""
+        counts = frame_counts(df) if isinstance(df, pd.DataFrame) else df
+        self.steps.append({"step": name, **counts, **extra})
 
     def removed(self, step: str, reason: str, rows: int, **extra: Any) -> None:
         """Record ``rows`` interactions removed by ``step`` because of ``reason``."""

@@ -35,14 +35,17 @@ def sort_by_user_time(df: pd.DataFrame, report: DataReport | None = None) -> pd.
     """Sort by (user, timestamp, source row): stable, so equal timestamps keep file order.
 
     Users appear in order of their first row in the source. The number of rows that were not
-    already in this order is recorded in the report (nothing is removed).
+    in time order within their user (their position among the user's rows changed) is
+    recorded in the report (nothing is removed); it is the same whether the log is sorted as
+    a whole or user by user.
     """
     codes = _user_codes(df)
     order = np.lexsort((df["_row"].to_numpy(), df["timestamp"].to_numpy(), codes))
-    moved = int(np.sum(order != np.arange(len(order))))
     if report is not None:
-        report.notes["rows_reordered_by_time_sort"] = moved
-    if moved == 0:
+        before = pd.Series(codes).groupby(codes, sort=False).cumcount().to_numpy()
+        after = pd.Series(codes[order]).groupby(codes[order], sort=False).cumcount().to_numpy()
+        report.notes["rows_reordered_by_time_sort"] = int(np.sum(before[order] != after))
+    if np.array_equal(order, np.arange(len(order))):
         return df
     return df.iloc[order].reset_index(drop=True)
 

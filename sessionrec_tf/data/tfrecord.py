@@ -23,7 +23,7 @@ with a ``RowLengths("session_lengths")`` partition, so parsing a *batch* of reco
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -81,29 +81,43 @@ def write_shards(
     scalars = {k: cuts[k].to_numpy(dtype=np.int64) for k in SCALAR_KEYS}
     names = shard_names(num_shards)
     bounds = np.linspace(0, len(starts), num_shards + 1).round().astype(int)
-    feature = tf.train.Feature
-    int_list = tf.train.Int64List
     bar = tqdm(total=len(starts), desc="write TFRecords", unit="user", disable=not progress)
     for shard, name in enumerate(names):
         with tf.io.TFRecordWriter(str(directory / name)) as writer:
             for u in range(bounds[shard], bounds[shard + 1]):
                 s, e = starts[u], ends[u]
-                feats = {
-                    "user_id": feature(bytes_list=tf.train.BytesList(
-                        value=[str(user_ids[u]).encode()])),
-                    "session_lengths": feature(int64_list=int_list(
-                        value=session_lengths[session_offsets[u]:session_offsets[u + 1]]
-                        .tolist())),
-                }
-                for k, col in columns.items():
-                    feats[k] = feature(int64_list=int_list(value=col[s:e].tolist()))
-                for k, col in scalars.items():
-                    feats[k] = feature(int64_list=int_list(value=[int(col[u])]))
-                example = tf.train.Example(features=tf.train.Features(feature=feats))
-                writer.write(example.SerializeToString())
+                writer.write(user_example(
+                    user_ids[u], session_lengths[session_offsets[u]:session_offsets[u + 1]],
+                    {k: col[s:e] for k, col in columns.items()},
+                    {k: int(col[u]) for k, col in scalars.items()}))
             bar.update(bounds[shard + 1] - bounds[shard])
     bar.close()
     return names
+
+
+def user_example(user_id: object, session_lengths: np.ndarray,
+                 columns: Mapping[str, np.ndarray], scalars: Mapping[str, int]) -> bytes:
+    """One user's serialized ``tf.train.Example`` (the layout of the module docstring).
+
+    Args:
+      user_id: the original id (stored as text).
+      session_lengths: ``[sessions]`` interactions per session.
+      columns: ``[interactions]`` int64 values per interaction key.
+      scalars: the cut points (:data:`SCALAR_KEYS`).
+    """
+    import tensorflow as tf
+
+    feature = tf.train.Feature
+    int_list = tf.train.Int64List
+    feats = {
+        "user_id": feature(bytes_list=tf.train.BytesList(value=[str(user_id).encode()])),
+        "session_lengths": feature(int64_list=int_list(value=session_lengths.tolist())),
+    }
+    for k, col in columns.items():
+        feats[k] = feature(int64_list=int_list(value=col.tolist()))
+    for k, value in scalars.items():
+        feats[k] = feature(int64_list=int_list(value=[value]))
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
 
 
 def parse_spec(feature_names: Sequence[str]) -> dict[str, object]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,14 @@ class Vocabulary:
 
     @classmethod
     def build(cls, name: str, values: pd.Series) -> Vocabulary:
-        counts = values.value_counts(sort=False)
+        """The vocabulary of a column of values."""
         dtype = "int64" if pd.api.types.is_integer_dtype(values) else "string"
+        return cls.from_counts(name, values.value_counts(sort=False), dtype)
+
+    @classmethod
+    def from_counts(cls, name: str, counts: pd.Series, dtype: str) -> Vocabulary:
+        """The vocabulary of values counted elsewhere (index: value, data: interactions),
+        e.g. combined over the workers of a Beam pipeline."""
         frame = pd.DataFrame({"token": counts.index.to_numpy(), "count": counts.to_numpy()})
         frame["text"] = frame["token"].astype(str)
         frame = frame.sort_values(["count", "text"], ascending=[False, True], kind="stable")
@@ -63,9 +70,13 @@ class Vocabulary:
             tokens = frame["text"].to_numpy(dtype=object)
         return cls(name, tokens, frame["count"].to_numpy(dtype=np.int64), dtype)
 
+    @cached_property
+    def _index(self) -> pd.Index:
+        return pd.Index(self.tokens)
+
     def lookup(self, values: pd.Series | np.ndarray) -> np.ndarray:
         """Indices of ``values`` (OOV_INDEX for unknown values)."""
-        index = pd.Index(self.tokens)
+        index = self._index
         vals = np.asarray(values)
         if self.dtype == "string":
             vals = vals.astype(str).astype(object)

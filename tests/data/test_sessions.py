@@ -82,7 +82,17 @@ def test_unsorted_input_is_sorted_and_duplicates_counted():
     assert out["session"].tolist() == [0, 0, 1, 0]
     assert report.removals[0] == {"step": "deduplicate",
                                   "reason": "exact duplicate row (every column equal)", "rows": 1}
-    assert report.notes["rows_reordered_by_time_sort"] > 0
+    # user 1 after de-duplication: 5@300, 6@100, 7@5000 -> 6, 5, 7: two rows changed place
+    assert report.notes["rows_reordered_by_time_sort"] == 2
+
+
+def test_interleaved_users_in_time_order_count_no_reordered_rows():
+    raw = pd.DataFrame({"user_id": [1, 2, 1, 2], "item_id": [5, 6, 7, 8],
+                        "timestamp": [10, 20, 30, 40], "label": [1, 1, 1, 1]})
+    report = DataReport("t")
+    out = sessionize(_canon_raw(raw), 1800, report)
+    assert out["item_id"].tolist() == [5, 7, 6, 8]
+    assert report.notes["rows_reordered_by_time_sort"] == 0
 
 
 def _canon_raw(raw: pd.DataFrame) -> pd.DataFrame:
