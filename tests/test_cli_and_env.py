@@ -34,6 +34,12 @@ def test_prepare_errors(tmp_path, capsys):
                      str(tmp_path / "x"), "--min-user-sessions", "500", "--quiet"], capsys)
     assert code == 2 and "rule 'user_min_sessions'" in out
     assert not (tmp_path / "x").exists()
+    code, out = run(["prepare", "--source", "synthetic", "--size", "tiny", "--output",
+                     str(tmp_path / "x"), "--beam-option", "direct_num_workers=2"], capsys)
+    assert code == 2 and "--beam-option needs --runner beam" in out
+    code, out = run(["prepare", "--source", "csv", "--input", str(tmp_path / "none-*.csv"),
+                     "--output", str(tmp_path / "x")], capsys)
+    assert code == 2 and "none-*.csv matches no file" in out
 
 
 def test_durations():

@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Prepare a dataset: read a raw log (or simulate one), sessionize, filter, "
                     "build vocabularies and splits, write TFRecord shards and a data report.")
     p.add_argument("--source", required=True, choices=SOURCE_NAMES)
-    p.add_argument("--input", help="raw log file (not used by --source synthetic)")
+    p.add_argument("--input", help="raw log file, or a quoted glob of files read file by file "
+                                   "(e.g. 'logs/part-*.csv'); not used by --source synthetic")
     p.add_argument("--output", required=True, help="output directory, e.g. tfrecords/NAME")
     p.add_argument("--name", help="dataset name (default: output directory name)")
     p.add_argument("--column-map", help="YAML/JSON column mapping (csv source)")
@@ -84,6 +85,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.add_argument(flag(name), type=tp, metavar=tp.__name__.upper(),
                        help="simulator preset: tiny, demo, small, medium, recflow"
                        if name == "size" else None)
+    r = p.add_argument_group("runner")
+    r.add_argument("--runner", choices=("local", "beam"), default="local",
+                   help="local: pandas in this process (default); beam: the same preparation "
+                        "as Apache Beam pipelines (needs the `beam` extra), same output")
+    r.add_argument("--beam-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="Beam pipeline option, repeatable (e.g. direct_num_workers=2, "
+                        "runner=DataflowRunner); with --runner beam")
     p.add_argument("--quiet", action="store_true", help="no progress bars or report table")
     p.set_defaults(func=run)
 
@@ -123,8 +131,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.source != "synthetic" and not args.input:
         raise CliError(f"--source {args.source} needs --input PATH")
+    if args.beam_option and args.runner != "beam":
+        raise CliError("--beam-option needs --runner beam")
     source_options, options = options_from_args(args)
     prepare_dataset(args.source, args.input, args.output, source_options, options,
                     name=args.name, progress=not args.quiet,
-                    log=None if args.quiet else print)
+                    log=None if args.quiet else print, runner=args.runner,
+                    beam_options=args.beam_option)
     return 0

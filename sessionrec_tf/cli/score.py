@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                            batch_size=args.batch_size, chunk_users=args.chunk_users,
                            scann=args.scann)
     if args.runner == "beam":
-        from sessionrec_tf.export.beam_scorer import BeamScorer, parse_beam_options
+        from sessionrec_tf.beam_support import parse_beam_options
+        from sessionrec_tf.export.beam_scorer import BeamScorer
 
         BeamScorer(args.model, args.data, options, parse_beam_options(args.beam_option)
                    ).run(args.output, log=print)

@@ -7,6 +7,7 @@
 - :mod:`vocab` vocabularies with padding and OOV
 - :mod:`splits` loso / loio / temporal splits as per-user cut points
 - :mod:`tfrecord` the record layout; :mod:`prepare` the pipeline; :mod:`reader` tf.data
+- :mod:`beam_prepare` the same preparation as Apache Beam pipelines (``runner="beam"``)
 """
 
 from sessionrec_tf.data.contract import ColumnMapping, FeatureSpec, to_canonical

@@ -76,9 +76,42 @@ def user_cut_points(df: pd.DataFrame, split_time: float) -> pd.DataFrame:
     })
 
 
+def quantile_position(n: int, quantile: float) -> tuple[int, float]:
+    """``(k, g)``: the ``quantile`` of ``n`` sorted values is ``x[k] + g * (x[k+1] - x[k])``
+    (linear interpolation, numpy's default method)."""
+    h = (n - 1) * quantile
+    k = int(np.floor(h))
+    return k, float(h - k)
+
+
+def interpolate(low: float, high: float, fraction: float) -> float:
+    """``low + fraction * (high - low)``; ``low`` itself when ``fraction`` is 0."""
+    return float(low) if fraction == 0 else float(low + fraction * (high - low))
+
+
 def default_split_time(df: pd.DataFrame, quantile: float) -> float:
-    starts = FrameLayout.of(df).session_starts
-    return float(np.quantile(df["timestamp"].to_numpy()[starts], quantile))
+    """The ``quantile`` of the session start times of a sessionized frame: computed from two
+    order statistics (:func:`quantile_position`), as the Beam preparation does without
+    sorting all values in one place (equal to ``np.quantile`` up to the last bits; no session
+    start lies strictly between the two statistics, so the split is the same)."""
+    starts = np.sort(df["timestamp"].to_numpy()[FrameLayout.of(df).session_starts])
+    k, fraction = quantile_position(len(starts), quantile)
+    return interpolate(starts[k], starts[min(k + 1, len(starts) - 1)], fraction)
+
+
+def add_summaries(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two :func:`summarize` results of disjoint users as one: counts (ints) added, anything
+    else (split time, input descriptions) taken from ``a``."""
+    out: dict[str, Any] = {}
+    for key, value in a.items():
+        other = b.get(key)
+        if isinstance(value, dict):
+            out[key] = add_summaries(value, other or {})
+        elif isinstance(value, int) and not isinstance(value, bool) and isinstance(other, int):
+            out[key] = value + other
+        else:
+            out[key] = value
+    return out
 
 
 def summarize(df: pd.DataFrame, cuts: pd.DataFrame, split_time: float) -> dict[str, Any]:

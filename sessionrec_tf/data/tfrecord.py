@@ -34,7 +34,8 @@ from sessionrec_tf.data.layout import FrameLayout
 
 INTERACTION_KEYS = ("item_id", "label", "timestamp")
 SCALAR_KEYS = ("loio_valid_cut", "loio_test_cut", "temporal_cut")
-SHARD_PATTERN = "users-{index:05d}-of-{count:05d}.tfrecord"
+SHARD_PREFIX, SHARD_SUFFIX = "users", ".tfrecord"
+SHARD_PATTERN = SHARD_PREFIX + "-{index:05d}-of-{count:05d}" + SHARD_SUFFIX
 
 
 def interaction_keys(feature_names: Sequence[str]) -> tuple[str, ...]:

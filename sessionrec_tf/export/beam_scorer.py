@@ -30,39 +30,24 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sessionrec_tf.beam_support import (
+    counters,
+    import_beam,
+    make_pipeline,
+    pipeline_options,
+    run_pipeline,
+)
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.export.scorer import ScoreOptions, check_compatible, score_settings
 from sessionrec_tf.files import atomic_write_text
 
 SUMMARY = "_beam_score.json"
-
-
-def _beam() -> Any:
-    try:
-        import apache_beam
-    except ImportError:
-        raise DataError("scoring with --runner beam needs Apache Beam, the optional extra "
-                        "`beam`: pip install -e '.[beam]'") from None
-    return apache_beam
-
-
-def parse_beam_options(items: Sequence[str]) -> dict[str, str]:
-    """``["KEY=VALUE", ...]`` -> a dict of Beam pipeline options (keys without ``--``)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().lstrip("-")
-        if not sep or not key:
-            raise DataError(f"beam option {item!r} is not KEY=VALUE (e.g. "
-                            "direct_num_workers=2)")
-        out[key] = value
-    return out
 
 
 class BeamScorer:
@@ -80,7 +65,7 @@ class BeamScorer:
                  beam_options: Mapping[str, str] | None = None) -> None:
         from sessionrec_tf.export.loaded import read_metadata
 
-        _beam()
+        import_beam("scoring with --runner beam")
         self.options = options or ScoreOptions()
         self.options.check()
         self.model_dir = Path(model_dir)
@@ -89,14 +74,13 @@ class BeamScorer:
             self.options = replace(self.options, k=int(self.metadata["k"]))
         self.dataset = PreparedDataset.load(data)
         check_compatible(self.model_dir, self.metadata, self.options, self.dataset)
-        self.beam_options = {"runner": "DirectRunner", **(beam_options or {})}
+        self.beam_options = pipeline_options(beam_options)
 
     def settings(self) -> dict[str, Any]:
         return score_settings(self.model_dir, self.metadata, self.dataset, self.options)
 
     def build(self, pipeline: Any, output_prefix: str) -> None:
         """Add the scoring transforms to ``pipeline``, writing ``output_prefix-*.parquet``."""
-        _beam()
         from sessionrec_tf.export import beam_transforms as bt
 
         opts = self.options
@@ -112,10 +96,6 @@ class BeamScorer:
     def run(self, output: str | Path, log: Callable[[str], None] | None = None
             ) -> dict[str, Any]:
         """Score into the directory ``output``; returns the summary it records."""
-        beam = _beam()
-        from apache_beam.metrics.metric import MetricsFilter
-        from apache_beam.options.pipeline_options import PipelineOptions
-
         from sessionrec_tf.export.beam_transforms import NAMESPACE
 
         say = log or (lambda _m: None)
@@ -137,17 +117,9 @@ class BeamScorer:
         tmp.mkdir(parents=True)
         try:
             t0 = time.time()
-            # as command-line flags, so that Beam parses each option's type
-            flags = [f"--{key}={value}" for key, value in self.beam_options.items()]
-            pipeline = beam.Pipeline(options=PipelineOptions(flags))
+            pipeline = make_pipeline(self.beam_options)
             self.build(pipeline, str(tmp / "part"))
-            result = pipeline.run()
-            result.wait_until_finish()
-            counts = {}
-            for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))[
-                    "counters"]:
-                value = c.committed if c.committed is not None else c.attempted
-                counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + int(value)
+            counts = counters(run_pipeline(pipeline), NAMESPACE)
             summary = {"settings": self.settings(), "runner": self.beam_options["runner"],
                        "users": counts.get("users", 0), "rows": counts.get("rows", 0),
                        "skipped_users": counts.get("users_without_history", 0),

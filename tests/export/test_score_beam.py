@@ -19,11 +19,8 @@ from sessionrec_tf.export import BatchScorer, ScoreOptions
 pytest.importorskip("apache_beam", reason="the beam extra is not installed "
                                           "(pip install -e '.[beam]')")
 
-from sessionrec_tf.export.beam_scorer import (  # noqa: E402
-    SUMMARY,
-    BeamScorer,
-    parse_beam_options,
-)
+from sessionrec_tf.beam_support import parse_beam_options  # noqa: E402
+from sessionrec_tf.export.beam_scorer import SUMMARY, BeamScorer  # noqa: E402
 
 
 def _frame(directory) -> pd.DataFrame:
