@@ -100,6 +100,9 @@ def main() -> None:
         steps.append(("score all test users (exact, Beam DirectRunner)", [
             *cli, "score", "--model", str(export / "1"), "--data", str(data), "--output",
             str(work / "recs_beam"), "--runner", "beam"], work / "recs_beam" / "_beam_score.json"))
+        steps.append(("prepare (Beam DirectRunner)", [
+            *steps[0][1][:-3], "--output", str(work / "data_beam"), "--runner", "beam",
+            "--quiet"], work / "data_beam" / "dataset.json"))
     for name, cmd, output in steps:
         if name in done and output.exists():
             print(f"{name}: done earlier ({done[name]['seconds']:.0f} s)")
@@ -113,6 +116,9 @@ def main() -> None:
 
     info = json.loads((data / "dataset.json").read_text())
     counts = info["counts"]
+    same = ""
+    if (work / "data_beam" / "dataset.json").exists():
+        same = " " + _same_as_pandas(data, work / "data_beam")
     metrics = json.loads((run / "metrics.json").read_text())
     rows = ["| step | wall time | peak RSS | command |", "|---|---|---|---|"]
     rows += [f"| {n} | {d['seconds']:.0f} s | {d['peak_rss_gib']:.2f} GiB | `{d['command']}` |"
@@ -124,13 +130,31 @@ def main() -> None:
             f"length {counts['avg_session_length']:.1f}). Each step is one `sessionrec` "
             "process; peak RSS is that process's maximum resident set. Threads per process: "
             f"{args.threads or 'TensorFlow default'}. Test metrics after one epoch: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in sorted(flat.items())) + ".")
+            + ", ".join(f"{k} {v:.4f}" for k, v in sorted(flat.items())) + "." + same)
     title = f"The whole path at RecFlow scale ({size})"
     if args.output:
         from sessionrec_tf.files import atomic_write_text
 
         atomic_write_text(Path(args.output), f"# {title}\n\n{body}\n")
     publish(title, body, args.no_record)
+
+
+def _same_as_pandas(local: Path, beam: Path) -> str:
+    """Check the Beam preparation's output against the pandas one (counts, vocabularies,
+    splits, removals); the record-for-record comparison is in tests/data/test_prepare_beam."""
+    a, b = (json.loads((d / "dataset.json").read_text()) for d in (local, beam))
+    for key in ("counts", "vocab", "vocab_fingerprint", "temporal_split_time", "shards"):
+        if a[key] != b[key]:
+            raise SystemExit(f"error: the Beam preparation differs from pandas in {key}: "
+                             f"{a[key]} vs {b[key]}")
+    for name in ("splits.json",):
+        if (local / name).read_text() != (beam / name).read_text():
+            raise SystemExit(f"error: the Beam preparation's {name} differs from pandas'")
+    ra, rb = (json.loads((d / "data_report.json").read_text()) for d in (local, beam))
+    if ra["steps"] != rb["steps"] or ra["removals"] != rb["removals"]:
+        raise SystemExit("error: the Beam preparation's data report differs from pandas'")
+    return ("The Beam preparation's output equals the pandas one in counts, vocabularies "
+            "(fingerprint), split time and summary, and every step and removal of the report.")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
