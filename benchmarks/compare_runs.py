@@ -4,7 +4,10 @@
         --runs 'x4 + 2uv=results/X/runs/partial x4 + 2 user vectors/loso' --versus HSTU+ \\
         --title '...' [--note '...']
 
-Each ``--runs LABEL=DIR`` names a directory of ``seed<k>`` runs (or one run). For every run,
+Each ``--runs LABEL=DIR`` names a directory of ``seed<k>`` runs (or one run); each
+``--table-runs LABEL=FILE.json:CELL`` takes the cell's per-seed records from an experiment's
+result file (e.g. ``benchmarks/results/X/table2.json``: runs whose directories are gone; the
+protocol is ``--protocol``, default loso). For every run,
 the test metrics its experiment already recorded (``metrics.json``, evaluation
 ``<protocol>/test/exact``) are read; nothing is trained and no split is read again. The table
 shows mean ± std over seeds per metric, and with ``--versus`` the paired per-seed gaps (mean ±
@@ -46,6 +49,13 @@ def seed_runs(directory: Path) -> dict[int, Path]:
     return seeds or ({0: directory} if (directory / "metrics.json").exists() else {})
 
 
+def table_records(path: Path, cell: str, protocol: str) -> dict[int, dict[str, float]]:
+    """``{seed: test metrics}`` of ``cell`` under ``protocol`` in an experiment's result JSON."""
+    records = json.loads(path.read_text())["records"]
+    return {int(r["seed"]): r["metrics"] for r in records
+            if r["cell"] == cell and r["protocol"] == protocol and r["metrics"]}
+
+
 def table(groups: dict[str, dict[int, dict[str, float]]], versus: str | None,
           shown: tuple[tuple[str, str], ...]) -> str:
     head = "| runs | seeds | " + " | ".join(name for name, _ in shown)
@@ -76,6 +86,8 @@ def main() -> None:
     smoke = add_smoke(p)
     p.add_argument("--runs", action="append", default=[], metavar="LABEL=DIR",
                    required=not smoke, help="a label and a directory of seed<k> runs")
+    p.add_argument("--table-runs", action="append", default=[], metavar="LABEL=FILE.json:CELL",
+                   help="a label and a cell of an experiment's result file (its records)")
     p.add_argument("--versus", help="the label the others' paired gaps are measured against")
     p.add_argument("--protocol", help="evaluation protocol to read (default: each run's own)")
     p.add_argument("--title", required=not smoke)
@@ -102,6 +114,16 @@ def main() -> None:
                 missing.append(str(run))
             else:
                 groups.setdefault(label, {})[seed] = metrics
+    for item in args.table_runs:
+        label, sep, rest = item.partition("=")
+        path, colon, cell = rest.rpartition(":")
+        if not sep or not colon:
+            p.error(f"--table-runs expects LABEL=FILE.json:CELL, got {item!r}")
+        found = table_records(Path(path), cell, args.protocol or "loso")
+        if not found:
+            p.error(f"--table-runs {item!r}: no {args.protocol or 'loso'} record of cell "
+                    f"{cell!r} in {path}")
+        groups[label] = found
     if args.versus and args.versus not in groups:
         p.error(f"--versus {args.versus!r} has no finished run; labels: {list(groups)}")
     if not groups:
@@ -111,7 +133,7 @@ def main() -> None:
         body += "\n\nNot finished (no recorded test metrics), left out: " + ", ".join(
             f"`{m}`" for m in missing)
     body += "\n\nRuns: " + "; ".join(f"{item.partition('=')[0]}: `{item.partition('=')[2]}`"
-                                     for item in args.runs)
+                                     for item in [*args.runs, *args.table_runs])
     body += ("\n\nTest metrics as each run's experiment recorded them (exact top-K, seen "
              "positives excluded); nothing re-evaluated." + (f" {args.note}" if args.note
                                                               else ""))
