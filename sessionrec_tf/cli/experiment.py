@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scaling-users", type=int, nargs="+", metavar="N",
                    help=f"{_only('scaling_users')}: simulated users per dataset size "
                         "(default: the budget's sizes)")
+    p.add_argument("--session-lengths", type=float, nargs="+", metavar="M",
+                   help=f"{_only('session_lengths')}: mean session lengths to time "
+                        "(default: 5 10 23 50)")
     p.add_argument("--data-knob", metavar="KNOB=V1,V2,...",
                    help=f"{_only('data_knob')}: the simulator knob to vary and its values, "
                         "e.g. mean_session_length=1,2,5,10,23 (equal interactions per user), "
@@ -97,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         parts=tuple(args.parts) if args.parts else None,
         scaling_users=tuple(args.scaling_users) if args.scaling_users else None,
         data_knob=args.data_knob, session_overrides=tuple(args.session_set),
-        base_size=args.base_size, interactions_per_user=args.interactions_per_user)
+        base_size=args.base_size, interactions_per_user=args.interactions_per_user,
+        session_lengths=tuple(args.session_lengths) if args.session_lengths else None)
     try:  # refuse a bad request before loading the data or training anything
         check_request(args.name, request, label)
     except ValueError as err:

@@ -42,6 +42,7 @@ class ExperimentRequest:
     session_overrides: tuple[str, ...] = ()
     base_size: str | None = None
     interactions_per_user: float | None = None
+    session_lengths: tuple[float, ...] | None = None
 
 
 COMMON = ("output", "data", "seeds", "budget", "ks", "overrides")
@@ -94,6 +95,9 @@ def _ablation(r: ExperimentRequest) -> Any:
 def _efficiency(r: ExperimentRequest) -> Any:
     from sessionrec_tf.experiments.efficiency import efficiency
 
+    if r.session_lengths:
+        return efficiency(r.output, r.budget, session_lengths=r.session_lengths,
+                          overrides=r.overrides)
     return efficiency(r.output, r.budget, overrides=r.overrides)
 
 
@@ -128,7 +132,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("alpha", _alpha, True, (), "rank-loss weight sweep"),
     Experiment("ablation", _ablation, True, ("cells",),
                "SessionRec-HSTU's options beyond the paper, on and off"),
-    Experiment("efficiency", _efficiency, False, (), "training cost per session length"),
+    Experiment("efficiency", _efficiency, False, ("session_lengths",),
+               "training cost per session length"),
     Experiment("scaling", _scaling, False, ("scaling_users",), "quality vs dataset size"),
     Experiment("paradigm_map", _paradigm_map, False,
                ("data_knob", "session_overrides", "base_size", "interactions_per_user"),

@@ -237,6 +237,24 @@ def test_cli_scaling_users_reach_the_experiment(tmp_path, monkeypatch, capsys):
     assert seen["sizes"] is None  # the budget's sizes
 
 
+def test_cli_session_lengths_reach_the_efficiency_experiment(tmp_path, monkeypatch):
+    import importlib
+
+    from sessionrec_tf.cli import main
+
+    efficiency_module = importlib.import_module("sessionrec_tf.experiments.efficiency")
+    seen = {}
+    monkeypatch.setattr(efficiency_module, "efficiency", lambda *a, **kw: seen.update(kw))
+    assert main(["experiment", "efficiency", "--output", str(tmp_path), "--budget", "smoke",
+                 "--session-lengths", "5", "50"]) == 0
+    assert seen["session_lengths"] == (5.0, 50.0)
+    seen.clear()
+    main(["experiment", "efficiency", "--output", str(tmp_path), "--budget", "smoke"])
+    assert "session_lengths" not in seen  # the experiment's own default lengths
+    assert main(["experiment", "scaling", "--output", str(tmp_path), "--budget", "smoke",
+                 "--session-lengths", "5"]) == 2  # efficiency only
+
+
 def test_table2_on_a_subset_of_its_models(tiny_dataset, tmp_path):
     payload = table2(tiny_dataset, tmp_path, seeds=1, budget=SMOKE, ks=KS, protocols=("loso",),
                      cells=["SessionRec-HSTU", "HSTU+"])
