@@ -198,12 +198,15 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
             return items
         return tf.ragged.boolean_mask(items, tf.equal(self.fields["label"].merge_dims(1, 2), 1))
 
-    def random_session_cut(self, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def random_session_cut(self, seed: tf.Tensor, offset: tf.Tensor | int = 0
+                           ) -> tuple[tf.Tensor, tf.Tensor]:
         """A random cut inside one session of each user, with a positive after it.
 
         The candidates of user ``b`` are the flat history positions ``c`` that are not the
         first interaction of their session and have a positive at ``c`` or later in the same
         session; one is drawn uniformly (stateless, from ``seed``, a ``[2]`` int64 tensor).
+        User ``b`` uses uniform number ``offset + b`` of the seed's stream: a replica holding
+        rows ``[offset, offset + B)`` of a global batch draws what one device draws for them.
 
         Returns:
           ``cut`` ``[B]`` int64: the drawn position in the user's flat history, ``-1`` for a
@@ -224,8 +227,10 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         count = tf.math.unsorted_segment_sum(as_int, lay.inter_user, lay.num_users)
         rank = tf.cumsum(as_int, exclusive=True) - tf.gather(
             tf.cumsum(count, exclusive=True), lay.inter_user)
-        u = tf.random.stateless_uniform(tf.reshape(lay.num_users, [1]), seed,
-                                        dtype=tf.float64)
+        offset = tf.cast(offset, tf.int64)
+        # a stateless stream's first n numbers do not depend on its length (Philox counters)
+        u = tf.random.stateless_uniform(tf.reshape(offset + lay.num_users, [1]), seed,
+                                        dtype=tf.float64)[offset:]
         pick = tf.minimum(tf.cast(tf.floor(u * tf.cast(count, tf.float64)), tf.int64),
                           tf.maximum(count - 1, 0))
         chosen = tf.logical_and(candidate, tf.equal(rank, tf.gather(pick, lay.inter_user)))

@@ -29,7 +29,7 @@ from sessionrec_tf.metrics.catalog import CatalogRanking
 from sessionrec_tf.models.views import ItemView, SessionView
 from sessionrec_tf.retrieval.exact import ExactTopK
 from sessionrec_tf.sse.bucketing import encode_in_length_buckets
-from sessionrec_tf.tasks.distribute import global_sum, replica_share
+from sessionrec_tf.tasks.distribute import global_sum, replica_offset, replica_share
 from sessionrec_tf.tasks.rank import SessionRank
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
 from sessionrec_tf.tasks.targets import (
@@ -244,8 +244,9 @@ class SessionRec(tfrs.Model):
                              training: bool) -> tf.Tensor:
         """Loss of one cut per user (``seed``): each query is the state :meth:`call` gives for
         the history up to its cut."""
-        inputs, targets = partial_session_queries(
-            SessionBatch.from_dict(seq, self.view.keys), seed)
+        batch = SessionBatch.from_dict(seq, self.view.keys)
+        offset = replica_offset(batch.layout.num_users) if training else 0
+        inputs, targets = partial_session_queries(batch, seed, offset)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training)
         queries = _last_state(states, mask)  # [G, d]: group g is query g

@@ -45,3 +45,19 @@ def replica_share(value: tf.Tensor) -> tf.Tensor:
     the summed gradient counts it once."""
     ctx = _replicas()
     return value if ctx is None else value / float(ctx.num_replicas_in_sync)
+
+
+def replica_offset(count: tf.Tensor) -> tf.Tensor:
+    """The number of rows (``count`` per replica) held by the replicas before this one: this
+    replica's first row in the global batch (0 outside a strategy). Replica ``r`` holds the
+    global batch's rows after those of replicas ``0..r-1`` (one input pipeline feeding its
+    replicas in order; several workers sharding users, ``train.input_sharding: users``)."""
+    ctx = _replicas()
+    count = tf.cast(count, tf.int64)
+    if ctx is None:
+        return tf.zeros([], tf.int64)
+    replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
+    n = ctx.num_replicas_in_sync
+    counts = ctx.all_reduce(tf.distribute.ReduceOp.SUM,
+                            tf.one_hot(replica, n, dtype=tf.int64) * count)
+    return tf.reduce_sum(tf.where(tf.range(n, dtype=tf.int64) < replica, counts, 0))

@@ -84,7 +84,7 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     )
 
 
-def partial_session_queries(seq: SessionBatch, seed: tf.Tensor
+def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0
                             ) -> tuple[SessionBatch, TargetRows]:
     """One extra training query per user: the history up to a random cut INSIDE a session.
 
@@ -97,13 +97,15 @@ def partial_session_queries(seq: SessionBatch, seed: tf.Tensor
     Args:
       seq: the batch ``[B, S, I]`` in the session view.
       seed: ``[2]`` int64 stateless seed of the cuts.
+      offset: the batch's first row in the global batch (under tf.distribute: the rows of
+        the replicas before this one), so that the cuts do not depend on the replicas.
 
     Returns:
       The query inputs ``[G, S', I]`` (only the G users that have a cut, in batch order) and
       their :class:`TargetRows` (group ``g`` = query ``g``).
     """
     items, labels = seq["item_id"], seq["label"]
-    cut, rest = seq.random_session_cut(seed)
+    cut, rest = seq.random_session_cut(seed, offset)
     has = cut >= 0
     inputs = SessionBatch(seq.fields).select_users(has).take_prefix(tf.boolean_mask(cut, has))
     inter_user = seq.layout.inter_user
