@@ -18,8 +18,8 @@ from sessionrec_tf.sse import make_sse
 from sessionrec_tf.sse.bucketing import length_bucket_bounds
 from sessionrec_tf.tasks import NextSessionRetrieval, SessionRank, Similarity, make_sampler
 
-MODEL_NAMES = ("sessionrec_hstu", "sessionrec_transformer", "sessionrec_gru", "hstu",
-               "hstu_plus", "sasrec", "sasrec_plus", "gru4rec")
+MODEL_NAMES = ("sessionrec_hstu", "sessionrec_hstu_paper", "sessionrec_transformer",
+               "sessionrec_gru", "hstu", "hstu_plus", "sasrec", "sasrec_plus", "gru4rec")
 
 
 def build_model(config: ExperimentConfig, dataset: PreparedDataset,

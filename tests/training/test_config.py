@@ -27,6 +27,16 @@ def test_shipped_configs_build(name, tiny_dataset):
     assert model.view.paradigm == config.model.paradigm
 
 
+def test_the_paper_config_differs_from_the_shipped_one_only_in_the_chosen_options():
+    shipped = load_config("sessionrec_hstu").to_dict()
+    paper = load_config("sessionrec_hstu_paper").to_dict()
+    diff = {(sec, k): (paper[sec][k], shipped[sec][k]) for sec in shipped
+            if isinstance(shipped[sec], dict) for k in shipped[sec]
+            if shipped[sec][k] != paper[sec][k]}
+    assert diff == {("model", "user_vectors"): (1, 2), ("task", "prefix_weight"): (0.0, 1.0),
+                    ("task", "prefix_queries"): (1, 4)}
+
+
 def test_paper_defaults():
     c = ExperimentConfig()
     assert (c.train.batch_size, c.train.learning_rate, c.model.dropout) == (64, 0.001, 0.2)
