@@ -116,7 +116,8 @@ def export_untrained(data, work: Path, index: str, buckets: bool = True,  # noqa
     base = (work / f"export_100k_{index}{'' if buckets else '_nobuckets'}"
             f"{'' if token_tables else '_notables'}")
     shutil.rmtree(base, ignore_errors=True)
-    config = load_config("sessionrec_hstu", [f"model.sse_length_buckets={str(buckets).lower()}"])
+    config = load_config("sessionrec_hstu_paper",
+                         [f"model.sse_length_buckets={str(buckets).lower()}"])
     tf.keras.utils.set_random_seed(0)
     model = build_model(config, data)
     build_with_dummy_batch(model)
@@ -150,7 +151,7 @@ def bench_latency(work: Path) -> tuple[str, str]:
         rows.append((f"{what}: batch of 64 such users, {REPS[3]} requests",
                      *(c[1] for c in cells)))
     body = (f"Catalog: {data.num_items - 2:,} items (simulator, `sessionrec prepare "
-            f"{' '.join(PREPARE_100K)}`); model: `sessionrec_hstu` built from its config, "
+            f"{' '.join(PREPARE_100K)}`); model: `sessionrec_hstu_paper` built from its config, "
             "untrained (latency does not depend on the weights); requests built in "
             "process and sent to the loaded SavedModel's `serving_default`. Each measure "
             "is taken for each export variant (`model.sse_length_buckets` off/on, export "
@@ -194,12 +195,12 @@ def trained_recflow(work: Path):  # noqa: ANN201
         from sessionrec_tf.training.run import build_with_dummy_batch
 
         tf.keras.utils.set_random_seed(0)
-        model = build_model(load_config("sessionrec_hstu", SMOKE_MODEL), data)
+        model = build_model(load_config("sessionrec_hstu_paper", SMOKE_MODEL), data)
         build_with_dummy_batch(model)
         return model, data
     run_dir = work / "run_recflow_hstu"
     if not (run_dir / "best" / "weights.index").exists():
-        cmd = ["train", "--data", str(data.path), "--config", "sessionrec_hstu", "--output",
+        cmd = ["train", "--data", str(data.path), "--config", "sessionrec_hstu_paper", "--output",
                str(run_dir), "--verbose", "2"]
         for item in TRAIN_RECFLOW:
             cmd += ["--set", item]
@@ -287,7 +288,8 @@ def bench_scann(work: Path, num_queries: int) -> tuple[str, str]:
                *rows[0][1:])
     body = (f"Candidates: {n:,} x {candidates.shape[1]} (L2-normalised): the "
             f"{learned.shape[0] - 2:,} items of `sessionrec prepare {' '.join(PREPARE_RECFLOW)}`"
-            f" through the item tower of `sessionrec_hstu` trained {' '.join(TRAIN_RECFLOW)}, "
+            f" through the item tower of `sessionrec_hstu_paper` trained "
+            f"{' '.join(TRAIN_RECFLOW)}, "
             f"plus {cold.shape[0]:,} cold-start rows (the same tower on never-trained item-id "
             f"rows, categories drawn with the catalog's frequencies). Queries: "
             f"{len(queries):,} test users' embeddings, batches of 64, no seen-item exclusion. "

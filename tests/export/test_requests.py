@@ -149,5 +149,6 @@ def test_long_history_truncated_to_recent_sessions(tiny_export, stock):
 def test_empty_batch(tiny_export, stock):
     req = _request(tiny_export, [])
     out = _call(stock, req)
-    assert out["user_embedding"].shape == (0, 16)
+    vectors = tiny_export.metadata.get("user_vectors", 1)
+    assert out["user_embedding"].shape == ((0, 16) if vectors == 1 else (0, vectors, 16))
     assert out["top_k_ids"].shape == (0, tiny_export.metadata["k"])
