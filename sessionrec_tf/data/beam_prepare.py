@@ -32,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +49,7 @@ from sessionrec_tf.beam_support import (
     run_pipeline,
 )
 from sessionrec_tf.data import splits as splits_mod
+from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.filters import RULES, empty_error, report_filters
 from sessionrec_tf.data.prepare import (
     PreparedParts,
@@ -57,6 +59,7 @@ from sessionrec_tf.data.prepare import (
     publish,
 )
 from sessionrec_tf.data.report import DataReport, counts_from_totals
+from sessionrec_tf.data.sessions import DEDUPLICATE_REASON, session_rule
 from sessionrec_tf.data.sources.inputs import FilePart, combine_parts, input_files
 from sessionrec_tf.data.tfrecord import SHARD_PREFIX, SHARD_SUFFIX
 from sessionrec_tf.data.vocab import Vocabulary
@@ -241,8 +244,6 @@ class BeamPreparation:
             if not any(this_pass.values()):
                 report_filters(report, options, removed, i)
                 return i
-        from sessionrec_tf.data.errors import DataError
-
         raise DataError(f"filters did not reach a fixed point in {options.max_passes} passes")
 
     def _statistics(self, state: int, columns: Sequence[str]) -> tuple[dict[str, int],
@@ -296,7 +297,7 @@ class BeamPreparation:
             return self.options.temporal_split_time
         k, fraction = splits_mod.quantile_position(sessions, self.options.temporal_quantile)
         ranks = [k, min(k + 1, sessions - 1)]
-        passes = iter(range(1, 1000))
+        passes = itertools.count(1)
 
         def histogram(levels: list[Level], lo: float, hi: float, buckets: int) -> np.ndarray:
             counts = np.zeros(buckets, dtype=np.int64)
@@ -350,12 +351,10 @@ class BeamPreparation:
             report = DataReport(source=part.description)
             report.notes["source_info"] = part.info
             report.step("loaded", counts_from_totals(**loaded))
-            report.removed("deduplicate", "exact duplicate row (every column equal)",
-                           changes["deduplicated"])
+            report.removed("deduplicate", DEDUPLICATE_REASON, changes["deduplicated"])
             report.notes["rows_reordered_by_time_sort"] = changes["reordered"]
-            report.notes["session_rule"] = (
-                "log session_id" if part.mapping.session_id is not None
-                else f"gap > {self.options.session_gap_seconds} s")
+            report.notes["session_rule"] = session_rule(part.mapping.session_id is not None,
+                                                        self.options.session_gap_seconds)
             report.step("deduplicated+sessionized", counts_from_totals(**sessionized))
             state = self._filters(report)
             features = tuple(f.name for f in part.mapping.features)

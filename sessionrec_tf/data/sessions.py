@@ -15,6 +15,12 @@ from sessionrec_tf.data.layout import FrameLayout
 from sessionrec_tf.data.report import DataReport
 
 DEFAULT_GAP_SECONDS = 30 * 60
+DEDUPLICATE_REASON = "exact duplicate row (every column equal)"
+
+
+def session_rule(has_session_id: bool, gap_seconds: float) -> str:
+    """How sessions were cut, as the data report says it."""
+    return "log session_id" if has_session_id else f"gap > {gap_seconds} s"
 
 
 def drop_exact_duplicates(df: pd.DataFrame, report: DataReport | None = None) -> pd.DataFrame:
@@ -22,7 +28,7 @@ def drop_exact_duplicates(df: pd.DataFrame, report: DataReport | None = None) ->
     cols = [c for c in df.columns if c != "_row"]
     dup = df.duplicated(subset=cols, keep="first").to_numpy()
     if report is not None:
-        report.removed("deduplicate", "exact duplicate row (every column equal)", int(dup.sum()))
+        report.removed("deduplicate", DEDUPLICATE_REASON, int(dup.sum()))
     return df.loc[~dup].reset_index(drop=True) if dup.any() else df
 
 
@@ -97,7 +103,5 @@ def sessionize(
     df = sort_by_user_time(df, report)
     df = assign_sessions(df, gap_seconds)
     if report is not None:
-        report.notes["session_rule"] = (
-            "log session_id" if "session_id" in df.columns else f"gap > {gap_seconds} s"
-        )
+        report.notes["session_rule"] = session_rule("session_id" in df.columns, gap_seconds)
     return df

@@ -65,9 +65,10 @@ def test_fit_evaluate_and_user_tower(tiny_dataset):
         assert 0.0 <= result[f"ndcg@{k}"] <= 1.0
     batch = next(iter(read_dataset(tiny_dataset, "test", batch_size=5, deterministic=True)))
     users = model(batch)
-    assert users.shape == (5, 16)
-    # cosine similarity (l2_normalize): unit-norm user embeddings
-    np.testing.assert_allclose(tf.norm(users, axis=1).numpy(), 1.0, rtol=1e-5)
+    # the shipped config gives each user several vectors: [batch, user_vectors, d]
+    assert config.model.user_vectors == 2 and users.shape == (5, 2, 16)
+    # cosine similarity (l2_normalize): every user vector has unit norm
+    np.testing.assert_allclose(tf.norm(users, axis=-1).numpy(), 1.0, rtol=1e-5)
     assert model.candidate_embeddings().shape == (tiny_dataset.num_items, 16)
 
 
