@@ -119,7 +119,8 @@ def old_tree_note(tree: Path | None, unit: str) -> str:
 SMOKE = "--smoke" in sys.argv[1:]
 # a tiny model for smoke runs (the experiments' "smoke" budget, without its epoch count)
 SMOKE_MODEL = ["model.embedding_dim=16", "model.num_layers=1", "task.num_negatives=16",
-               "train.batch_size=32", "train.eval_batch_size=64"]
+               "train.batch_size=32", "train.eval_batch_size=64", "task.prefix_weight=0.0",
+               "model.user_vectors=1"]
 
 
 def add_smoke(p: Any) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, TINY_MODEL
+from conftest import REPO, SHIPPED_OPTIONS, TINY_MODEL
 
 from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data import DataError, PrepareOptions, prepare_dataset, read_dataset
@@ -50,7 +50,7 @@ def _weights(model: tf.keras.Model) -> list[np.ndarray]:
 
 
 def test_fit_evaluate_and_user_tower(tiny_dataset):
-    config = load_config("sessionrec_hstu", TINY_MODEL)
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, *SHIPPED_OPTIONS])
     tf.keras.utils.set_random_seed(0)
     model = compile_model(build_model(config, tiny_dataset), config)
     train = read_dataset(tiny_dataset, "train", batch_size=32)
@@ -73,10 +73,10 @@ def test_fit_evaluate_and_user_tower(tiny_dataset):
 
 
 def _train(data, run_dir: Path, epochs: int, extra: list[str] | None = None) -> Trainer:
-    config = load_config("sessionrec_hstu", [*TINY_MODEL, f"train.epochs={epochs}",
-                                             "train.deterministic=true",
-                                             "train.early_stopping_patience=10",
-                                             *(extra or [])])
+    # the shipped options: resumed runs must also repeat the partial-session cuts
+    config = load_config("sessionrec_hstu", [
+        *TINY_MODEL, *SHIPPED_OPTIONS, f"train.epochs={epochs}", "train.deterministic=true",
+        "train.early_stopping_patience=10", *(extra or [])])
     trainer = Trainer(config, data, run_dir, verbose=0, log=lambda _m: None)
     trainer.run()
     return trainer
