@@ -48,7 +48,7 @@ def tiny_dataset(tmp_path_factory):
 TINY_MODEL = [
     "model.embedding_dim=16", "model.num_layers=1", "model.max_len=20", "model.dropout=0.1",
     "task.num_negatives=16", "train.batch_size=32", "train.eval_batch_size=64",
-    "task.prefix_weight=0.0", "model.user_vectors=1",
+    "task.prefix_weight=0.0", "task.prefix_queries=1", "model.user_vectors=1",
 ]
 SHIPPED_OPTIONS = ["task.prefix_weight=1.0", "model.user_vectors=2"]
 

@@ -72,6 +72,10 @@ def test_fit_evaluate_and_user_tower(tiny_dataset):
     assert model.candidate_embeddings().shape == (tiny_dataset.num_items, 16)
 
 
+# the paper's training, for tests of the run directory only (no partial-session draw to trace)
+PAPER = ["task.prefix_weight=0.0", "model.user_vectors=1"]
+
+
 def _train(data, run_dir: Path, epochs: int, extra: list[str] | None = None) -> Trainer:
     # the shipped options: resumed runs must also repeat the partial-session cuts
     config = load_config("sessionrec_hstu", [
@@ -123,7 +127,8 @@ def test_run_directory_and_bad_inputs(tiny_dataset, tmp_path):
     batch = next(iter(read_dataset(tiny_dataset, "test", batch_size=4, deterministic=True)))
     np.testing.assert_allclose(model(batch).numpy(), trainer.model(batch).numpy(), atol=1e-6)
     # a different config in the same run directory is refused
-    config = load_config("sessionrec_hstu", [*TINY_MODEL, "train.deterministic=true",
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, *SHIPPED_OPTIONS,
+                                             "train.deterministic=true",
                                              "train.early_stopping_patience=10",
                                              "model.sse=gru"])
     with pytest.raises(DataError, match=r"different config \(differs in \['model.sse'\]\)"):
@@ -331,13 +336,13 @@ def test_a_run_that_failed_before_its_first_checkpoint_does_not_block_the_fix(
     (another config) starts it again instead of refusing "a run with a different config"."""
     _kill_once(monkeypatch, "validate", lambda: True)
     with pytest.raises(_Killed):
-        _train(tiny_dataset, tmp_path / "r", 1, ["model.sse=gru"])
+        _train(tiny_dataset, tmp_path / "r", 1, ["model.sse=gru", *PAPER])
     assert not (tmp_path / "r").exists()
     monkeypatch.undo()
     config = load_config("sessionrec_hstu", [*TINY_MODEL, "model.sse=gru"])
     Trainer(config, tiny_dataset, tmp_path / "r", verbose=0, log=lambda _m: None)
     assert (tmp_path / "r" / "run.json").exists()
-    _train(tiny_dataset, tmp_path / "r", 1)
+    _train(tiny_dataset, tmp_path / "r", 1, PAPER)
     assert load_config(tmp_path / "r" / "config.yaml").model.sse == "hstu"
     # a run that did commit an epoch is still protected
     with pytest.raises(DataError, match="different config"):
