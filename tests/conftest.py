@@ -45,12 +45,13 @@ def tiny_dataset(tmp_path_factory):
 # size costs more than the training (the first epoch: 8 s for the paper config, 15 s with
 # one draw, 38 s with the shipped 4). Tests of the shipped options add SHIPPED_OPTIONS (one
 # draw: the draws share one code path) or set them explicitly.
+PAPER_OPTIONS = ["task.prefix_weight=0.0", "model.user_vectors=1"]
+SHIPPED_OPTIONS = ["task.prefix_weight=1.0", "model.user_vectors=2"]
 TINY_MODEL = [
     "model.embedding_dim=16", "model.num_layers=1", "model.max_len=20", "model.dropout=0.1",
     "task.num_negatives=16", "train.batch_size=32", "train.eval_batch_size=64",
-    "task.prefix_weight=0.0", "task.prefix_queries=1", "model.user_vectors=1",
+    "task.prefix_queries=1", *PAPER_OPTIONS,
 ]
-SHIPPED_OPTIONS = ["task.prefix_weight=1.0", "model.user_vectors=2"]
 
 
 # Directories whose tests train, export, run the CLI corpus or start processes: marked slow.

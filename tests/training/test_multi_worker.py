@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import PAPER_OPTIONS, REPO
 
 # tiny sizes; the shipped options with one partial-session draw (each draw is one more encoder
 # copy to trace in every worker)
@@ -133,7 +133,7 @@ def test_two_workers_equal_one_process(tiny_dataset, tmp_path, cluster_slot):
 def test_killed_worker_resumes_when_both_restart(tiny_dataset, tmp_path, cluster_slot):
     # the resume machinery: the paper's training (no partial-session draws to trace)
     overrides = [*OVERRIDES, "train.epochs=3", "train.checkpoint_every_steps=2",
-                 "task.prefix_weight=0.0", "model.user_vectors=1"]
+                 *PAPER_OPTIONS]
     run_dir, logs = tmp_path / "run", tmp_path / "logs"
     logs.mkdir()
     procs = _start_workers(tiny_dataset.path, run_dir, overrides, logs)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, SHIPPED_OPTIONS, TINY_MODEL
+from conftest import PAPER_OPTIONS, REPO, SHIPPED_OPTIONS, TINY_MODEL
 
 from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data import DataError, PrepareOptions, prepare_dataset, read_dataset
@@ -70,10 +70,6 @@ def test_fit_evaluate_and_user_tower(tiny_dataset):
     # cosine similarity (l2_normalize): every user vector has unit norm
     np.testing.assert_allclose(tf.norm(users, axis=-1).numpy(), 1.0, rtol=1e-5)
     assert model.candidate_embeddings().shape == (tiny_dataset.num_items, 16)
-
-
-# the paper's training, for tests of the run directory only (no partial-session draw to trace)
-PAPER = ["task.prefix_weight=0.0", "model.user_vectors=1"]
 
 
 def _train(data, run_dir: Path, epochs: int, extra: list[str] | None = None) -> Trainer:
@@ -336,13 +332,13 @@ def test_a_run_that_failed_before_its_first_checkpoint_does_not_block_the_fix(
     (another config) starts it again instead of refusing "a run with a different config"."""
     _kill_once(monkeypatch, "validate", lambda: True)
     with pytest.raises(_Killed):
-        _train(tiny_dataset, tmp_path / "r", 1, ["model.sse=gru", *PAPER])
+        _train(tiny_dataset, tmp_path / "r", 1, ["model.sse=gru", *PAPER_OPTIONS])
     assert not (tmp_path / "r").exists()
     monkeypatch.undo()
     config = load_config("sessionrec_hstu", [*TINY_MODEL, "model.sse=gru"])
     Trainer(config, tiny_dataset, tmp_path / "r", verbose=0, log=lambda _m: None)
     assert (tmp_path / "r" / "run.json").exists()
-    _train(tiny_dataset, tmp_path / "r", 1, PAPER)
+    _train(tiny_dataset, tmp_path / "r", 1, PAPER_OPTIONS)
     assert load_config(tmp_path / "r" / "config.yaml").model.sse == "hstu"
     # a run that did commit an epoch is still protected
     with pytest.raises(DataError, match="different config"):
