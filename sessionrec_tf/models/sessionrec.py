@@ -15,6 +15,7 @@ the epoch (a batch where every user is like that has loss 0, not NaN).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 
 import tensorflow as tf
@@ -26,6 +27,7 @@ from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.layers.interests import UserVectors
 from sessionrec_tf.metrics.catalog import CatalogRanking
+from sessionrec_tf.models.gradient_registry import released_custom_gradients
 from sessionrec_tf.models.views import ItemView, SessionView
 from sessionrec_tf.retrieval.exact import ExactTopK
 from sessionrec_tf.sse.bucketing import encode_in_length_buckets
@@ -173,8 +175,11 @@ class SessionRec(tfrs.Model):
         Embedded with the task's similarity (L2-normalised when the task uses cosine), so
         ``user @ candidate_embeddings()^T`` ranks the catalog. A user with no history gets 0.
         """
-        states, mask, _ = self.encode(batch, training=training)
-        return self.retrieval.similarity.embed(_last_state(states, mask))
+        # inference traces (serving, evaluation) are freed with their functions; a training
+        # forward keeps its custom gradients until its step has built the backward pass
+        with contextlib.nullcontext() if training else released_custom_gradients():
+            states, mask, _ = self.encode(batch, training=training)
+            return self.retrieval.similarity.embed(_last_state(states, mask))
 
     # ------------------------------------------------------------------ item tower
     def candidates(self, item_ids: tf.Tensor) -> tf.Tensor:
@@ -264,6 +269,9 @@ class SessionRec(tfrs.Model):
             loss = loss + self.alpha * rank(queries, targets, candidates, training=training)
         return loss
 
+    # Each traced step is freed with its function (models/gradient_registry.py); the train
+    # step builds its gradients inside the decorated body.
+    @released_custom_gradients()
     def train_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """One optimiser step; reports the loss terms, not the (evaluation-only) rankings."""
         with tf.GradientTape() as tape:
@@ -275,6 +283,7 @@ class SessionRec(tfrs.Model):
         metrics["loss"] = global_sum(loss)
         return metrics
 
+    @released_custom_gradients()
     def test_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """Loss on the batch's own sequences, plus full-catalog Recall/NDCG@K on targets.
 

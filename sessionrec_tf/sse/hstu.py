@@ -37,21 +37,16 @@ def gather_dense_grad(table: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
     The bias tables are tiny (<= 2 max_len entries) but are read at every one of the
     ``B * L * L`` attention positions; the default sparse gradient would make the optimizer
     deduplicate tens of millions of indices (``Unique`` + segment sums) every step.
-
-    The gather reads a reshaped copy of the 1-D table: the gradient of ``Reshape`` turns the
-    gather's ``IndexedSlices`` into a dense ``unsorted_segment_sum``. Not
-    ``tf.custom_gradient``: in graph mode it registers a gradient function in TensorFlow's
-    global registry whose closure holds the traced graph, so every traced training step
-    (each trial of a search, each test) would stay in memory for the life of the process.
     """
-    return tf.gather(tf.reshape(table, [-1]), indices)
 
+    @tf.custom_gradient
+    def lookup(values: tf.Tensor) -> tuple[tf.Tensor, object]:
+        def grad(upstream: tf.Tensor) -> tf.Tensor:
+            return tf.math.unsorted_segment_sum(upstream, indices, tf.shape(values)[0])
 
-def silu(x: tf.Tensor) -> tf.Tensor:
-    """``x * sigmoid(x)``, differentiated by autodiff. Not ``tf.nn.silu``: in graph mode it is
-    a ``tf.custom_gradient`` (see :func:`gather_dense_grad`), which keeps every traced
-    training step alive for the life of the process."""
-    return x * tf.sigmoid(x)
+        return tf.gather(values, indices), grad
+
+    return lookup(tf.convert_to_tensor(table))
 
 
 class RelativeBias(tf.keras.layers.Layer):
@@ -105,7 +100,7 @@ class HSTUBlock(tf.keras.layers.Layer):
         ``scaled_mask`` (= mask / n, float [B, 1, L, L]) so they are computed once."""
         h, dv, dqk = self.num_heads, self.v_dim, self.qk_dim
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
-        uvqk = silu(self.uvqk(self.norm_in(x)))
+        uvqk = tf.nn.silu(self.uvqk(self.norm_in(x)))
         u, v, q, k = tf.split(uvqk, [h * dv, h * dv, h * dqk, h * dqk], axis=-1)
         # [B, L, H*D] -> [B, H, L, D]; batched matmuls (einsum takes a slow path here)
         q = tf.transpose(tf.reshape(q, [batch, length, h, dqk]), [0, 2, 1, 3])
@@ -114,7 +109,7 @@ class HSTUBlock(tf.keras.layers.Layer):
         scores = tf.matmul(q, k, transpose_b=True) + self.bias(timestamps, buckets)[:, None]
         if scaled_mask is None:
             scaled_mask = tf.cast(attn_mask, scores.dtype)[:, None] / float(self.max_len)
-        attn = silu(scores) * scaled_mask
+        attn = tf.nn.silu(scores) * scaled_mask
         av = tf.transpose(tf.matmul(attn, v), [0, 2, 1, 3])
         av = tf.reshape(av, [batch, length, h * dv])
         return x + self.out(self.dropout(u * self.norm_attn(av), training=training))

@@ -964,33 +964,50 @@ def test_dense_gradient_gather_matches_tf_gather():
     np.testing.assert_allclose(g_ours.numpy(), g_ref.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_traced_hstu_training_step_is_freed_with_its_function():
-    """A traced step that differentiates through HSTU is freed with its function. Every
-    ``tf.custom_gradient`` traced in graph mode (``tf.nn.silu`` is one) registers its
-    gradient in TensorFlow's global registry with a closure over the traced graph, so each
-    training in a process (each trial of a search, each test) grew memory by 50-280 MB."""
+def test_traced_hstu_gradient_step_is_freed_when_custom_gradients_are_released():
+    """HSTU's ``tf.custom_gradient`` functions (``tf.nn.silu``, :func:`gather_dense_grad`),
+    traced in graph mode, register gradients whose closures hold the traced graph
+    (tensorflow#97697). A step traced inside :func:`released_custom_gradients` is freed
+    with its function and gives the eager gradients; what was registered before stays."""
     import gc
     import weakref
 
+    from tensorflow.python.framework import ops
+
+    from sessionrec_tf.models.gradient_registry import released_custom_gradients
+
     enc = make_sse("hstu", 8, num_layers=1, num_heads=2, max_len=8, dropout=0.0)
     x, mask, times = tf.constant(tiny_input(0)), tf.constant(MASK), tf.constant(TIMES)
-    enc(x, mask=mask, timestamps=times)  # variables exist before the trace
+
+    def loss() -> tf.Tensor:
+        return tf.reduce_sum(enc(x, mask=mask, timestamps=times) ** 2)
+
+    loss()  # variables exist before the trace
+    with tf.GradientTape() as tape:
+        eager = tape.gradient(loss(), enc.trainable_variables)
+    earlier = tf.function(lambda: tf.nn.silu(x)).get_concrete_function()  # outside: kept
+    registered = set(ops.gradient_registry.list())
 
     def graph_of_one_step() -> weakref.ref:
         @tf.function
         def step() -> list[tf.Tensor]:
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(enc(x, mask=mask, timestamps=times) ** 2)
-            return tape.gradient(loss, enc.trainable_variables)
+            with released_custom_gradients():
+                with tf.GradientTape() as tape:
+                    value = loss()
+                return tape.gradient(value, enc.trainable_variables)
 
         concrete = step.get_concrete_function()
-        grads = concrete()
-        assert all(g is not None and not isinstance(g, tf.IndexedSlices) for g in grads)
+        for got, want in zip(concrete(), eager):
+            np.testing.assert_allclose(tf.convert_to_tensor(got).numpy(),
+                                       tf.convert_to_tensor(want).numpy(),
+                                       rtol=1e-4, atol=1e-6)
         return weakref.ref(concrete.graph)
 
     graph = graph_of_one_step()
     gc.collect()
     assert graph() is None, "the traced graph outlived its function"
+    assert set(ops.gradient_registry.list()) == registered
+    assert earlier is not None
 
 
 @pytest.mark.parametrize("mlp_units", [(6,), ()])
