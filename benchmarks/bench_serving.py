@@ -110,7 +110,7 @@ def export_untrained(data, work: Path, index: str, buckets: bool = True,  # noqa
     from sessionrec_tf.config import load_config
     from sessionrec_tf.export import Exporter, ExportOptions
     from sessionrec_tf.models import build_model
-    from sessionrec_tf.training.run import build_with_dummy_batch
+    from sessionrec_tf.models.builder import build_with_dummy_batch
 
     # exported afresh: the export code may have changed
     base = (work / f"export_100k_{index}{'' if buckets else '_nobuckets'}"
@@ -192,7 +192,7 @@ def trained_recflow(work: Path):  # noqa: ANN201
 
         from sessionrec_tf.config import load_config
         from sessionrec_tf.models import build_model
-        from sessionrec_tf.training.run import build_with_dummy_batch
+        from sessionrec_tf.models.builder import build_with_dummy_batch
 
         tf.keras.utils.set_random_seed(0)
         model = build_model(load_config("sessionrec_hstu_paper", SMOKE_MODEL), data)

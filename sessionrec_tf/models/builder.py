@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -80,7 +81,10 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
                       name=re.sub(r"[^A-Za-z0-9_.-]", "_", config.name) or "sessionrec")
 
 
-def compile_model(model: SessionRec, config: ExperimentConfig) -> SessionRec:
+def compile_model(model: SessionRec, config: ExperimentConfig, build: bool = True
+                  ) -> SessionRec:
+    """Compile with the configured optimizer; with ``build``, also create the model's and the
+    optimizer's variables (skipped under a distribution strategy)."""
     tr = config.train
     kwargs = {"learning_rate": tr.learning_rate}
     if tr.clipnorm:
@@ -90,4 +94,32 @@ def compile_model(model: SessionRec, config: ExperimentConfig) -> SessionRec:
     else:
         optimizer = tf.keras.optimizers.Adam(**kwargs)
     model.compile(optimizer=optimizer)
+    if build and not tf.distribute.has_strategy():
+        # variables (model's and optimizer's) exist before fit: its first trace is the only
+        # one (otherwise Keras traces the train step twice, ~10 s at tiny size). Under a
+        # distribution strategy the caller builds in replica context (see Trainer).
+        build_with_dummy_batch(model)
+        optimizer.build(model.trainable_variables)
     return model
+
+
+def build_with_dummy_batch(model: tf.keras.Model) -> None:
+    """Create every variable by calling the model (and its loss) on a one-user batch."""
+    two = tf.constant([1, 1], tf.int64)
+    one_user = tf.constant([2], tf.int64)
+
+    def ragged(values: list[int]) -> tf.RaggedTensor:
+        return tf.RaggedTensor.from_nested_row_lengths(
+            tf.constant(values, tf.int64), [one_user, two])
+
+    batch: dict[str, Any] = {
+        "item_id": ragged([2, 2]),
+        "label": ragged([1, 1]),
+        "timestamp": ragged([0, 1]),
+        "session_timestamp": tf.RaggedTensor.from_row_lengths(
+            tf.constant([0, 1], tf.int64), one_user),
+    }
+    for name in model.embedding.interaction_feature_names:
+        batch[name] = ragged([1, 1])
+    model(batch)
+    model.compute_loss(batch, training=False)

@@ -32,6 +32,7 @@ from sessionrec_tf.config import ExperimentConfig, load_config
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.files import atomic_write_text
+from sessionrec_tf.models.builder import build_with_dummy_batch
 
 RUN_FILE = "run.json"
 BEST = "best"
@@ -285,25 +286,3 @@ def holds_nothing(path: Path) -> bool:
     ckpt = path / "checkpoints"
     return (not (ckpt.exists() and tf.train.latest_checkpoint(str(ckpt)))
             and not Path(best_prefix(path) + ".index").exists())
-
-
-def build_with_dummy_batch(model: tf.keras.Model) -> None:
-    """Create every variable by calling the model (and its loss) on a one-user batch."""
-    two = tf.constant([1, 1], tf.int64)
-    one_user = tf.constant([2], tf.int64)
-
-    def ragged(values: list[int]) -> tf.RaggedTensor:
-        return tf.RaggedTensor.from_nested_row_lengths(
-            tf.constant(values, tf.int64), [one_user, two])
-
-    batch: dict[str, Any] = {
-        "item_id": ragged([2, 2]),
-        "label": ragged([1, 1]),
-        "timestamp": ragged([0, 1]),
-        "session_timestamp": tf.RaggedTensor.from_row_lengths(
-            tf.constant([0, 1], tf.int64), one_user),
-    }
-    for name in model.embedding.interaction_feature_names:
-        batch[name] = ragged([1, 1])
-    model(batch)
-    model.compute_loss(batch, training=False)

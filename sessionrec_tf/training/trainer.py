@@ -57,13 +57,9 @@ from sessionrec_tf.config import ExperimentConfig
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset
-from sessionrec_tf.models.builder import build_model, compile_model
+from sessionrec_tf.models.builder import build_model, build_with_dummy_batch, compile_model
 from sessionrec_tf.models.sessionrec import SessionRec
-from sessionrec_tf.training.run import (
-    RunDirectory,
-    best_prefix,
-    build_with_dummy_batch,
-)
+from sessionrec_tf.training.run import RunDirectory, best_prefix
 from sessionrec_tf.training.strategy import (
     input_shard,
     is_chief,

@@ -81,7 +81,7 @@ def feature_export(feature_dataset, tmp_path_factory):
     from sessionrec_tf.config import load_config
     from sessionrec_tf.export import Exporter, ExportOptions
     from sessionrec_tf.models import build_model
-    from sessionrec_tf.training.run import build_with_dummy_batch
+    from sessionrec_tf.models.builder import build_with_dummy_batch
 
     config = load_config("hstu_plus", [*TINY_MODEL, "model.max_len=6"])
     tf.keras.utils.set_random_seed(3)

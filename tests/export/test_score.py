@@ -159,7 +159,7 @@ def test_k_of_the_whole_catalog_writes_only_real_items(feature_dataset, tmp_path
     from sessionrec_tf.data.vocab import NUM_RESERVED
     from sessionrec_tf.export import Exporter, ExportOptions
     from sessionrec_tf.models import build_model
-    from sessionrec_tf.training.run import build_with_dummy_batch
+    from sessionrec_tf.models.builder import build_with_dummy_batch
 
     config = load_config("hstu_plus", ["model.embedding_dim=8", "model.num_layers=1"])
     tf.keras.utils.set_random_seed(0)

@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent("""
     from sessionrec_tf.config import load_config
     from sessionrec_tf.data import PreparedDataset, read_dataset
     from sessionrec_tf.models import build_model, compile_model
-    from sessionrec_tf.training.run import build_with_dummy_batch
+    from sessionrec_tf.models.builder import build_with_dummy_batch
 
     data = PreparedDataset.load(sys.argv[1])
     config = load_config("sessionrec_hstu", json.loads(sys.argv[2]))

@@ -67,6 +67,8 @@ def test_fit_evaluate_and_user_tower(tiny_dataset):
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses)) and losses[1] < losses[0]
     assert {"retrieval_loss", "rank_loss", "users_without_target"} <= set(history.history)
+    # compile_model created the variables: fit traces its step once, not twice
+    assert model.train_function.experimental_get_tracing_count() == 1
     result = model.evaluate(read_dataset(tiny_dataset, "valid", batch_size=64), verbose=0,
                             return_dict=True)
     for k in (10, 100):
