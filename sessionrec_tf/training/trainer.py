@@ -154,7 +154,9 @@ class Trainer:
             else None
         per_replica_batch_size(self.strategy, tr.batch_size)  # checks that it divides
         with self.strategy.scope():
-            self.model: SessionRec = compile_model(build_model(config, data, counts), config)
+            # built below, in replica context (compile_model's own build would repeat it)
+            self.model: SessionRec = compile_model(build_model(config, data, counts), config,
+                                                   build=False)
         # under the strategy, in replica context: the tasks' losses all-reduce their row counts
         self.strategy.run(lambda: build_with_dummy_batch(self.model))
         with self.strategy.scope():
@@ -175,7 +177,6 @@ class Trainer:
         self.eval_model: SessionRec = self.model
         if self.distributed:
             self.eval_model = compile_model(build_model(config, data, counts), config)
-            build_with_dummy_batch(self.eval_model)
         self.best_checkpoint = tf.train.Checkpoint(model=self.eval_model)
         self.steps_per_epoch = tr.steps_per_epoch or math.ceil(
             data.counts["users"] / tr.batch_size)
