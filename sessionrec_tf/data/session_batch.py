@@ -55,6 +55,24 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         return cls({k: batch[k] for k in keys},  # type: ignore[misc]
                    {k: v for k, v in batch.items() if k not in keys})
 
+    @classmethod
+    def concat(cls, batches: Sequence[SessionBatch]) -> SessionBatch:
+        """The users of ``batches`` one after another: ``[B_1 + ... + B_n, S, I]``. Every
+        batch has the same fields and extras; the partition is concatenated once."""
+        if not batches:
+            raise ValueError("SessionBatch.concat needs at least one batch")
+        if len(batches) == 1:
+            return batches[0]
+        first = batches[0]
+        key = next(iter(first.fields))
+        per_user = tf.concat([b.fields[key].row_lengths() for b in batches], 0)
+        lengths = tf.concat([b.fields[key].values.row_lengths() for b in batches], 0)
+        fields = {k: tf.RaggedTensor.from_nested_row_lengths(
+            tf.concat([b.fields[k].flat_values for b in batches], 0), [per_user, lengths],
+            validate=False) for k in first.fields}
+        extras = {k: tf.concat([b.extras[k] for b in batches], 0) for k in first.extras}
+        return cls(fields, extras)
+
     # ------------------------------------------------------------------ mapping
     @property
     def keys_(self) -> tuple[str, ...]:

@@ -134,18 +134,47 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     np.testing.assert_allclose(plain, without + 0.5 * loss, rtol=1e-5)
 
 
-def test_several_cuts_per_user_average_independent_draws(tiny_dataset):
-    model = _model(tiny_dataset, 1.0)
+@pytest.mark.parametrize("training, vectors", [(False, 1), (True, 1), (False, 2), (True, 2)])
+def test_several_cuts_per_user_average_independent_draws(tiny_dataset, training, vectors):
+    # partial_session_loss encodes every draw's cut histories in one encoder call; the
+    # reference is one partial_session_draw per seed (dropout off, so training mode with
+    # its step-dependent seeds and 2 user vectors must agree too)
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "task.prefix_weight=1.0",
+                                             "task.prefix_queries=3", "model.dropout=0.0",
+                                             f"model.user_vectors={vectors}"])
+    tf.keras.utils.set_random_seed(0)
+    model = compile_model(build_model(config, tiny_dataset), config)
     batch = next(iter(read_dataset(tiny_dataset, "train", batch_size=16, deterministic=True,
                                    prefetch=False)))
-    model.compute_loss(batch, training=False)
+    model.optimizer.iterations.assign(5)
     seq = model.view(batch, extra=1)
-    model.prefix_queries = 3
-    got = model.partial_session_loss(seq, training=False).numpy()
-    draws = [model.partial_session_draw(seq, tf.constant([model.prefix_seed, s], tf.int64),
-                                        training=False).numpy() for s in (-3, -2, -1)]
+    counter = model.prefix_retrieval.counter.numpy()  # the negatives' stream, per call
+    got = model.partial_session_loss(seq, training=training).numpy()
+    model.prefix_retrieval.counter.assign(counter)  # the draws see the same negatives
+    step = 5 if training else -1
+    draws = [model.partial_session_draw(
+        seq, tf.constant([model.prefix_seed, step * 3 + i], tf.int64), training=training
+    ).numpy() for i in range(3)]
     assert len(set(np.round(draws, 6))) == 3  # three different cuts
     np.testing.assert_allclose(got, np.mean(draws), rtol=1e-5)
+
+
+def test_concatenated_batches_keep_every_user_in_order(tiny_dataset):
+    batch = next(iter(read_dataset(tiny_dataset, "train", batch_size=8, deterministic=True,
+                                   prefetch=False)))
+    seq = SessionBatch.from_dict(batch, ("item_id", "label", "timestamp"))
+    parts = [seq.select_users(tf.range(8) < 3), seq.select_users(tf.range(8) >= 3), seq]
+    both = SessionBatch.concat(parts)
+    for key in ("item_id", "label", "timestamp"):
+        want = [row for part in parts for row in part[key].to_list()]
+        assert both[key].to_list() == want
+    assert both["session_timestamp"].to_list() == [
+        row for part in parts for row in part["session_timestamp"].to_list()]
+    assert both["user_id"].numpy().tolist() == [
+        u for part in parts for u in part["user_id"].numpy().tolist()]
+    assert SessionBatch.concat([seq]) is seq
+    with pytest.raises(ValueError, match="at least one batch"):
+        SessionBatch.concat([])
 
 
 def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
