@@ -39,8 +39,10 @@ def encode_in_length_buckets(
       sse: causal encoder ``(x [n, L, d], mask [n, L], timestamps [n, L]) -> [n, L, d]``.
       tokens: ``[B, L, d]`` session tokens (ragged in L).
       timestamps: ``[B, L]`` session timestamps (same row lengths as ``tokens``).
-      bounds: increasing bucket upper bounds; users longer than the last bound form one more
-        bucket.
+      bounds: increasing bucket upper bounds; users longer than the last bound join the last
+        bucket, padded to their longest (the model's view keeps at most ``max_len`` sessions
+        and its last bound is ``max_len``, so a bucket beyond it would always be empty: one
+        more encoder copy in every traced training step, for nothing).
       training: passed to the encoder.
       skip_empty: skip the encoder for empty buckets (``tf.cond``); default: unless ``training``
         is ``True``.
@@ -70,7 +72,7 @@ def encode_in_length_buckets(
         return tf.zeros([0, dim], values.dtype), tf.zeros([0], tf.int32)
 
     indices, outputs = [], []
-    for rows, _ in length_buckets(lengths, bounds, overflow=True):
+    for rows, _ in length_buckets(lengths, bounds, overflow=False):
         if skip_empty:
             states, at = tf.cond(tf.size(rows) > 0, lambda rows=rows: encode(rows), nothing)
         else:
