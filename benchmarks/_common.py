@@ -117,10 +117,19 @@ def old_tree_note(tree: Path | None, unit: str) -> str:
 # of benchmarks/RESULTS.md: the test suite's check that every script still runs
 # (tests/test_benchmark_smoke.py). Its numbers mean nothing.
 SMOKE = "--smoke" in sys.argv[1:]
-# a tiny model for smoke runs (the experiments' "smoke" budget, without its epoch count)
-SMOKE_MODEL = ["model.embedding_dim=16", "model.num_layers=1", "task.num_negatives=16",
-               "train.batch_size=32", "train.eval_batch_size=64", "task.prefix_weight=0.0",
-               "model.user_vectors=1"]
+
+
+def _smoke_model() -> list[str]:
+    """The experiments' ``smoke`` budget without its epoch count: a tiny model for smoke
+    runs (read from the shipped budgets file, so the two cannot drift apart)."""
+    import yaml
+
+    budgets = yaml.safe_load((REPO / "sessionrec_tf" / "configs" / "grids" / "budgets.yaml")
+                             .read_text())
+    return [o for o in budgets["smoke"]["overrides"] if not o.startswith("train.epochs=")]
+
+
+SMOKE_MODEL = _smoke_model()
 
 
 def add_smoke(p: Any) -> bool:
