@@ -20,7 +20,7 @@ from sessionrec_tf.experiments import (
     table2,
     table4,
 )
-from sessionrec_tf.experiments.grid import Budget
+from sessionrec_tf.experiments.grid import Budget, GridResult
 from sessionrec_tf.experiments.outputs import metric_panels
 
 SMOKE = BUDGETS["smoke"]
@@ -29,30 +29,34 @@ KS = (10, 50)
 
 def test_grid_aggregates_seeds_and_reuses_finished_runs(tiny_dataset, tmp_path):
     cells = [Cell("SessionRec", "sessionrec_hstu"), Cell("HSTU+", "hstu_plus")]
-    grid = run_grid(cells, tiny_dataset, tmp_path, seeds=2, protocols=("loso",), budget=SMOKE,
-                    ks=KS, log=lambda _m: None, verbose=0)
-    assert len(grid.records) == 4
-    agg = grid.aggregate()
-    for cell in ("SessionRec", "HSTU+"):
-        values = [r["metrics"]["recall@50"] for r in grid.records if r["cell"] == cell]
-        stat = agg[cell]["loso"]["recall@50"]
-        assert stat["n"] == 2
-        assert stat["mean"] == pytest.approx(np.mean(values))
-        assert stat["std"] == pytest.approx(np.std(values, ddof=1))
-    # seeds differ, so the runs are not copies of each other
-    runs = [r for r in grid.records if r["cell"] == "SessionRec"]
-    assert runs[0]["resolved_config"]["train"]["seed"] == 0
-    assert runs[1]["resolved_config"]["train"]["seed"] == 1
-    # running again reuses the trained runs and their evaluations
+    kw = dict(protocols=("loso",), budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0)
+    # seed 0 of both cells (a chosen seed only: how processes split an experiment)
+    first = run_grid(cells, tiny_dataset, tmp_path, seeds=2, seed_ids=[0], **kw)
+    assert [(r["cell"], r["seed"]) for r in first.records] == [("SessionRec", 0), ("HSTU+", 0)]
     index = tmp_path / "runs" / "SessionRec" / "loso" / "seed0" / "checkpoints" / "checkpoint"
     mtime = index.stat().st_mtime_ns
-    again = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, protocols=("loso",),
-                     budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0)
-    assert [r["metrics"] for r in again.records] == [r["metrics"] for r in runs]
+    # both seeds of SessionRec: trains seed 1 and reuses the finished seed 0 and its evaluation
+    grid = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, **kw)
+    runs = grid.records
+    assert [r["seed"] for r in runs] == [0, 1]
+    assert runs[0]["metrics"] == first.records[0]["metrics"]
     assert index.stat().st_mtime_ns == mtime
-    # a chosen seed only (how processes split an experiment): reuses seed 1, trains nothing
-    only = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, protocols=("loso",),
-                    budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0, seed_ids=[1])
+    # seeds differ, so the runs are not copies of each other
+    assert runs[0]["resolved_config"]["train"]["seed"] == 0
+    assert runs[1]["resolved_config"]["train"]["seed"] == 1
+    assert runs[0]["metrics"] != runs[1]["metrics"]
+    # the mean/std over seeds, per cell (HSTU+ has its one seed)
+    agg = GridResult([*runs, first.records[1]]).aggregate()
+    values = [r["metrics"]["recall@50"] for r in runs]
+    stat = agg["SessionRec"]["loso"]["recall@50"]
+    assert stat["n"] == 2
+    assert stat["mean"] == pytest.approx(np.mean(values))
+    assert stat["std"] == pytest.approx(np.std(values, ddof=1))
+    hstu = agg["HSTU+"]["loso"]["recall@50"]
+    assert hstu == {"mean": pytest.approx(first.records[1]["metrics"]["recall@50"]),
+                    "std": 0.0, "n": 1}
+    # a chosen seed only: reuses seed 1, trains nothing
+    only = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, seed_ids=[1], **kw)
     assert [r["seed"] for r in only.records] == [1]
     assert only.records[0]["metrics"] == runs[1]["metrics"]
     # evaluating a run under another seen-item policy (sessionrec evaluate --exclude-seen none)
@@ -65,8 +69,7 @@ def test_grid_aggregates_seeds_and_reuses_finished_runs(tiny_dataset, tmp_path):
     saved = json.loads((run0 / "metrics.json").read_text())["evaluations"]
     assert saved["loso/test/exact"]["exclude_seen"] == "positives"
     assert saved["loso/test/exact/exclude_seen=none"]["metrics"] == other["metrics"]
-    reread = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, protocols=("loso",),
-                      budget=SMOKE, ks=KS, log=lambda _m: None, verbose=0, seed_ids=[0])
+    reread = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, seed_ids=[0], **kw)
     assert reread.records[0]["metrics"] == runs[0]["metrics"]
     assert reread.records[0]["exclude_seen"] == "positives"
 
