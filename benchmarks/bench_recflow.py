@@ -95,8 +95,9 @@ def main() -> None:
                                           str(work / "recs_scann"), "--scann", "--quiet"],
          work / "recs_scann" / "_manifest.json"),
     ]
-    if smoke:  # the ScaNN and Beam scorers have their own tests; keep the smoke run short
+    if smoke:  # ScaNN export/scoring and the Beam paths have their own tests: exact only
         steps = steps[:5]
+        steps[3] = ("export (exact)", [*steps[3][1][:-3], "exact", "--k", "100"], steps[3][2])
     elif beam:
         steps.append(("score all test users (exact, Beam DirectRunner)", [
             *cli, "score", "--model", str(export / "1"), "--data", str(data), "--output",
