@@ -15,6 +15,7 @@ TINY = '''SIZE = "tiny"
 EPOCHS = 1
 EMBEDDING_DIM = 16
 NUM_LAYERS = 1
+MAX_LEN = 16
 DATA_DIR = "tfrecords/quickstart"
 RUN_DIR = "runs/quickstart"
 '''
