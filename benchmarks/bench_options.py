@@ -30,12 +30,13 @@ from _common import (  # noqa: E402
     smoke_data,
 )
 
+# sessionrec_hstu ships partial sessions x4 + 2 user vectors; the paper's training has neither
+# (sessionrec_hstu_paper differs from it only there)
 DEFAULT_VARIANTS = (
-    "paper=",
-    "2 user vectors=model.user_vectors=2",
-    "partial sessions x4=task.prefix_weight=1.0,task.prefix_queries=4",
-    "partial x4 + 2 user vectors=task.prefix_weight=1.0,task.prefix_queries=4,"
-    "model.user_vectors=2",
+    "paper=task.prefix_weight=0.0,model.user_vectors=1",
+    "2 user vectors=task.prefix_weight=0.0,model.user_vectors=2",
+    "partial sessions x4=task.prefix_weight=1.0,task.prefix_queries=4,model.user_vectors=1",
+    "shipped (partial x4 + 2 user vectors)=",
 )
 
 
@@ -44,6 +45,14 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     if not sep or not label.strip():
         raise SystemExit(f"error: --variant {text!r}: expected LABEL=OVERRIDE[,OVERRIDE...]")
     return label.strip(), [o.strip() for o in rest.split(",") if o.strip()]
+
+
+def _opt(result: dict, key: str) -> str:
+    """A measurement older code does not report, formatted, or '-'."""
+    value = result.get(key)
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.1f}"
 
 
 def main() -> None:
@@ -81,23 +90,29 @@ def main() -> None:
         old = timed(overrides, old_tree) if old_tree is not None else None
         results.append((label, overrides, timed(overrides, None), old))
     base = results[0][2]["seconds_per_step"]
-    rows = ["| variant | overrides | s/step | x first | s/epoch | peak RSS |"
-            + (" old s/step | new/old |" if old_tree else ""),
-            "|---|---|---|---|---|---|" + ("---|---|" if old_tree else "")]
+    rows = ["| variant | overrides | s/step | x first | s/epoch | peak RSS | first step s "
+            "| traced ops |"
+            + (" old s/step | new/old | old first step s | old traced ops |" if old_tree else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|---|---|---|" if old_tree else "")]
     for label, overrides, r, o in results:
         row = (f"| {label} | `{' '.join(overrides) or '-'}` | {r['seconds_per_step']:.3f} | "
                f"{r['seconds_per_step'] / base:.2f} | {r['seconds_per_epoch']:.1f} | "
-               f"{r['peak_rss_mb'] / 1024:.2f} GiB |")
+               f"{r['peak_rss_mb'] / 1024:.2f} GiB | {_opt(r, 'first_step_seconds')} | "
+               f"{_opt(r, 'traced_ops')} |")
         if o is not None:
             row += (f" {o['seconds_per_step']:.3f} | "
-                    f"{r['seconds_per_step'] / o['seconds_per_step']:.2f} |")
+                    f"{r['seconds_per_step'] / o['seconds_per_step']:.2f} | "
+                    f"{_opt(o, 'first_step_seconds')} | {_opt(o, 'traced_ops')} |")
         rows.append(row)
     shared = " ".join(args.overrides) or "none"
     old_note = old_tree_note(old_tree, "variant")
     body = "\n".join(rows) + (
         f"\n\n`{args.config}` on `{Path(args.data).name}` ({data.counts['users']:,} users), "
         f"batch {results[0][2]['batch_size']}, {args.steps} timed steps after 3 warm-up "
-        f"steps, each variant in its own process; overrides on every variant: {shared}."
+        f"steps, each variant in its own process; overrides on every variant: {shared}. "
+        "First step: the first call of the traced train step (tracing + one step); traced "
+        "ops: the operations of that graph, with the functions it calls ('-': code that "
+        "does not report it)."
         + old_note)
     record(f"Training-step cost of SessionRec options on {Path(args.data).name} (issue 17)",
            body)

@@ -2,11 +2,20 @@
 
 The low-level layer of :class:`~sessionrec_tf.data.session_batch.SessionBatch` (which owns a
 batch's partition and its operations): :class:`Layout` (the partition's per-session and
-per-interaction indices), :func:`repeat_range`, :func:`session_timestamps`. Nothing is padded
-and nothing loops over users in Python.
+per-interaction indices), :func:`repeat_range`, :func:`row_ids`, :func:`boolean_mask`,
+:func:`mask_innermost`, :func:`select_rows`, :func:`splits_from_lengths`,
+:func:`session_timestamps`. Nothing is
+padded and nothing loops over users in Python.
+
+``row_ids``, ``boolean_mask`` and ``mask_innermost`` are ``RaggedTensor.value_rowids``,
+``tf.boolean_mask`` and ``tf.ragged.boolean_mask`` (values-shaped mask) in 3-6 graph ops:
+TensorFlow's own build ~70, ~27 and ~120 (shape bookkeeping, segment ids, validation
+asserts), and tracing a training step costs about a millisecond per op.
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 import tensorflow as tf
 
@@ -23,24 +32,116 @@ def repeat_range(counts: tf.Tensor) -> tf.Tensor:
     return tf.searchsorted(ends, tf.range(total), side="right", out_type=tf.int64)
 
 
+def row_ids(rt: tf.RaggedTensor) -> tf.Tensor:
+    """``rt.value_rowids()``: the row of each of ``rt.values`` (the cached ids if ``rt``
+    was built from them)."""
+    if rt._row_partition._has_precomputed_value_rowids():  # noqa: SLF001 (TF's own check)
+        return rt.value_rowids()
+    return _ids_from_splits(rt.row_splits)
+
+
+def _ids_from_splits(splits: tf.Tensor) -> tf.Tensor:
+    """The row of each value of a partition given by its row splits (empty rows allowed)."""
+    return tf.searchsorted(splits[1:], tf.range(splits[-1]), side="right",
+                           out_type=splits.dtype)
+
+
+def boolean_mask(x: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """``tf.boolean_mask(x, mask)`` (``mask`` over ``x``'s leading ``mask.rank`` axes)."""
+    where = tf.where(mask)
+    if mask.shape.rank == 1:  # a gather: its gradient stays sparse (IndexedSlices)
+        return tf.gather(x, tf.reshape(where, [-1]))
+    return tf.gather_nd(x, where)
+
+
+def splits_from_lengths(lengths: tf.Tensor) -> tf.Tensor:
+    """Row splits ``[n + 1]`` (int64) of row lengths ``[n]``."""
+    lengths = tf.cast(lengths, tf.int64)
+    return tf.concat([tf.zeros([1], tf.int64), tf.cumsum(lengths)], axis=0)
+
+
+def mask_innermost(rt: tf.RaggedTensor, mask: tf.Tensor | tf.RaggedTensor) -> tf.RaggedTensor:
+    """``tf.ragged.boolean_mask(rt, mask)`` for a mask shaped like ``rt`` (``[.., n]``
+    ragged with ``rt``'s partition, or its flat values): keeps the innermost values where
+    ``mask`` is true; every outer row is kept (possibly empty)."""
+    keep = mask.flat_values if isinstance(mask, tf.RaggedTensor) else mask
+    splits = rt.nested_row_splits
+    inner = splits[-1]
+    kept_before = tf.concat([tf.zeros([1], inner.dtype),
+                             tf.cumsum(tf.cast(keep, inner.dtype))], axis=0)
+    return tf.RaggedTensor.from_nested_row_splits(
+        boolean_mask(rt.flat_values, keep), [*splits[:-1], tf.gather(kept_before, inner)],
+        validate=False)
+
+
+def select_rows(rt: tf.RaggedTensor, mask: tf.Tensor) -> tf.RaggedTensor:
+    """``tf.ragged.boolean_mask(rt, mask)`` for a ``[n]`` row mask of a ``[n, m]`` ragged
+    tensor (ragged rank 1; deeper ones take TensorFlow's op)."""
+    if rt.ragged_rank != 1:
+        return tf.ragged.boolean_mask(rt, mask)
+    lengths = rt.row_lengths()
+    return tf.RaggedTensor.from_row_splits(
+        boolean_mask(rt.values, tf.gather(mask, row_ids(rt))),
+        tf.cast(splits_from_lengths(boolean_mask(lengths, mask)), lengths.dtype),
+        validate=False)
+
+
 class Layout:
-    """Index arithmetic of a ``[B, S, I]`` ragged tensor's partition."""
+    """Index arithmetic of a ``[B, S, I]`` ragged tensor's partition.
+
+    Each index is computed on first use (a traced step holds only the ones it uses)."""
 
     def __init__(self, rt: tf.RaggedTensor) -> None:
-        self.outer = rt.row_splits  # [B + 1] sessions per user
-        self.inner = rt.values.row_splits  # [S_total + 1] interactions per session
-        self.num_users = rt.nrows(out_type=tf.int64)
-        self.sessions_per_user = self.outer[1:] - self.outer[:-1]
-        self.session_lengths = self.inner[1:] - self.inner[:-1]
-        n_sessions = self.outer[-1]
-        self.session_user = repeat_range(self.sessions_per_user)
-        self.session_index = tf.range(n_sessions) - tf.gather(self.outer, self.session_user)
-        self.user_start = tf.gather(self.inner, self.outer[:-1])  # [B] first interaction
-        self.interactions_per_user = tf.gather(self.inner, self.outer[1:]) - self.user_start
-        self.inter_session = repeat_range(self.session_lengths)
-        self.inter_user = tf.gather(self.session_user, self.inter_session)
-        total = self.inner[-1]
-        self.pos_in_user = tf.range(total) - tf.gather(self.user_start, self.inter_user)
+        self.outer = tf.cast(rt.row_splits, tf.int64)  # [B + 1] sessions per user
+        self.inner = tf.cast(rt.values.row_splits, tf.int64)  # [S_total + 1] per session
+
+    @cached_property
+    def num_users(self) -> tf.Tensor:
+        return tf.size(self.outer, out_type=tf.int64) - 1
+
+    @cached_property
+    def sessions_per_user(self) -> tf.Tensor:
+        return self.outer[1:] - self.outer[:-1]
+
+    @cached_property
+    def session_lengths(self) -> tf.Tensor:
+        return self.inner[1:] - self.inner[:-1]
+
+    @cached_property
+    def session_user(self) -> tf.Tensor:
+        """``[S_total]`` user of each session."""
+        return _ids_from_splits(self.outer)
+
+    @cached_property
+    def session_index(self) -> tf.Tensor:
+        """``[S_total]`` index of each session within its user."""
+        return (tf.range(self.outer[-1], dtype=tf.int64)
+                - tf.gather(self.outer, self.session_user))
+
+    @cached_property
+    def user_start(self) -> tf.Tensor:
+        """``[B]`` flat position of each user's first interaction."""
+        return tf.gather(self.inner, self.outer[:-1])
+
+    @cached_property
+    def interactions_per_user(self) -> tf.Tensor:
+        return tf.gather(self.inner, self.outer[1:]) - self.user_start
+
+    @cached_property
+    def inter_session(self) -> tf.Tensor:
+        """``[N]`` session of each interaction."""
+        return _ids_from_splits(self.inner)
+
+    @cached_property
+    def inter_user(self) -> tf.Tensor:
+        """``[N]`` user of each interaction."""
+        return tf.gather(self.session_user, self.inter_session)
+
+    @cached_property
+    def pos_in_user(self) -> tf.Tensor:
+        """``[N]`` position of each interaction in its user's flat history."""
+        return (tf.range(self.inner[-1], dtype=tf.int64)
+                - tf.gather(self.user_start, self.inter_user))
 
     def session_offset(self, session: tf.Tensor) -> tf.Tensor:
         """Position (in the user's flat history) where session ``session[b]`` starts."""

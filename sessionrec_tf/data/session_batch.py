@@ -25,7 +25,15 @@ from collections.abc import Iterator, Mapping, Sequence
 import tensorflow as tf
 
 from sessionrec_tf.config import EXCLUDE_SEEN as SEEN_POLICIES
-from sessionrec_tf.data.batch_ops import Layout, repeat_range, session_timestamps
+from sessionrec_tf.data.batch_ops import (
+    Layout,
+    boolean_mask,
+    mask_innermost,
+    repeat_range,
+    select_rows,
+    session_timestamps,
+    splits_from_lengths,
+)
 
 
 class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
@@ -67,9 +75,10 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         key = next(iter(first.fields))
         per_user = tf.concat([b.fields[key].row_lengths() for b in batches], 0)
         lengths = tf.concat([b.fields[key].values.row_lengths() for b in batches], 0)
-        fields = {k: tf.RaggedTensor.from_nested_row_lengths(
-            tf.concat([b.fields[k].flat_values for b in batches], 0), [per_user, lengths],
-            validate=False) for k in first.fields}
+        splits = [splits_from_lengths(per_user), splits_from_lengths(lengths)]
+        fields = {k: tf.RaggedTensor.from_nested_row_splits(
+            tf.concat([b.fields[k].flat_values for b in batches], 0), splits, validate=False)
+            for k in first.fields}
         extras = {k: tf.concat([b.extras[k] for b in batches], 0) for k in first.extras}
         return cls(fields, extras)
 
@@ -119,8 +128,10 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
     def _rebuild(self, inter_mask: tf.Tensor, per_user: tf.Tensor, lengths: tf.Tensor
                  ) -> SessionBatch:
         """The interactions in ``inter_mask`` under a new partition, for every field."""
-        fields = {k: tf.RaggedTensor.from_nested_row_lengths(
-            tf.boolean_mask(v.flat_values, inter_mask), [per_user, lengths], validate=False)
+        splits = [splits_from_lengths(per_user), splits_from_lengths(lengths)]
+        keep = tf.reshape(tf.where(inter_mask), [-1])  # boolean_mask, shared by the fields
+        fields = {k: tf.RaggedTensor.from_nested_row_splits(
+            tf.gather(v.flat_values, keep), splits, validate=False)
             for k, v in self.fields.items()}
         return SessionBatch(fields, self.extras)
 
@@ -137,7 +148,7 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         inter_mask = lay.pos_in_user < tf.gather(keep, lay.inter_user)
         per_user = tf.math.unsorted_segment_sum(tf.cast(live, tf.int64), lay.session_user,
                                                 lay.num_users)
-        return self._rebuild(inter_mask, per_user, tf.boolean_mask(new_len, live))
+        return self._rebuild(inter_mask, per_user, boolean_mask(new_len, live))
 
     def keep_last_sessions(self, max_sessions: int) -> SessionBatch:
         """Each user's most recent ``max_sessions`` sessions (whole sessions)."""
@@ -146,7 +157,7 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
                                               lay.session_user)
         return self._rebuild(tf.gather(live, lay.inter_session),
                              tf.minimum(lay.sessions_per_user, max_sessions),
-                             tf.boolean_mask(lay.session_lengths, live))
+                             boolean_mask(lay.session_lengths, live))
 
     def drop_last_session(self) -> tuple[SessionBatch, tf.Tensor]:
         """Each user's history without its last session, and ``[S]`` the new flat index of
@@ -162,11 +173,17 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
 
     def select_users(self, mask: tf.Tensor) -> SessionBatch:
         """The users (batch rows) where ``mask [B]`` is true, in every field and extra."""
+        lay = self.layout
+        mask = tf.convert_to_tensor(mask, tf.bool)
+        kept = self._rebuild(tf.gather(mask, lay.inter_user),
+                             boolean_mask(lay.sessions_per_user, mask),
+                             boolean_mask(lay.session_lengths,
+                                             tf.gather(mask, lay.session_user)))
+
         def keep(v: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
-            return tf.ragged.boolean_mask(v, mask) if isinstance(v, tf.RaggedTensor) else \
-                tf.boolean_mask(v, mask)
-        return SessionBatch({k: keep(v) for k, v in self.fields.items()},
-                            {k: keep(v) for k, v in self.extras.items()})
+            return select_rows(v, mask) if isinstance(v, tf.RaggedTensor) else \
+                boolean_mask(v, mask)
+        return SessionBatch(kept.fields, {k: keep(v) for k, v in self.extras.items()})
 
     def with_extras(self, **extras: tf.Tensor | tf.RaggedTensor) -> SessionBatch:
         """The same fields with ``extras`` added or replaced (the layout is shared)."""
@@ -189,7 +206,7 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         mask = tf.logical_and(tf.gather(target_session, lay.inter_session),
                               tf.equal(labels.flat_values, 1))
         return tf.RaggedTensor.from_value_rowids(
-            tf.boolean_mask(items.flat_values, mask), tf.boolean_mask(lay.inter_user, mask),
+            boolean_mask(items.flat_values, mask), boolean_mask(lay.inter_user, mask),
             nrows=lay.num_users, validate=False)
 
     def interaction_at(self, position: tf.Tensor) -> tf.RaggedTensor:
@@ -197,8 +214,8 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         lay = self.layout
         position = tf.cast(position, tf.int64)
         valid = tf.logical_and(position >= 0, position < lay.interactions_per_user)
-        index = tf.boolean_mask(lay.user_start + position, valid)
-        rows = tf.boolean_mask(tf.range(lay.num_users), valid)
+        index = boolean_mask(lay.user_start + position, valid)
+        rows = boolean_mask(tf.range(lay.num_users), valid)
         return tf.RaggedTensor.from_value_rowids(
             tf.gather(self.fields["item_id"].flat_values, index), rows, nrows=lay.num_users,
             validate=False)
@@ -211,10 +228,12 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
                              f"got {policy!r}")
         if policy == "none":
             return None
-        items = self.fields["item_id"].merge_dims(1, 2)
+        lay = self.layout  # merge_dims(1, 2), without its validation ops
+        items = tf.RaggedTensor.from_row_splits(self.fields["item_id"].flat_values,
+                                                tf.gather(lay.inner, lay.outer), validate=False)
         if policy == "all":
             return items
-        return tf.ragged.boolean_mask(items, tf.equal(self.fields["label"].merge_dims(1, 2), 1))
+        return mask_innermost(items, tf.equal(self.fields["label"].flat_values, 1))
 
     def random_session_cut(self, seed: tf.Tensor, offset: tf.Tensor | int = 0
                            ) -> tuple[tf.Tensor, tf.Tensor]:

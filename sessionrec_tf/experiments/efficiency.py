@@ -94,7 +94,12 @@ def measure(data_path: str, config_name: str, overrides: Sequence[str], steps: i
     batches = iter(ds)
     step = tf.function(model.train_step, reduce_retracing=True)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for _ in range(warmup):
+    first = next(batches)
+    t0 = time.perf_counter()
+    float(step(first)["loss"])  # traces the step
+    first_step = time.perf_counter() - t0
+    ops = traced_ops(step.get_concrete_function(first).graph)
+    for _ in range(warmup - 1):
         step(next(batches))
     interactions = 0
     elapsed = 0.0
@@ -119,7 +124,24 @@ def measure(data_path: str, config_name: str, overrides: Sequence[str], steps: i
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_before_training_mb": rss_before,
         "max_len": config.model.max_len,
+        "first_step_seconds": first_step,
+        "traced_ops": ops,
     }
+
+
+def traced_ops(graph: Any) -> int:
+    """Operations of a traced function's graph, including the functions it calls (e.g. the
+    branches of a ``tf.cond``), each function counted once."""
+    seen: set[str] = set()
+
+    def count(g: Any) -> int:
+        n = len(g.get_operations())
+        for name, fn in getattr(g, "_functions", {}).items():
+            if name not in seen and getattr(fn, "graph", None) is not None:
+                seen.add(name)
+                n += count(fn.graph)
+        return n
+    return count(graph)
 
 
 def measure_validation(model: Any, data: Any, config: Any) -> dict[str, Any]:

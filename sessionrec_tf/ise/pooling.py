@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from sessionrec_tf.data.batch_ops import row_ids
+
 MODES = ("mean", "max", "max_relu")
 
 
@@ -76,7 +78,7 @@ class PoolingISE(tf.keras.layers.Layer):
     def call(self, tokens: tf.RaggedTensor, labels: tf.RaggedTensor | None = None,
              training: bool | None = None) -> tf.RaggedTensor:
         values = tokens.flat_values
-        session_of_item = tokens.values.value_rowids()
+        session_of_item = row_ids(tokens.values)
         n_sessions = tokens.values.nrows()
         pooled = self._pool(values, session_of_item, n_sessions)
         if self.label_split:

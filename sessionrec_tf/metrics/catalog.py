@@ -24,6 +24,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from sessionrec_tf.data.batch_ops import boolean_mask, select_rows
 from sessionrec_tf.metrics.ranking import METRIC_NAMES, ranking_metrics
 
 
@@ -59,8 +60,8 @@ class CatalogRanking(tf.keras.metrics.Metric):
                      sample_weight: None = None) -> None:
         """Add a batch: ``top_ids [B, K]`` against ``targets [B, T]`` (empty rows skipped)."""
         has = targets.row_lengths() > 0
-        per_user = ranking_metrics(tf.boolean_mask(top_ids, has),
-                                   tf.ragged.boolean_mask(targets, has), self.ks)
+        per_user = ranking_metrics(boolean_mask(top_ids, has), select_rows(targets, has),
+                                   self.ks)
         self.sums.assign_add(tf.stack([tf.reduce_sum(tf.cast(per_user[n], tf.float64))
                                        for n in self.names]))
         measured = tf.reduce_sum(tf.cast(has, tf.float64))

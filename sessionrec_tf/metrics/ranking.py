@@ -17,12 +17,14 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from sessionrec_tf.data.batch_ops import boolean_mask, row_ids
+
 METRIC_NAMES = ("recall", "ndcg", "hr", "mrr")
 
 
 def unique_targets(targets: tf.RaggedTensor) -> tf.RaggedTensor:
     """Per-row distinct ids of a ``[B, T]`` ragged tensor (sorted)."""
-    rows = targets.value_rowids()
+    rows = row_ids(targets)
     vals = targets.flat_values
     order = tf.argsort(vals, stable=True)
     order = tf.gather(order, tf.argsort(tf.gather(rows, order), stable=True))
@@ -31,8 +33,8 @@ def unique_targets(targets: tf.RaggedTensor) -> tf.RaggedTensor:
     first = tf.concat([tf.ones_like(rows_s[:1], tf.bool),
                        tf.logical_or(rows_s[1:] != rows_s[:-1], vals_s[1:] != vals_s[:-1])],
                       axis=0)
-    return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(vals_s, first),
-                                             tf.boolean_mask(rows_s, first),
+    return tf.RaggedTensor.from_value_rowids(boolean_mask(vals_s, first),
+                                             boolean_mask(rows_s, first),
                                              nrows=targets.nrows(out_type=tf.int64),
                                              validate=False)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from sessionrec_tf.data.batch_ops import boolean_mask, row_ids
 from sessionrec_tf.data.vocab import NUM_RESERVED
 from sessionrec_tf.layers.interests import max_match
 
@@ -42,7 +43,7 @@ def num_filled(scores: tf.Tensor) -> tf.Tensor:
 
 def exclusion_indices(exclude: tf.RaggedTensor) -> tf.Tensor:
     """``[n, 2]`` (user, item) pairs of a ``[B, n]`` ragged tensor of item ids to exclude."""
-    return tf.stack([exclude.value_rowids(), tf.cast(exclude.flat_values, tf.int64)], axis=1)
+    return tf.stack([row_ids(exclude), tf.cast(exclude.flat_values, tf.int64)], axis=1)
 
 
 def block_top_k(scores: tf.Tensor, k: int | tf.Tensor, block: int = BLOCK
@@ -121,7 +122,7 @@ def chunked_top_k(
         chunk = candidates[start:stop]
         scores = max_match(users, chunk)  # [B, c]
         in_chunk = tf.logical_and(pairs[:, 1] >= start, pairs[:, 1] < stop)
-        local = tf.boolean_mask(pairs, in_chunk) - tf.stack([0, start])[None, :]
+        local = boolean_mask(pairs, in_chunk) - tf.stack([0, start])[None, :]
         scores = tf.tensor_scatter_nd_update(
             scores, local, tf.fill([tf.shape(local)[0]], NEG_INF))
         kk = tf.minimum(k, tf.cast(stop - start, tf.int32))

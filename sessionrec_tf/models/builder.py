@@ -13,6 +13,7 @@ from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.tfrecord import INTERACTION_KEYS
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.ise import make_ise
+from sessionrec_tf.models.optimizer import make_optimizer
 from sessionrec_tf.models.sessionrec import SessionRec
 from sessionrec_tf.models.views import make_view
 from sessionrec_tf.sse import make_sse
@@ -86,13 +87,7 @@ def compile_model(model: SessionRec, config: ExperimentConfig, build: bool = Tru
     """Compile with the configured optimizer; with ``build``, also create the model's and the
     optimizer's variables (skipped under a distribution strategy)."""
     tr = config.train
-    kwargs = {"learning_rate": tr.learning_rate}
-    if tr.clipnorm:
-        kwargs["clipnorm"] = tr.clipnorm
-    if tr.weight_decay:
-        optimizer = tf.keras.optimizers.AdamW(weight_decay=tr.weight_decay, **kwargs)
-    else:
-        optimizer = tf.keras.optimizers.Adam(**kwargs)
+    optimizer = make_optimizer(tr.learning_rate, tr.weight_decay, tr.clipnorm)
     model.compile(optimizer=optimizer)
     if build and not tf.distribute.has_strategy():
         # variables (model's and optimizer's) exist before fit: its first trace is the only

@@ -23,6 +23,7 @@ import tensorflow_recommenders as tfrs
 from tensorflow.python.trackable.data_structures import NoDependency
 
 from sessionrec_tf.config import EXCLUDE_SEEN
+from sessionrec_tf.data.batch_ops import boolean_mask
 from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.layers.interests import UserVectors
@@ -199,31 +200,44 @@ class SessionRec(tfrs.Model):
         """
         seq = self.view(inputs, extra=1)
         encoder_input, new_index = seq.drop_last_session()
-        states, mask = self.encode_sequence(encoder_input, training=training)
-        return self._sequence_loss(seq, states, mask, new_index, training)
+        if self.prefix_weight <= 0:
+            states, mask = self.encode_sequence(encoder_input, training=training)
+            return self._sequence_loss(seq, states, mask, new_index, training)
+        # the sequences and the partial-session queries' cut histories in ONE encoder call
+        # (one copy of the encoder in the traced step; equal to two calls, tested)
+        cuts = self._partial_cuts(seq, training)
+        main = SessionBatch(encoder_input.fields)
+        states, mask = self.encode_sequence(
+            SessionBatch.concat([main, self._cut_histories(cuts)]), training=training)
+        users = main.num_users
+        loss = self._sequence_loss(seq, states[:users], mask[:users], new_index, training,
+                                   prefix=False)
+        return loss + self.prefix_weight * self._partial_loss(
+            cuts, states[users:], mask[users:], training)
 
     def _sequence_loss(self, seq: SessionBatch, states: tf.Tensor,
                        mask: tf.Tensor, new_index: tf.Tensor | None, training: bool,
-                       prefix_draws: int | None = None) -> tf.Tensor:
+                       prefix_draws: int | None = None, prefix: bool = True) -> tf.Tensor:
         """Eq. 10 (plus the partial-session term) of ``seq`` given encoder states.
 
         ``states``/``mask`` encode ``seq`` without each user's last session (``new_index``
         re-addresses ``seq``'s flat sessions, :meth:`SessionBatch.drop_last_session`), or
         all of ``seq`` (``new_index=None``): a causal encoder gives the same state at every
         position either way; the last one is never a query.
-        ``prefix_draws`` overrides ``prefix_queries`` (the cuts averaged).
+        ``prefix_draws`` overrides ``prefix_queries`` (the cuts averaged); ``prefix=False``
+        leaves the partial-session term to the caller.
         """
         targets = next_session_targets(seq["item_id"], seq["label"])
-        flat_states = tf.boolean_mask(states, mask)  # one row per encoded session
+        flat_states = boolean_mask(states, mask)  # one row per encoded session
         positions = (targets.group_position if new_index is None
                      else tf.gather(new_index, targets.group_position))  # never removed
         queries = tf.gather(flat_states, positions)  # [G, d]: one per target session
         loss = self._eq10(self.retrieval, self.rank, queries, targets, training)
-        if self.prefix_weight > 0:
+        if prefix and self.prefix_weight > 0:
             loss = loss + self.prefix_weight * self.partial_session_loss(
                 seq, training, prefix_draws)
         users = seq["item_id"].nrows(out_type=tf.int64)
-        session_user = seq["item_id"].value_rowids()
+        session_user = seq.layout.session_user
         user_has_target = tf.math.unsorted_segment_max(
             tf.ones_like(targets.group_position),
             tf.gather(session_user, targets.group_position), users)
@@ -242,22 +256,36 @@ class SessionRec(tfrs.Model):
         then each draw's queries get their own loss: the mean of :meth:`partial_session_draw`
         over the draws (equal with dropout off; tested), with one copy of the encoder in
         the traced step instead of one per draw."""
+        cuts = self._partial_cuts(seq, training, draws)
+        states, mask = self.encode_sequence(self._cut_histories(cuts), training=training)
+        return self._partial_loss(cuts, states, mask, training)
+
+    def _partial_cuts(self, seq: SessionBatch, training: bool, draws: int | None = None
+                      ) -> list[tuple[SessionBatch, TargetRows]]:
+        """The draws' ``(cut history [G_i, S, I], targets)`` (seeds: see
+        :meth:`partial_session_loss`)."""
         step = (tf.cast(self.optimizer.iterations, tf.int64) if training
                 else tf.constant(-1, tf.int64))
         draws = self.prefix_queries if draws is None else draws
         batch = SessionBatch.from_dict(seq, self.view.keys)
         offset = replica_offset(batch.layout.num_users) if training else 0
-        cuts = [partial_session_queries(batch, tf.stack([
+        return [partial_session_queries(batch, tf.stack([
             tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), offset)
             for i in range(draws)]
-        histories = [cut for cut, _ in cuts]  # [G_i, S, I] each
-        states, mask = self.encode_sequence(self.view(SessionBatch.concat(histories)),
-                                            training=training)
+
+    def _cut_histories(self, cuts: list[tuple[SessionBatch, TargetRows]]) -> SessionBatch:
+        """Every draw's cut histories, users concatenated, in the view's form (at most
+        ``max_len`` sessions, like a serving request)."""
+        return self.view(SessionBatch.concat([history for history, _ in cuts]))
+
+    def _partial_loss(self, cuts: list[tuple[SessionBatch, TargetRows]], states: tf.Tensor,
+                      mask: tf.Tensor, training: bool) -> tf.Tensor:
+        """Mean over the draws of their Eq. 10, given the states of :meth:`_cut_histories`."""
         queries = tf.split(_last_state(states, mask),  # [G_1 + ... + G_n, d]
-                           tf.stack([h.num_users for h in histories]), num=draws)
+                           tf.stack([h.num_users for h, _ in cuts]), num=len(cuts))
         losses = [self._eq10(self.prefix_retrieval, self.prefix_rank, q, targets, training)
-                  for q, (_, targets) in zip(queries, cuts)]
-        return tf.add_n(losses) / float(draws)
+                  for q, (_, targets) in zip(queries, cuts, strict=True)]
+        return tf.add_n(losses) / float(len(cuts))
 
     def partial_session_draw(self, seq: SessionBatch, seed: tf.Tensor,
                              training: bool) -> tf.Tensor:

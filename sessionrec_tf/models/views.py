@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
-from sessionrec_tf.data.batch_ops import repeat_range
+from sessionrec_tf.data.batch_ops import repeat_range, splits_from_lengths
 from sessionrec_tf.data.session_batch import SessionBatch
 
 
@@ -55,13 +55,15 @@ class ItemView:
         keep = (tf.ones_like(items.flat_values, tf.bool) if self.include_negatives
                 else tf.equal(batch["label"].flat_values, 1))
         user_of = repeat_range(counts)
-        kept_user = tf.boolean_mask(user_of, keep)
+        kept = tf.reshape(tf.where(keep), [-1])  # boolean_mask, shared by the fields
+        kept_user = tf.gather(user_of, kept)
         n_users = tf.size(counts, out_type=tf.int64)
         per_user_kept = tf.math.bincount(kept_user, minlength=n_users, maxlength=n_users,
                                          dtype=tf.int64)
-        ones = tf.ones_like(kept_user)
-        flat = SessionBatch({k: tf.RaggedTensor.from_nested_row_lengths(
-            tf.boolean_mask(batch[k].flat_values, keep), [per_user_kept, ones], validate=False)
+        splits = [splits_from_lengths(per_user_kept),
+                  tf.range(tf.size(kept_user, out_type=tf.int64) + 1)]  # one item per session
+        flat = SessionBatch({k: tf.RaggedTensor.from_nested_row_splits(
+            tf.gather(batch[k].flat_values, kept), splits, validate=False)
             for k in self.keys})
         return flat.keep_last_sessions(self.max_len + extra)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from sessionrec_tf.data.batch_ops import row_ids
 from sessionrec_tf.data.vocab import NUM_RESERVED
 from sessionrec_tf.metrics.topk import unfilled_to_padding
 from sessionrec_tf.retrieval.base import TopK
@@ -152,7 +153,7 @@ class ScannTopK(TopK):
         if queries.shape.rank == 3:
             scores, ids = _best_per_item(scores, ids, rows * width + ids, width)
         if exclude is not None:
-            excluded = tf.sort(exclude.value_rowids() * width
+            excluded = tf.sort(row_ids(exclude) * width
                                + tf.cast(exclude.flat_values, tf.int64))
             drop = _sorted_search(excluded, rows * width + ids)
             scores = tf.where(drop, tf.constant(float("-inf")), scores)

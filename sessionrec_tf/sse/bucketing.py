@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from sessionrec_tf.data.batch_ops import boolean_mask
 from sessionrec_tf.layers.bucketing import bucket_bounds, gather_padded, length_buckets, stitch
 
 
@@ -66,7 +67,7 @@ def encode_in_length_buckets(
         x.set_shape([None, None, dim])
         times = tf.where(mask, tf.gather(time_values, at), tf.zeros([], time_values.dtype))
         states = sse(x, mask=mask, timestamps=times, training=training)
-        return tf.boolean_mask(states, mask), tf.cast(tf.boolean_mask(at, mask), tf.int32)
+        return boolean_mask(states, mask), tf.cast(boolean_mask(at, mask), tf.int32)
 
     def nothing() -> tuple[tf.Tensor, tf.Tensor]:
         return tf.zeros([0, dim], values.dtype), tf.zeros([0], tf.int32)

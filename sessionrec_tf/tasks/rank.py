@@ -26,6 +26,7 @@ from collections.abc import Callable
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from sessionrec_tf.data.batch_ops import row_ids
 from sessionrec_tf.layers.interests import max_match_rows
 from sessionrec_tf.tasks.distribute import global_mean, global_sum
 from sessionrec_tf.tasks.similarity import Similarity
@@ -55,7 +56,7 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
                                        sim.embed(candidate_fn(targets.positive_ids))))  # [R]
         negatives = targets.group_negatives  # [G, Q]
         groups = tf.shape(q)[0]
-        pair_group = negatives.value_rowids()
+        pair_group = row_ids(negatives)
         pair_scores = sim.scale(max_match_rows(
             tf.gather(q, pair_group), sim.embed(candidate_fn(negatives.flat_values))))
         has_neg = negatives.row_lengths() > 0  # [G]

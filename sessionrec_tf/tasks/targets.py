@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from sessionrec_tf.data.batch_ops import boolean_mask, mask_innermost, row_ids
 from sessionrec_tf.data.session_batch import SessionBatch
 
 
@@ -47,11 +48,18 @@ class TargetRows:
 
 def group_queries(query_embeddings: tf.Tensor, targets: TargetRows) -> tf.Tensor:
     """``query_embeddings`` (``[G, d]`` or ``[G, k, d]``), checked to hold one query per group."""
-    tf.debugging.assert_equal(
-        tf.shape(query_embeddings, out_type=tf.int64)[0],
-        tf.shape(targets.group_position, out_type=tf.int64)[0],
-        message="the tasks take one query per group (target session), not one per row")
-    return query_embeddings
+    message = "the tasks take one query per group (target session), not one per row"
+    queries, groups = query_embeddings.shape[0], targets.group_position.shape[0]
+    if queries is not None and groups is not None:
+        if queries != groups:
+            raise tf.errors.InvalidArgumentError(None, None, f"{message}: {queries} queries, "
+                                                 f"{groups} groups")
+        return query_embeddings
+    # 3 graph ops (tf.debugging.assert_equal builds ~25 in every traced step)
+    check = tf.debugging.Assert(tf.equal(tf.shape(query_embeddings)[0],
+                                         tf.shape(targets.group_position)[0]), [message])
+    with tf.control_dependencies([check]):
+        return tf.identity(query_embeddings)
 
 
 def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> TargetRows:
@@ -59,10 +67,10 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     sessions = item_ids.values  # [S, I]
     session_labels = labels.values
     n_sessions = sessions.nrows(out_type=tf.int64)
-    session_user = item_ids.value_rowids()  # [S]
+    session_user = row_ids(item_ids)  # [S]
     is_pos = tf.equal(session_labels, 1)
-    positives = tf.ragged.boolean_mask(sessions, is_pos)  # [S, P]
-    negatives = tf.ragged.boolean_mask(sessions, tf.logical_not(is_pos))  # [S, Q]
+    positives = mask_innermost(sessions, is_pos)  # [S, P]
+    negatives = mask_innermost(sessions, tf.logical_not(is_pos))  # [S, Q]
     with_positive = tf.where(positives.row_lengths() > 0)[:, 0]  # sorted session indices
     # first session with a positive after s; index len(with_positive) = "none" (sentinel)
     nxt = tf.searchsorted(with_positive, tf.range(1, n_sessions + 1), side="left",
@@ -71,15 +79,15 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     target = tf.gather(padded, nxt)
     same_user = tf.equal(tf.gather(session_user, tf.maximum(target, 0)), session_user)
     valid = tf.logical_and(target >= 0, same_user)
-    group_position = tf.boolean_mask(tf.range(n_sessions), valid)
-    target = tf.boolean_mask(target, valid)
+    group_position = boolean_mask(tf.range(n_sessions), valid)
+    target = boolean_mask(target, valid)
     group_positives = tf.gather(positives, target)
     group_negatives = _without_positives(tf.gather(negatives, target), group_positives)
     return TargetRows(
         group_position=group_position,
         group_positives=group_positives,
         group_negatives=group_negatives,
-        row_group=group_positives.value_rowids(),
+        row_group=row_ids(group_positives),
         positive_ids=group_positives.flat_values,
     )
 
@@ -107,7 +115,7 @@ def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tenso
     items, labels = seq["item_id"], seq["label"]
     cut, rest = seq.random_session_cut(seed, offset)
     has = cut >= 0
-    inputs = SessionBatch(seq.fields).select_users(has).take_prefix(tf.boolean_mask(cut, has))
+    inputs = SessionBatch(seq.fields).select_users(has).take_prefix(boolean_mask(cut, has))
     inter_user = seq.layout.inter_user
     group_of_user = tf.cumsum(tf.cast(has, tf.int64), exclusive=True)
     groups = tf.reduce_sum(tf.cast(has, tf.int64))
@@ -115,8 +123,8 @@ def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tenso
 
     def pick(mask: tf.Tensor) -> tf.RaggedTensor:
         return tf.RaggedTensor.from_value_rowids(
-            tf.boolean_mask(items.flat_values, mask),
-            tf.gather(group_of_user, tf.boolean_mask(inter_user, mask)),
+            boolean_mask(items.flat_values, mask),
+            tf.gather(group_of_user, boolean_mask(inter_user, mask)),
             nrows=groups, validate=False)
 
     group_positives = pick(tf.logical_and(rest, is_pos))
@@ -126,7 +134,7 @@ def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tenso
         group_position=tf.range(groups),
         group_positives=group_positives,
         group_negatives=group_negatives,
-        row_group=group_positives.value_rowids(),
+        row_group=row_ids(group_positives),
         positive_ids=group_positives.flat_values,
     )
 
@@ -138,9 +146,8 @@ def _without_positives(negatives: tf.RaggedTensor, positives: tf.RaggedTensor
     Membership by sorted (row, id) keys and a binary search: O((P + Q) log P).
     """
     shift = tf.constant(2**32, tf.int64)
-    pos_keys = tf.sort(positives.value_rowids() * shift + positives.flat_values)
-    neg_keys = negatives.value_rowids() * shift + negatives.flat_values
+    pos_keys = tf.sort(row_ids(positives) * shift + positives.flat_values)
+    neg_keys = row_ids(negatives) * shift + negatives.flat_values
     at = tf.searchsorted(pos_keys, neg_keys, side="left", out_type=tf.int64)
     found = tf.gather(tf.concat([pos_keys, [-1]], 0), at)
-    return tf.ragged.boolean_mask(negatives, negatives.with_flat_values(
-        tf.not_equal(found, neg_keys)))
+    return mask_innermost(negatives, tf.not_equal(found, neg_keys))

@@ -90,11 +90,12 @@ def test_lookups_and_selection_match_the_reference(seed):
     assert batch.seen_items("none") is None
     with pytest.raises(ValueError, match="exclude_seen must be one of"):
         batch.seen_items("liked")
-    mask = [b % 2 == 0 for b in range(len(hist))]
-    chosen = batch.select_users(tf.constant(mask))
-    assert _as_lists(chosen) == [u for u, m in zip(hist, mask, strict=True) if m]
-    assert chosen["user_id"].numpy().tolist() == [f"u{b}".encode() for b in range(len(hist))
-                                                  if mask[b]]
+    n = len(hist)
+    for mask in ([b % 2 == 0 for b in range(n)], [b == n - 1 for b in range(n)], [False] * n):
+        chosen = batch.select_users(tf.constant(mask))
+        assert _as_lists(chosen) == [u for u, m in zip(hist, mask, strict=True) if m]
+        assert chosen["user_id"].numpy().tolist() == [f"u{b}".encode() for b in range(n)
+                                                      if mask[b]]
 
 
 def test_the_partition_is_computed_once(monkeypatch):
@@ -119,3 +120,52 @@ def test_mapping_view_and_from_dict():
     assert "session_timestamp" not in again.extras  # derived, never carried stale
     with pytest.raises(ValueError, match="at least one interaction-level field"):
         SessionBatch({})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_row_ids_and_mask_innermost_equal_tensorflows_ops(seed):
+    rng = np.random.default_rng(seed)
+    # 2 and 3 levels, empty rows included (first, middle, last)
+    rows = [list(rng.integers(0, 9, size=int(rng.integers(0, 5)))) for _ in range(9)]
+    rows[0], rows[-1] = [], []
+    flat = tf.ragged.constant(rows, tf.int64)
+    nested = tf.RaggedTensor.from_row_lengths(flat, [3, 0, 4, 2])
+    built = tf.RaggedTensor.from_value_rowids(flat.flat_values, flat.value_rowids(),
+                                              nrows=9)  # cached ids
+    for rt in (flat, built):
+        np.testing.assert_array_equal(batch_ops.row_ids(rt), rt.value_rowids())
+    np.testing.assert_array_equal(batch_ops.row_ids(nested), nested.value_rowids())
+    for rt in (flat, nested):
+        mask = rt.with_flat_values(tf.constant(rng.integers(0, 2, rt.flat_values.shape[0]),
+                                               tf.bool))
+        expected = tf.ragged.boolean_mask(rt, mask).to_list()
+        assert batch_ops.mask_innermost(rt, mask).to_list() == expected
+        assert batch_ops.mask_innermost(rt, mask.flat_values).to_list() == expected
+    for rt in (flat, nested):
+        rows = tf.constant(rng.integers(0, 2, rt.nrows()).astype(bool))
+        assert batch_ops.select_rows(rt, rows).to_list() == tf.ragged.boolean_mask(
+            rt, rows).to_list()
+    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.int64)])
+    def traced(rt: tf.RaggedTensor) -> tf.Tensor:
+        return batch_ops.row_ids(rt)
+    np.testing.assert_array_equal(traced(flat), flat.value_rowids())
+
+
+def test_boolean_mask_and_splits_equal_tensorflows_ops():
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.normal(size=(6, 4, 3)).astype(np.float32))
+    for mask in (rng.integers(0, 2, 6).astype(bool), rng.integers(0, 2, (6, 4)).astype(bool),
+                 np.zeros(6, bool)):
+        mask = tf.constant(mask)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ours, want = batch_ops.boolean_mask(x, mask), tf.boolean_mask(x, mask)
+            weights = tf.constant(rng.normal(size=want.shape).astype(np.float32))
+            loss_ours, loss_want = (tf.reduce_sum(v * weights) for v in (ours, want))
+        np.testing.assert_array_equal(ours, want)
+        np.testing.assert_array_equal(tf.convert_to_tensor(tape.gradient(loss_ours, x)),
+                                      tf.convert_to_tensor(tape.gradient(loss_want, x)))
+    lengths = tf.constant([2, 0, 3, 1], tf.int32)
+    np.testing.assert_array_equal(batch_ops.splits_from_lengths(lengths),
+                                  tf.RaggedTensor.from_row_lengths(tf.zeros([6]),
+                                                                   lengths).row_splits)

@@ -134,19 +134,25 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     np.testing.assert_allclose(plain, without + 0.5 * loss, rtol=1e-5)
 
 
-@pytest.mark.parametrize("training, vectors", [(False, 1), (True, 1), (False, 2), (True, 2)])
-def test_several_cuts_per_user_average_independent_draws(tiny_dataset, training, vectors):
-    # partial_session_loss encodes every draw's cut histories in one encoder call; the
-    # reference is one partial_session_draw per seed (dropout off, so training mode with
-    # its step-dependent seeds and 2 user vectors must agree too)
-    config = load_config("sessionrec_hstu", [*TINY_MODEL, "task.prefix_weight=1.0",
-                                             "task.prefix_queries=3", "model.dropout=0.0",
+def _dropout_free(tiny_dataset, weight: float, draws: int, vectors: int, step: int):
+    """A tiny model without dropout at optimizer step ``step``, and a 16-user batch."""
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, f"task.prefix_weight={weight}",
+                                             f"task.prefix_queries={draws}", "model.dropout=0.0",
                                              f"model.user_vectors={vectors}"])
     tf.keras.utils.set_random_seed(0)
     model = compile_model(build_model(config, tiny_dataset), config)
     batch = next(iter(read_dataset(tiny_dataset, "train", batch_size=16, deterministic=True,
                                    prefetch=False)))
-    model.optimizer.iterations.assign(5)
+    model.optimizer.iterations.assign(step)
+    return model, batch
+
+
+@pytest.mark.parametrize("training, vectors", [(False, 1), (True, 1), (False, 2), (True, 2)])
+def test_several_cuts_per_user_average_independent_draws(tiny_dataset, training, vectors):
+    # partial_session_loss encodes every draw's cut histories in one encoder call; the
+    # reference is one partial_session_draw per seed (dropout off, so training mode with
+    # its step-dependent seeds and 2 user vectors must agree too)
+    model, batch = _dropout_free(tiny_dataset, 1.0, 3, vectors, step=5)
     seq = model.view(batch, extra=1)
     counter = model.prefix_retrieval.counter.numpy()  # the negatives' stream, per call
     got = model.partial_session_loss(seq, training=training).numpy()
@@ -157,6 +163,25 @@ def test_several_cuts_per_user_average_independent_draws(tiny_dataset, training,
     ).numpy() for i in range(3)]
     assert len(set(np.round(draws, 6))) == 3  # three different cuts
     np.testing.assert_allclose(got, np.mean(draws), rtol=1e-5)
+
+
+@pytest.mark.parametrize("vectors", [1, 2])
+def test_one_encoder_call_for_sequences_and_cuts_equals_two(tiny_dataset, vectors):
+    # compute_loss encodes the sequences and the cut histories together; the reference
+    # encodes them apart (the paper's loss + the weighted partial_session_loss). Training
+    # mode, dropout off: the cuts' step-dependent seeds and the sampled negatives' streams
+    # (reset between the two) are the same.
+    model, batch = _dropout_free(tiny_dataset, 0.7, 2, vectors, step=3)
+    tasks = [model.retrieval, model.prefix_retrieval]
+    counters = [t.counter.numpy() for t in tasks]
+    got = model.compute_loss(batch, training=True).numpy()
+    for t, c in zip(tasks, counters, strict=True):
+        t.counter.assign(c)
+    partial = model.partial_session_loss(model.view(batch, extra=1), training=True).numpy()
+    model.prefix_weight = 0.0
+    plain = model.compute_loss(batch, training=True).numpy()
+    assert partial > 0
+    np.testing.assert_allclose(got, plain + 0.7 * partial, rtol=1e-5)
 
 
 def test_concatenated_batches_keep_every_user_in_order(tiny_dataset):

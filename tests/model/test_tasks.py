@@ -589,3 +589,12 @@ def test_tasks_refuse_one_query_per_row(targets, table):
         retrieval(q, targets, lookup(table), negative_ids=neg_tensor(NEG))
     with pytest.raises(tf.errors.InvalidArgumentError, match="one query per group"):
         SessionRank()(q, targets, lookup(table))
+    rank = SessionRank()
+    rank(tf.zeros([len(targets.group_position), D]), targets, lookup(table))  # builds
+
+    @tf.function(input_signature=[tf.TensorSpec([None, D], tf.float32)])
+    def traced(queries: tf.Tensor) -> tf.Tensor:  # shapes unknown: checked when run
+        return rank(queries, targets, lookup(table))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one query per group"):
+        traced(q)
+    assert np.isfinite(traced(tf.zeros([len(targets.group_position), D])).numpy())
