@@ -136,21 +136,26 @@ class SessionRec(tfrs.Model):
         self.ranking = NoDependency(CatalogRanking(self.eval_ks, name="ranking"))
 
     # ------------------------------------------------------------------ user tower
-    def encode(self, batch: Mapping[str, tf.Tensor], training: bool | None = None
-               ) -> tuple[tf.Tensor, tf.Tensor, SessionBatch]:
+    def encode(self, batch: Mapping[str, tf.Tensor], training: bool | None = None,
+               vectors: bool = True) -> tuple[tf.Tensor, tf.Tensor, SessionBatch]:
         """``(states [B, L, d], mask [B, L], the view's batch)`` for a ragged batch."""
         seq = self.view(batch)
-        states, mask = self.encode_sequence(seq, training=training)
+        states, mask = self.encode_sequence(seq, training=training, vectors=vectors)
         return states, mask, seq
 
     def encode_sequence(self, seq: Mapping[str, tf.RaggedTensor],
-                        training: bool | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+                        training: bool | None = None, vectors: bool = True
+                        ) -> tuple[tf.Tensor, tf.Tensor]:
         """States ``[B, L, d]`` (``[B, L, k, d]`` with k user vectors) and mask ``[B, L]`` of
-        a batch already in the view's form."""
+        a batch already in the view's form. ``vectors=False``: the SSE states ``[B, L, d]``
+        before the user-vector map (:meth:`user_vectors`), which is position-wise, so it can
+        be applied to the few states a caller gathers instead of every padded position."""
         states, mask = self._sequence_states(seq, training)
-        if self.interests is not None:
-            states = self.interests(states)
-        return states, mask
+        return (self.user_vectors_of(states) if vectors else states), mask
+
+    def user_vectors_of(self, states: tf.Tensor) -> tf.Tensor:
+        """``[..., d] -> [..., k, d]`` with k user vectors (identity with one)."""
+        return states if self.interests is None else self.interests(states)
 
     def _sequence_states(self, seq: Mapping[str, tf.RaggedTensor],
                          training: bool | None) -> tuple[tf.Tensor, tf.Tensor]:
@@ -179,8 +184,9 @@ class SessionRec(tfrs.Model):
         # inference traces (serving, evaluation) are freed with their functions; a training
         # forward keeps its custom gradients until its step has built the backward pass
         with contextlib.nullcontext() if training else released_custom_gradients():
-            states, mask, _ = self.encode(batch, training=training)
-            return self.retrieval.similarity.embed(_last_state(states, mask))
+            states, mask, _ = self.encode(batch, training=training, vectors=False)
+            return self.retrieval.similarity.embed(
+                self.user_vectors_of(_last_state(states, mask)))
 
     # ------------------------------------------------------------------ item tower
     def candidates(self, item_ids: tf.Tensor) -> tf.Tensor:
@@ -201,14 +207,16 @@ class SessionRec(tfrs.Model):
         seq = self.view(inputs, extra=1)
         encoder_input, new_index = seq.drop_last_session()
         if self.prefix_weight <= 0:
-            states, mask = self.encode_sequence(encoder_input, training=training)
+            states, mask = self.encode_sequence(encoder_input, training=training,
+                                                vectors=False)
             return self._sequence_loss(seq, states, mask, new_index, training)
         # the sequences and the partial-session queries' cut histories in ONE encoder call
         # (one copy of the encoder in the traced step; equal to two calls, tested)
         cuts = self._partial_cuts(seq, training)
         main = SessionBatch(encoder_input.fields)
         states, mask = self.encode_sequence(
-            SessionBatch.concat([main, self._cut_histories(cuts)]), training=training)
+            SessionBatch.concat([main, self._cut_histories(cuts)]), training=training,
+            vectors=False)
         users = main.num_users
         loss = self._sequence_loss(seq, states[:users], mask[:users], new_index, training,
                                    prefix=False)
@@ -220,7 +228,8 @@ class SessionRec(tfrs.Model):
                        prefix_draws: int | None = None, prefix: bool = True) -> tf.Tensor:
         """Eq. 10 (plus the partial-session term) of ``seq`` given encoder states.
 
-        ``states``/``mask`` encode ``seq`` without each user's last session (``new_index``
+        ``states``/``mask`` (SSE states, before the user-vector map: ``vectors=False``)
+        encode ``seq`` without each user's last session (``new_index``
         re-addresses ``seq``'s flat sessions, :meth:`SessionBatch.drop_last_session`), or
         all of ``seq`` (``new_index=None``): a causal encoder gives the same state at every
         position either way; the last one is never a query.
@@ -231,7 +240,7 @@ class SessionRec(tfrs.Model):
         flat_states = boolean_mask(states, mask)  # one row per encoded session
         positions = (targets.group_position if new_index is None
                      else tf.gather(new_index, targets.group_position))  # never removed
-        queries = tf.gather(flat_states, positions)  # [G, d]: one per target session
+        queries = self.user_vectors_of(tf.gather(flat_states, positions))  # one per group
         loss = self._eq10(self.retrieval, self.rank, queries, targets, training)
         if prefix and self.prefix_weight > 0:
             loss = loss + self.prefix_weight * self.partial_session_loss(
@@ -257,7 +266,8 @@ class SessionRec(tfrs.Model):
         over the draws (equal with dropout off; tested), with one copy of the encoder in
         the traced step instead of one per draw."""
         cuts = self._partial_cuts(seq, training, draws)
-        states, mask = self.encode_sequence(self._cut_histories(cuts), training=training)
+        states, mask = self.encode_sequence(self._cut_histories(cuts), training=training,
+                                            vectors=False)
         return self._partial_loss(cuts, states, mask, training)
 
     def _partial_cuts(self, seq: SessionBatch, training: bool, draws: int | None = None
@@ -280,8 +290,9 @@ class SessionRec(tfrs.Model):
 
     def _partial_loss(self, cuts: list[tuple[SessionBatch, TargetRows]], states: tf.Tensor,
                       mask: tf.Tensor, training: bool) -> tf.Tensor:
-        """Mean over the draws of their Eq. 10, given the states of :meth:`_cut_histories`."""
-        queries = tf.split(_last_state(states, mask),  # [G_1 + ... + G_n, d]
+        """Mean over the draws of their Eq. 10, given the SSE states (before the user-vector
+        map) of :meth:`_cut_histories`."""
+        queries = tf.split(self.user_vectors_of(_last_state(states, mask)),  # [sum G_i, ..]
                            tf.stack([h.num_users for h, _ in cuts]), num=len(cuts))
         losses = [self._eq10(self.prefix_retrieval, self.prefix_rank, q, targets, training)
                   for q, (_, targets) in zip(queries, cuts, strict=True)]
@@ -339,10 +350,11 @@ class SessionRec(tfrs.Model):
             loss = self.compute_loss(inputs, training=False)
         else:
             seq = self.view(inputs)
-            states, mask = self.encode_sequence(seq, training=False)
+            states, mask = self.encode_sequence(seq, training=False, vectors=False)
             loss = self._sequence_loss(seq, states, mask, None, training=False,
                                        prefix_draws=1)
-            users = self.retrieval.similarity.embed(_last_state(states, mask))
+            users = self.retrieval.similarity.embed(
+                self.user_vectors_of(_last_state(states, mask)))
             retriever = ExactTopK(max(self.eval_ks)).index(self.candidate_embeddings())
             _, top_ids = retriever(users, seen_items(inputs, self.exclude_seen))
             self.ranking.update_state(top_ids, inputs["target_item_id"])

@@ -147,3 +147,31 @@ def _session_times(batch: dict) -> dict:
     ts = batch["timestamp"]
     per_item = tf.gather(batch["session_timestamp"].flat_values, ts.values.value_rowids())
     return {**batch, "timestamp": ts.with_flat_values(per_item)}
+
+
+def test_vectors_of_the_gathered_states_equal_the_vectors_of_every_state(tiny_dataset):
+    """The model maps only the states it uses (the loss queries, the last state) to user
+    vectors; the map is position-wise, so this equals mapping every padded state first."""
+    from sessionrec_tf.models import build_model, compile_model
+    from sessionrec_tf.models.sessionrec import _last_state
+    from sessionrec_tf.tasks.targets import next_session_targets
+
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "model.user_vectors=2",
+                                             "model.dropout=0.0"])
+    tf.keras.utils.set_random_seed(0)
+    model = compile_model(build_model(config, tiny_dataset), config)
+    batch = next(iter(read_dataset(tiny_dataset, "train", batch_size=16, deterministic=True,
+                                   prefetch=False)))
+    seq = model.view(batch, extra=1)
+    encoder_input, new_index = seq.drop_last_session()
+    states, mask = model.encode_sequence(encoder_input, training=False)  # [B, L, 2, d]
+    assert states.shape[2] == 2
+    targets = next_session_targets(seq["item_id"], seq["label"])
+    queries = tf.gather(tf.boolean_mask(states, mask), tf.gather(new_index,
+                                                                 targets.group_position))
+    counter = model.retrieval.counter.numpy()
+    want = model._eq10(model.retrieval, model.rank, queries, targets, False)
+    model.retrieval.counter.assign(counter)
+    np.testing.assert_allclose(model.compute_loss(batch, training=False), want, rtol=1e-5)
+    users = model.retrieval.similarity.embed(_last_state(*model.encode(batch)[:2]))
+    np.testing.assert_allclose(model(batch), users, rtol=1e-5, atol=1e-6)
