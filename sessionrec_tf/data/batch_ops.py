@@ -4,8 +4,7 @@ The low-level layer of :class:`~sessionrec_tf.data.session_batch.SessionBatch` (
 batch's partition and its operations): :class:`Layout` (the partition's per-session and
 per-interaction indices), :func:`repeat_range`, :func:`row_ids`, :func:`boolean_mask`,
 :func:`mask_innermost`, :func:`select_rows`, :func:`splits_from_lengths`,
-:func:`session_timestamps`. Nothing is
-padded and nothing loops over users in Python.
+:func:`session_timestamps`. Nothing is padded and nothing loops over users in Python.
 
 ``row_ids``, ``boolean_mask`` and ``mask_innermost`` are ``RaggedTensor.value_rowids``,
 ``tf.boolean_mask`` and ``tf.ragged.boolean_mask`` (values-shaped mask) in 3-6 graph ops:

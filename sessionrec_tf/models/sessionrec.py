@@ -148,7 +148,7 @@ class SessionRec(tfrs.Model):
                         ) -> tuple[tf.Tensor, tf.Tensor]:
         """States ``[B, L, d]`` (``[B, L, k, d]`` with k user vectors) and mask ``[B, L]`` of
         a batch already in the view's form. ``vectors=False``: the SSE states ``[B, L, d]``
-        before the user-vector map (:meth:`user_vectors`), which is position-wise, so it can
+        before the user-vector map (:meth:`user_vectors_of`), which is position-wise, so it can
         be applied to the few states a caller gathers instead of every padded position."""
         states, mask = self._sequence_states(seq, training)
         return (self.user_vectors_of(states) if vectors else states), mask
