@@ -3,7 +3,7 @@
 The low-level layer of :class:`~sessionrec_tf.data.session_batch.SessionBatch` (which owns a
 batch's partition and its operations): :class:`Layout` (the partition's per-session and
 per-interaction indices), :func:`repeat_range`, :func:`row_ids`, :func:`boolean_mask`,
-:func:`mask_innermost`, :func:`select_rows`, :func:`splits_from_lengths`,
+:func:`mask_innermost`, :func:`select_rows`, :func:`splits_from_lengths`, :func:`true_indices`,
 :func:`session_timestamps`. Nothing is padded and nothing loops over users in Python.
 
 ``row_ids``, ``boolean_mask`` and ``mask_innermost`` are ``RaggedTensor.value_rowids``,
@@ -25,10 +25,7 @@ def repeat_range(counts: tf.Tensor) -> tf.Tensor:
     ``tf.repeat`` tiles to the largest count and masks, O(n * max(counts)): too slow and too
     large for 1,000-item sessions.
     """
-    counts = tf.cast(counts, tf.int64)
-    ends = tf.cumsum(counts)
-    total = tf.reduce_sum(counts)
-    return tf.searchsorted(ends, tf.range(total), side="right", out_type=tf.int64)
+    return _ids_from_splits(splits_from_lengths(counts))
 
 
 def row_ids(rt: tf.RaggedTensor) -> tf.Tensor:
@@ -45,12 +42,16 @@ def _ids_from_splits(splits: tf.Tensor) -> tf.Tensor:
                            out_type=splits.dtype)
 
 
+def true_indices(mask: tf.Tensor) -> tf.Tensor:
+    """``[n]`` int64 indices where the ``[N]`` bool ``mask`` is true, in order."""
+    return tf.reshape(tf.where(mask), [-1])
+
+
 def boolean_mask(x: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """``tf.boolean_mask(x, mask)`` (``mask`` over ``x``'s leading ``mask.rank`` axes)."""
-    where = tf.where(mask)
     if mask.shape.rank == 1:  # a gather: its gradient stays sparse (IndexedSlices)
-        return tf.gather(x, tf.reshape(where, [-1]))
-    return tf.gather_nd(x, where)
+        return tf.gather(x, true_indices(mask))
+    return tf.gather_nd(x, tf.where(mask))
 
 
 def splits_from_lengths(lengths: tf.Tensor) -> tf.Tensor:

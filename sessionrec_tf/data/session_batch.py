@@ -33,6 +33,7 @@ from sessionrec_tf.data.batch_ops import (
     select_rows,
     session_timestamps,
     splits_from_lengths,
+    true_indices,
 )
 
 
@@ -129,7 +130,7 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
                  ) -> SessionBatch:
         """The interactions in ``inter_mask`` under a new partition, for every field."""
         splits = [splits_from_lengths(per_user), splits_from_lengths(lengths)]
-        keep = tf.reshape(tf.where(inter_mask), [-1])  # boolean_mask, shared by the fields
+        keep = true_indices(inter_mask)  # boolean_mask, shared by the fields
         fields = {k: tf.RaggedTensor.from_nested_row_splits(
             tf.gather(v.flat_values, keep), splits, validate=False)
             for k, v in self.fields.items()}
@@ -235,13 +236,15 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
             return items
         return mask_innermost(items, tf.equal(self.fields["label"].flat_values, 1))
 
-    def random_session_cut(self, seed: tf.Tensor, offset: tf.Tensor | int = 0
-                           ) -> tuple[tf.Tensor, tf.Tensor]:
+    def random_session_cut(self, seed: tf.Tensor, offset: tf.Tensor | int = 0,
+                           max_sessions: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """A random cut inside one session of each user, with a positive after it.
 
         The candidates of user ``b`` are the flat history positions ``c`` that are not the
         first interaction of their session and have a positive at ``c`` or later in the same
-        session; one is drawn uniformly (stateless, from ``seed``, a ``[2]`` int64 tensor).
+        session (and, with ``max_sessions``, lie in one of the user's first ``max_sessions``
+        sessions, so that the history up to the cut has at most ``max_sessions`` sessions);
+        one is drawn uniformly (stateless, from ``seed``, a ``[2]`` int64 tensor).
         User ``b`` uses uniform number ``offset + b`` of the seed's stream: a replica holding
         rows ``[offset, offset + B)`` of a global batch draws what one device draws for them.
 
@@ -260,6 +263,9 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
                                 lay.inner[1:])
         positives_from_here = tf.gather(session_end, lay.inter_session) - before
         candidate = tf.logical_and(pos_in_session >= 1, positives_from_here >= 1)
+        if max_sessions is not None:
+            candidate = tf.logical_and(
+                candidate, tf.gather(lay.session_index, lay.inter_session) < max_sessions)
         as_int = tf.cast(candidate, tf.int64)
         count = tf.math.unsorted_segment_sum(as_int, lay.inter_user, lay.num_users)
         rank = tf.cumsum(as_int, exclusive=True) - tf.gather(

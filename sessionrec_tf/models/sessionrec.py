@@ -32,12 +32,15 @@ from sessionrec_tf.models.gradient_registry import released_custom_gradients
 from sessionrec_tf.models.views import ItemView, SessionView
 from sessionrec_tf.retrieval.exact import ExactTopK
 from sessionrec_tf.sse.bucketing import encode_in_length_buckets
+from sessionrec_tf.sse.query_tokens import QueryTokens, encode_with_queries
 from sessionrec_tf.tasks.distribute import global_sum, replica_offset, replica_share
 from sessionrec_tf.tasks.rank import SessionRank
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
 from sessionrec_tf.tasks.targets import (
+    PartialQueries,
     TargetRows,
     next_session_targets,
+    partial_session_cuts,
     partial_session_queries,
 )
 
@@ -127,6 +130,9 @@ class SessionRec(tfrs.Model):
             raise ValueError(f"prefix_queries must be >= 1, got {prefix_queries}")
         self.prefix_queries = int(prefix_queries)
         self.prefix_seed = int(prefix_seed)
+        # partial-session queries as extra tokens of their users' sequences (exact for the
+        # attention SSEs; a recurrent one encodes the cut histories as sequences)
+        self.query_tokens = bool(getattr(sse, "accepts_query_tokens", False))
         self.user_vectors = int(user_vectors)
         self.interests = (UserVectors(self.user_vectors, seed=user_vectors_seed,
                                       name="user_vectors") if self.user_vectors > 1 else None)
@@ -159,20 +165,34 @@ class SessionRec(tfrs.Model):
 
     def _sequence_states(self, seq: Mapping[str, tf.RaggedTensor],
                          training: bool | None) -> tuple[tf.Tensor, tf.Tensor]:
+        return self._encode_sessions(self._session_tokens(seq, training),
+                                     seq["session_timestamp"], training)
+
+    def _session_tokens(self, seq: Mapping[str, tf.RaggedTensor],
+                        training: bool | None) -> tf.RaggedTensor:
+        """``[B, S, d]`` one token per session (embedding, then the ISE)."""
         tokens = self.embedding.interactions(seq)  # [B, S, I, d]
         if getattr(self.ise, "uses_labels", False):
-            sessions = self.ise(tokens, labels=seq["label"], training=training)  # [B, S, d]
-        else:
-            sessions = self.ise(tokens, training=training)  # [B, S, d]
+            return self.ise(tokens, labels=seq["label"], training=training)
+        return self.ise(tokens, training=training)
+
+    def _encode_sessions(self, sessions: tf.RaggedTensor, timestamps: tf.RaggedTensor,
+                         training: bool | None, queries: QueryTokens | None = None
+                         ) -> tuple[tf.Tensor, ...]:
+        """``(states [B, L, d], mask [B, L])`` of the SSE over session tokens; with
+        ``queries`` also their states ``[B, Q, d]`` (:mod:`sessionrec_tf.sse.query_tokens`)."""
         if self.sse_buckets:
-            return encode_in_length_buckets(self.sse, sessions, seq["session_timestamp"],
-                                            self.sse_buckets, training=training)
+            return encode_in_length_buckets(self.sse, sessions, timestamps, self.sse_buckets,
+                                            training=training, queries=queries)
         lengths = sessions.row_lengths()
         x = sessions.to_tensor()
         mask = tf.sequence_mask(lengths, maxlen=tf.shape(x, out_type=tf.int64)[1])
-        times = seq["session_timestamp"].to_tensor()
-        states = self.sse(x, mask=mask, timestamps=times, training=training)
-        return states, mask
+        times = timestamps.to_tensor()
+        if queries is None:
+            return self.sse(x, mask=mask, timestamps=times, training=training), mask
+        states, query_states = encode_with_queries(self.sse, x, mask, times, queries,
+                                                   training=training)
+        return states, mask, query_states
 
     def call(self, batch: Mapping[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
         """``[B, d]`` user embeddings (``[B, k, d]`` with k user vectors): the state after
@@ -203,6 +223,10 @@ class SessionRec(tfrs.Model):
         """Eq. 10 on a batch. The window is the last ``max_len + 1`` sessions: targets come
         from all of them, the encoder reads all but each user's last (the SASRec shift), so
         every position the encoder sees, including the last one used at serving, is trained.
+
+        Partial-session queries (``prefix_weight > 0``) are encoded with the sequences: as
+        query tokens of their users' sequences with an attention SSE
+        (:meth:`_encode_with_cuts`), else as more sequences in the same encoder call.
         """
         seq = self.view(inputs, extra=1)
         encoder_input, new_index = seq.drop_last_session()
@@ -210,10 +234,15 @@ class SessionRec(tfrs.Model):
             states, mask = self.encode_sequence(encoder_input, training=training,
                                                 vectors=False)
             return self._sequence_loss(seq, states, mask, new_index, training)
-        # the sequences and the partial-session queries' cut histories in ONE encoder call
-        # (one copy of the encoder in the traced step; equal to two calls, tested)
         cuts = self._partial_cuts(seq, training)
         main = SessionBatch(encoder_input.fields)
+        if self.query_tokens:
+            # each partial-session query is one more token of its user's own sequence
+            states, mask, queries = self._encode_with_cuts(main, cuts, training)
+            loss = self._sequence_loss(seq, states, mask, new_index, training, prefix=False)
+            return loss + self.prefix_weight * self._draws_loss(queries, cuts, training)
+        # the sequences and the partial-session queries' cut histories in ONE encoder call
+        # (one copy of the encoder in the traced step; equal to two calls, tested)
         states, mask = self.encode_sequence(
             SessionBatch.concat([main, self._cut_histories(cuts)]), training=training,
             vectors=False)
@@ -222,6 +251,38 @@ class SessionRec(tfrs.Model):
                                    prefix=False)
         return loss + self.prefix_weight * self._partial_loss(
             cuts, states[users:], mask[users:], training)
+
+    def _encode_with_cuts(self, main: SessionBatch, cuts: list[PartialQueries],
+                          training: bool) -> tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]:
+        """SSE states of ``main`` (``[B, L, d]``, mask ``[B, L]``) and of every draw's
+        partial-session queries (``[G_i, d]`` each) in one ISE and one SSE call.
+
+        Query ``g`` of draw ``i`` cuts session ``j`` of user ``b``: the ISE pools the cut
+        session's prefix into one token, which becomes query slot ``i`` of user ``b``
+        (position ``j``, session ``j``'s time): it reads the user's tokens ``0 .. j-1``
+        (sessions before the cut, which ``main`` holds: ``main`` lacks only the window's last
+        session, and a query's history has at most ``max_len`` sessions) and itself. Equal to
+        encoding the cut histories as sequences (:meth:`partial_session_loss`; tested)."""
+        prefixes = [cut.inputs.keep_last_sessions(1) for cut in cuts]  # [G_i, 1, I]
+        tokens = self._session_tokens(SessionBatch.concat([main, *prefixes]), training)
+        splits = main["item_id"].row_splits
+        main_tokens = tf.RaggedTensor.from_row_splits(tokens.values[:splits[-1]], splits,
+                                                      validate=False)  # [B, S, d]
+        slots = [tf.stack([cut.users, tf.fill(tf.shape(cut.users), tf.constant(i, tf.int64))],
+                          axis=1) for i, cut in enumerate(cuts)]  # (user, draw) [G_i, 2]
+        where = tf.concat(slots, axis=0)
+        position = tf.concat([cut.inputs["item_id"].row_lengths() - 1 for cut in cuts], 0)
+        times = tf.concat([_last_session_value(cut.inputs["session_timestamp"])
+                           for cut in cuts], 0)
+        shape = tf.stack([tf.cast(main.num_users, tf.int64), tf.constant(len(cuts), tf.int64)])
+        queries = QueryTokens(
+            tokens=tf.scatter_nd(where, tokens.values[splits[-1]:],
+                                 tf.concat([shape, tf.shape(tokens.values, tf.int64)[1:]], 0)),
+            position=tf.scatter_nd(where, tf.cast(position, tf.int32), shape),
+            timestamp=tf.scatter_nd(where, times, shape))
+        states, mask, query_states = self._encode_sessions(
+            main_tokens, main["session_timestamp"], training, queries)
+        return states, mask, [tf.gather_nd(query_states, at) for at in slots]
 
     def _sequence_loss(self, seq: SessionBatch, states: tf.Tensor,
                        mask: tf.Tensor, new_index: tf.Tensor | None, training: bool,
@@ -271,31 +332,37 @@ class SessionRec(tfrs.Model):
         return self._partial_loss(cuts, states, mask, training)
 
     def _partial_cuts(self, seq: SessionBatch, training: bool, draws: int | None = None
-                      ) -> list[tuple[SessionBatch, TargetRows]]:
-        """The draws' ``(cut history [G_i, S, I], targets)`` (seeds: see
-        :meth:`partial_session_loss`)."""
+                      ) -> list[PartialQueries]:
+        """The draws' :class:`PartialQueries` (seeds: see :meth:`partial_session_loss`); a
+        query's history has at most ``max_len`` sessions."""
         step = (tf.cast(self.optimizer.iterations, tf.int64) if training
                 else tf.constant(-1, tf.int64))
         draws = self.prefix_queries if draws is None else draws
         batch = SessionBatch.from_dict(seq, self.view.keys)
         offset = replica_offset(batch.layout.num_users) if training else 0
-        return [partial_session_queries(batch, tf.stack([
-            tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), offset)
-            for i in range(draws)]
+        return [partial_session_cuts(batch, tf.stack([
+            tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), offset,
+            self.view.max_len) for i in range(draws)]
 
-    def _cut_histories(self, cuts: list[tuple[SessionBatch, TargetRows]]) -> SessionBatch:
+    def _cut_histories(self, cuts: list[PartialQueries]) -> SessionBatch:
         """Every draw's cut histories, users concatenated, in the view's form (at most
         ``max_len`` sessions, like a serving request)."""
-        return self.view(SessionBatch.concat([history for history, _ in cuts]))
+        return self.view(SessionBatch.concat([cut.inputs for cut in cuts]))
 
-    def _partial_loss(self, cuts: list[tuple[SessionBatch, TargetRows]], states: tf.Tensor,
+    def _partial_loss(self, cuts: list[PartialQueries], states: tf.Tensor,
                       mask: tf.Tensor, training: bool) -> tf.Tensor:
         """Mean over the draws of their Eq. 10, given the SSE states (before the user-vector
         map) of :meth:`_cut_histories`."""
-        queries = tf.split(self.user_vectors_of(_last_state(states, mask)),  # [sum G_i, ..]
-                           tf.stack([h.num_users for h, _ in cuts]), num=len(cuts))
-        losses = [self._eq10(self.prefix_retrieval, self.prefix_rank, q, targets, training)
-                  for q, (_, targets) in zip(queries, cuts, strict=True)]
+        queries = tf.split(_last_state(states, mask),  # [sum G_i, d]
+                           tf.stack([cut.inputs.num_users for cut in cuts]), num=len(cuts))
+        return self._draws_loss(queries, cuts, training)
+
+    def _draws_loss(self, queries: list[tf.Tensor], cuts: list[PartialQueries],
+                    training: bool) -> tf.Tensor:
+        """Mean over the draws of their Eq. 10 given their query states ``[G_i, d]`` (SSE
+        states, before the user-vector map)."""
+        losses = [self._eq10(self.prefix_retrieval, self.prefix_rank, self.user_vectors_of(q),
+                             cut.targets, training) for q, cut in zip(queries, cuts, strict=True)]
         return tf.add_n(losses) / float(len(cuts))
 
     def partial_session_draw(self, seq: SessionBatch, seed: tf.Tensor,
@@ -304,7 +371,7 @@ class SessionRec(tfrs.Model):
         the history up to its cut. The reference for :meth:`partial_session_loss`."""
         batch = SessionBatch.from_dict(seq, self.view.keys)
         offset = replica_offset(batch.layout.num_users) if training else 0
-        inputs, targets = partial_session_queries(batch, seed, offset)
+        inputs, targets = partial_session_queries(batch, seed, offset, self.view.max_len)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training)
         queries = _last_state(states, mask)  # [G, d]: group g is query g
@@ -379,6 +446,12 @@ class _SharedLookup:
         if hit is None or hit[0] is not ids:
             hit = self.memo[id(ids)] = (ids, self.fn(ids))
         return hit[1]
+
+
+def _last_session_value(values: tf.RaggedTensor) -> tf.Tensor:
+    """``[B]`` the value of each user's last session in ``values [B, S]`` (every user has
+    one)."""
+    return tf.gather(values.values, values.row_splits[1:] - 1)
 
 
 def _last_state(states: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
-from sessionrec_tf.data.batch_ops import repeat_range, splits_from_lengths
+from sessionrec_tf.data.batch_ops import repeat_range, splits_from_lengths, true_indices
 from sessionrec_tf.data.session_batch import SessionBatch
 
 
@@ -55,7 +55,7 @@ class ItemView:
         keep = (tf.ones_like(items.flat_values, tf.bool) if self.include_negatives
                 else tf.equal(batch["label"].flat_values, 1))
         user_of = repeat_range(counts)
-        kept = tf.reshape(tf.where(keep), [-1])  # boolean_mask, shared by the fields
+        kept = true_indices(keep)  # boolean_mask, shared by the fields
         kept_user = tf.gather(user_of, kept)
         n_users = tf.size(counts, out_type=tf.int64)
         per_user_kept = tf.math.bincount(kept_user, minlength=n_users, maxlength=n_users,

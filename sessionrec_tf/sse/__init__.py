@@ -2,7 +2,9 @@
 
 All take ``x [B, L, d]``, ``mask [B, L]`` (right-padded) and ``timestamps [B, L]`` and return
 ``[B, L, d]``: position i is the user state after token i (it never sees tokens > i). The names
-live in :mod:`~sessionrec_tf.sse.registry`; the classes are imported lazily.
+live in :mod:`~sessionrec_tf.sse.registry`; the classes are imported lazily. The attention
+SSEs (HSTU, Transformer) also take ``positions`` and an ``attn_mask``, which place query
+tokens (:mod:`~sessionrec_tf.sse.query_tokens`).
 """
 
 from __future__ import annotations

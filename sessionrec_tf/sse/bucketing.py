@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from sessionrec_tf.data.batch_ops import boolean_mask
 from sessionrec_tf.layers.bucketing import bucket_bounds, gather_padded, length_buckets, stitch
+from sessionrec_tf.sse.query_tokens import QueryTokens, encode_with_queries
 
 
 def length_bucket_bounds(max_len: int, smallest: int = 16) -> list[int]:
@@ -33,7 +34,8 @@ def encode_in_length_buckets(
     bounds: list[int],
     training: bool | None = None,
     skip_empty: bool | None = None,
-) -> tuple[tf.Tensor, tf.Tensor]:
+    queries: QueryTokens | None = None,
+) -> tuple[tf.Tensor, tf.Tensor] | tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """States of ``sse`` for every user, computed per length bucket.
 
     Args:
@@ -47,10 +49,12 @@ def encode_in_length_buckets(
       training: passed to the encoder.
       skip_empty: skip the encoder for empty buckets (``tf.cond``); default: unless ``training``
         is ``True``.
+      queries: ``[B, Q]`` query tokens encoded with their users
+        (:mod:`sessionrec_tf.sse.query_tokens`); their states are returned third.
 
     Returns:
       ``(states [B, L_max, d], mask [B, L_max])``, padded to the batch's longest sequence as the
-      single-call path returns them.
+      single-call path returns them; with ``queries``, also their states ``[B, Q, d]``.
     """
     lengths = tokens.row_lengths()
     starts = tokens.row_splits[:-1]
@@ -59,29 +63,47 @@ def encode_in_length_buckets(
     if skip_empty is None:
         skip_empty = training is None or training is False
 
-    def encode(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """States ``[T_b, d]`` of the users ``rows`` and their flat positions ``[T_b]``."""
+    slots = 0 if queries is None else queries.slots
+
+    def encode(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """States ``[T_b, d]`` of the users ``rows``, their flat positions ``[T_b]`` and the
+        users' query states ``[n, Q, d]``."""
         # padded to the bucket's longest user; at least one step (a GRU cannot run over zero
         # steps, and the bucket may be empty)
         x, mask, at = gather_padded(values, starts, lengths, rows)
         x.set_shape([None, None, dim])
         times = tf.where(mask, tf.gather(time_values, at), tf.zeros([], time_values.dtype))
-        states = sse(x, mask=mask, timestamps=times, training=training)
-        return boolean_mask(states, mask), tf.cast(boolean_mask(at, mask), tf.int32)
-
-    def nothing() -> tuple[tf.Tensor, tf.Tensor]:
-        return tf.zeros([0, dim], values.dtype), tf.zeros([0], tf.int32)
-
-    indices, outputs = [], []
-    for rows, _ in length_buckets(lengths, bounds, overflow=False):
-        if skip_empty:
-            states, at = tf.cond(tf.size(rows) > 0, lambda rows=rows: encode(rows), nothing)
+        if queries is None:
+            states = sse(x, mask=mask, timestamps=times, training=training)
+            query_states = tf.zeros([tf.size(rows), 0, dim], values.dtype)
         else:
-            states, at = encode(rows)
+            states, query_states = encode_with_queries(sse, x, mask, times, queries.rows(rows),
+                                                       training=training)
+        return (boolean_mask(states, mask), tf.cast(boolean_mask(at, mask), tf.int32),
+                query_states)
+
+    def nothing() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        return (tf.zeros([0, dim], values.dtype), tf.zeros([0], tf.int32),
+                tf.zeros([0, slots, dim], values.dtype))
+
+    indices, outputs, users, query_outputs = [], [], [], []
+    # a user without tokens may still have query tokens (a cut in its only session): it joins
+    # the first bucket then, so that every user's queries are encoded
+    by_length = lengths if queries is None else tf.maximum(lengths, 1)
+    for rows, _ in length_buckets(by_length, bounds, overflow=False):
+        if skip_empty:
+            states, at, query_states = tf.cond(tf.size(rows) > 0,
+                                               lambda rows=rows: encode(rows), nothing)
+        else:
+            states, at, query_states = encode(rows)
         outputs.append(states)  # [T_b, d]
         indices.append(at)  # their flat positions
+        users.append(rows)
+        query_outputs.append(query_states)
     flat = stitch(indices, outputs)  # [T, d] in the batch's row order
     ragged = tf.RaggedTensor.from_row_splits(flat, tokens.row_splits, validate=False)
     states = ragged.to_tensor()
     mask = tf.sequence_mask(lengths, maxlen=tf.shape(states, out_type=tf.int64)[1])
-    return states, mask
+    if queries is None:
+        return states, mask
+    return states, mask, stitch(users, query_outputs)  # [B, Q, d] in row order

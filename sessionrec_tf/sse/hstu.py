@@ -66,15 +66,20 @@ class RelativeBias(tf.keras.layers.Layer):
             initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
         super().build(input_shape)
 
-    def call(self, timestamps: tf.Tensor, buckets: tf.Tensor | None = None) -> tf.Tensor:
-        """``buckets``: precomputed :func:`time_buckets` (shared by the layers of a stack)."""
-        length = tf.shape(timestamps)[1]
-        idx = tf.range(length)
-        rel = idx[None, :] - idx[:, None] + self.max_len - 1  # j - i, shifted to >= 0
-        pos = gather_dense_grad(self.pos_weights, rel)  # [L, L]
+    def call(self, timestamps: tf.Tensor, buckets: tf.Tensor | None = None,
+             positions: tf.Tensor | None = None) -> tf.Tensor:
+        """``buckets``: precomputed :func:`time_buckets` (shared by the layers of a stack);
+        ``positions``: ``[B, L]`` position of each token (default ``0 .. L-1``; query tokens,
+        :mod:`sessionrec_tf.sse.query_tokens`, take the position of the session they cut)."""
+        if positions is None:
+            idx = tf.range(tf.shape(timestamps)[1])
+            rel = (idx[None, :] - idx[:, None])[None]  # j - i, [1, L, L]
+        else:
+            rel = positions[:, None, :] - positions[:, :, None]  # [B, L, L]
+        pos = gather_dense_grad(self.pos_weights, rel + self.max_len - 1)  # shifted to >= 0
         if buckets is None:
             buckets = time_buckets(timestamps, self.num_time_buckets)
-        return pos[None] + gather_dense_grad(self.time_weights, buckets)
+        return pos + gather_dense_grad(self.time_weights, buckets)
 
 
 class HSTUBlock(tf.keras.layers.Layer):
@@ -95,9 +100,11 @@ class HSTUBlock(tf.keras.layers.Layer):
 
     def call(self, x: tf.Tensor, timestamps: tf.Tensor, attn_mask: tf.Tensor,
              training: bool | None = None, buckets: tf.Tensor | None = None,
-             scaled_mask: tf.Tensor | None = None) -> tf.Tensor:
+             scaled_mask: tf.Tensor | None = None,
+             positions: tf.Tensor | None = None) -> tf.Tensor:
         """``attn_mask`` [B, L, L] bool; a stack passes the shared ``buckets`` and
-        ``scaled_mask`` (= mask / n, float [B, 1, L, L]) so they are computed once."""
+        ``scaled_mask`` (= mask / n, float [B, 1, L, L]) so they are computed once;
+        ``positions`` [B, L] as :class:`RelativeBias`."""
         h, dv, dqk = self.num_heads, self.v_dim, self.qk_dim
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
         uvqk = tf.nn.silu(self.uvqk(self.norm_in(x)))
@@ -106,7 +113,8 @@ class HSTUBlock(tf.keras.layers.Layer):
         q = tf.transpose(tf.reshape(q, [batch, length, h, dqk]), [0, 2, 1, 3])
         k = tf.transpose(tf.reshape(k, [batch, length, h, dqk]), [0, 2, 1, 3])
         v = tf.transpose(tf.reshape(v, [batch, length, h, dv]), [0, 2, 1, 3])
-        scores = tf.matmul(q, k, transpose_b=True) + self.bias(timestamps, buckets)[:, None]
+        bias = self.bias(timestamps, buckets, positions)[:, None]  # [B or 1, 1, L, L]
+        scores = tf.matmul(q, k, transpose_b=True) + bias
         if scaled_mask is None:
             scaled_mask = tf.cast(attn_mask, scores.dtype)[:, None] / float(self.max_len)
         attn = tf.nn.silu(scores) * scaled_mask
@@ -159,20 +167,28 @@ class HSTUEncoder(tf.keras.layers.Layer):
         ]
         self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
 
+    accepts_query_tokens = True  # positions and attn_mask (sessionrec_tf.sse.query_tokens)
+
     def call(self, x: tf.Tensor, mask: tf.Tensor, timestamps: tf.Tensor,
-             training: bool | None = None) -> tf.Tensor:
+             training: bool | None = None, positions: tf.Tensor | None = None,
+             attn_mask: tf.Tensor | None = None) -> tf.Tensor:
+        """``positions`` ``[B, L]`` (default ``0 .. L-1``) and ``attn_mask`` ``[B, L, L]``
+        (default causal over the valid tokens) place query tokens
+        (:mod:`sessionrec_tf.sse.query_tokens`)."""
         length = tf.shape(x)[1]
-        causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
-        attn_mask = tf.logical_and(causal[None], mask[:, None, :])
+        if attn_mask is None:
+            causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
+            attn_mask = tf.logical_and(causal[None], mask[:, None, :])
         scaled_mask = tf.cast(attn_mask, x.dtype)[:, None] / float(self.max_len)
         buckets = time_buckets(timestamps, self.blocks[0].bias.num_time_buckets) \
             if self.blocks else None
         if self.input_scale:
             x = x * float(self.dim) ** 0.5
         if self.positions is not None:
-            x = x + self.positions(tf.range(length))[None]
+            x = x + (self.positions(tf.range(length))[None] if positions is None
+                     else self.positions(positions))
         x = self.input_dropout(x, training=training)
         for block in self.blocks:
             x = block(x, timestamps, attn_mask, training=training, buckets=buckets,
-                      scaled_mask=scaled_mask)
+                      scaled_mask=scaled_mask, positions=positions)
         return self.final_norm(x)

@@ -33,14 +33,23 @@ class TransformerEncoder(tf.keras.layers.Layer):
                                         name=f"block_{i}") for i in range(num_layers)]
         self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
 
+    accepts_query_tokens = True  # positions and attn_mask (sessionrec_tf.sse.query_tokens)
+
     def call(self, x: tf.Tensor, mask: tf.Tensor, timestamps: tf.Tensor | None = None,
-             training: bool | None = None) -> tf.Tensor:
+             training: bool | None = None, positions: tf.Tensor | None = None,
+             attn_mask: tf.Tensor | None = None) -> tf.Tensor:
+        """``positions`` ``[B, L]`` (default ``0 .. L-1``) and ``attn_mask`` ``[B, L, L]``
+        (default causal over the valid tokens) place query tokens
+        (:mod:`sessionrec_tf.sse.query_tokens`)."""
         length = tf.shape(x)[1]
-        positions = tf.minimum(tf.range(length), self.max_len - 1)
-        x = x + self.positions(positions)[None]
+        if positions is None:
+            x = x + self.positions(tf.minimum(tf.range(length), self.max_len - 1))[None]
+        else:
+            x = x + self.positions(tf.minimum(positions, self.max_len - 1))
         x = self.input_dropout(x, training=training)
-        causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
-        attn_mask = tf.logical_and(causal[None], mask[:, None, :])
+        if attn_mask is None:
+            causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
+            attn_mask = tf.logical_and(causal[None], mask[:, None, :])
         for block in self.blocks:
             x = block(x, attn_mask, training=training)
         return self.final_norm(x)

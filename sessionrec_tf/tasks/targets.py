@@ -14,10 +14,11 @@ sessions (``[batch, sessions]`` ragged ``.values``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import tensorflow as tf
 
-from sessionrec_tf.data.batch_ops import boolean_mask, mask_innermost, row_ids
+from sessionrec_tf.data.batch_ops import boolean_mask, mask_innermost, row_ids, true_indices
 from sessionrec_tf.data.session_batch import SessionBatch
 
 
@@ -92,8 +93,30 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     )
 
 
-def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0
+class PartialQueries(NamedTuple):
+    """The partial-session queries of one draw (:func:`partial_session_cuts`).
+
+    Attributes:
+      users: ``[G]`` int64 batch row of each query's user.
+      inputs: ``[G, S', I]`` each query's history up to its cut (the cut session last).
+      targets: their :class:`TargetRows` (group ``g`` = query ``g``).
+    """
+
+    users: tf.Tensor
+    inputs: SessionBatch
+    targets: TargetRows
+
+
+def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0,
+                            max_sessions: int | None = None
                             ) -> tuple[SessionBatch, TargetRows]:
+    """``(inputs, targets)`` of :func:`partial_session_cuts`."""
+    cuts = partial_session_cuts(seq, seed, offset, max_sessions)
+    return cuts.inputs, cuts.targets
+
+
+def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0,
+                         max_sessions: int | None = None) -> PartialQueries:
     """One extra training query per user: the history up to a random cut INSIDE a session.
 
     The cut (:meth:`SessionBatch.random_session_cut`) leaves at least one interaction of its
@@ -107,13 +130,14 @@ def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tenso
       seed: ``[2]`` int64 stateless seed of the cuts.
       offset: the batch's first row in the global batch (under tf.distribute: the rows of
         the replicas before this one), so that the cuts do not depend on the replicas.
+      max_sessions: cut only in a user's first ``max_sessions`` sessions (a query's history
+        then fits the model's window without dropping its oldest session).
 
     Returns:
-      The query inputs ``[G, S', I]`` (only the G users that have a cut, in batch order) and
-      their :class:`TargetRows` (group ``g`` = query ``g``).
+      :class:`PartialQueries`: only the G users that have a cut, in batch order.
     """
     items, labels = seq["item_id"], seq["label"]
-    cut, rest = seq.random_session_cut(seed, offset)
+    cut, rest = seq.random_session_cut(seed, offset, max_sessions)
     has = cut >= 0
     inputs = SessionBatch(seq.fields).select_users(has).take_prefix(boolean_mask(cut, has))
     inter_user = seq.layout.inter_user
@@ -130,13 +154,13 @@ def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tenso
     group_positives = pick(tf.logical_and(rest, is_pos))
     group_negatives = _without_positives(pick(tf.logical_and(rest, tf.logical_not(is_pos))),
                                          group_positives)
-    return inputs, TargetRows(
+    return PartialQueries(true_indices(has), inputs, TargetRows(
         group_position=tf.range(groups),
         group_positives=group_positives,
         group_negatives=group_negatives,
         row_group=row_ids(group_positives),
         positive_ids=group_positives.flat_values,
-    )
+    ))
 
 
 def _without_positives(negatives: tf.RaggedTensor, positives: tf.RaggedTensor

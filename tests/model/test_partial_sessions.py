@@ -120,7 +120,8 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     seq = model.view(batch, extra=1)
     loss = model.partial_session_loss(seq, training=False).numpy()
     inputs, targets = partial_session_queries(seq, tf.constant([model.prefix_seed, -1],
-                                                               tf.int64))
+                                                               tf.int64),
+                                              max_sessions=model.view.max_len)
     assert int(targets.num_rows) > 0
     # what serving returns for the cut histories
     queries = model(inputs.to_dict(), training=False)
@@ -134,11 +135,12 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     np.testing.assert_allclose(plain, without + 0.5 * loss, rtol=1e-5)
 
 
-def _dropout_free(tiny_dataset, weight: float, draws: int, vectors: int, step: int):
+def _dropout_free(tiny_dataset, weight: float, draws: int, vectors: int, step: int,
+                  overrides: tuple[str, ...] = ()):
     """A tiny model without dropout at optimizer step ``step``, and a 16-user batch."""
     config = load_config("sessionrec_hstu", [*TINY_MODEL, f"task.prefix_weight={weight}",
                                              f"task.prefix_queries={draws}", "model.dropout=0.0",
-                                             f"model.user_vectors={vectors}"])
+                                             f"model.user_vectors={vectors}", *overrides])
     tf.keras.utils.set_random_seed(0)
     model = compile_model(build_model(config, tiny_dataset), config)
     batch = next(iter(read_dataset(tiny_dataset, "train", batch_size=16, deterministic=True,
@@ -165,23 +167,71 @@ def test_several_cuts_per_user_average_independent_draws(tiny_dataset, training,
     np.testing.assert_allclose(got, np.mean(draws), rtol=1e-5)
 
 
-@pytest.mark.parametrize("vectors", [1, 2])
-def test_one_encoder_call_for_sequences_and_cuts_equals_two(tiny_dataset, vectors):
-    # compute_loss encodes the sequences and the cut histories together; the reference
-    # encodes them apart (the paper's loss + the weighted partial_session_loss). Training
-    # mode, dropout off: the cuts' step-dependent seeds and the sampled negatives' streams
-    # (reset between the two) are the same.
-    model, batch = _dropout_free(tiny_dataset, 0.7, 2, vectors, step=3)
+# (user vectors, overrides): the HSTU stack as shipped (one layer at test size, SSE length
+# buckets); 2 layers with a window of 4 sessions (users longer than the window: cuts stay in
+# the first max_len sessions, and a later layer reads states the earlier ones built); the
+# reference HSTU options (absolute positions); the Transformer SSE; the GRU (no query tokens:
+# the cut histories are encoded as sequences in the same call).
+ENCODINGS = [
+    (1, ()), (2, ()),
+    (1, ("model.num_layers=2", "model.max_len=4")),
+    (2, ("model.num_layers=2", "model.sse_length_buckets=false", "model.sse_input_scale=true",
+         "model.sse_position_embedding=true")),
+    (1, ("model.sse=transformer", "model.num_layers=2", "model.max_len=4")),
+    (1, ("model.sse=gru",)),
+]
+
+
+@pytest.mark.parametrize("vectors, overrides", ENCODINGS)
+def test_one_encoder_call_for_sequences_and_cuts_equals_two(tiny_dataset, vectors, overrides):
+    # compute_loss encodes the sequences and the partial-session queries together (attention
+    # SSEs: each query one more token of its user's sequence; GRU: the cut histories as more
+    # sequences); the reference encodes every cut history as a sequence of its own, apart
+    # (the paper's loss + the weighted partial_session_loss). Training mode, dropout off: the
+    # cuts' step-dependent seeds and the sampled negatives' streams (reset between the two)
+    # are the same.
+    model, batch = _dropout_free(tiny_dataset, 0.7, 2, vectors, step=3, overrides=overrides)
+    assert model.query_tokens == ("model.sse=gru" not in overrides)
+    seq = model.view(batch, extra=1)
+    if "model.max_len=4" in overrides:  # users longer than the window are in the batch
+        assert int(tf.reduce_max(seq["item_id"].row_lengths())) == 5
     tasks = [model.retrieval, model.prefix_retrieval]
     counters = [t.counter.numpy() for t in tasks]
     got = model.compute_loss(batch, training=True).numpy()
     for t, c in zip(tasks, counters, strict=True):
         t.counter.assign(c)
-    partial = model.partial_session_loss(model.view(batch, extra=1), training=True).numpy()
+    partial = model.partial_session_loss(seq, training=True).numpy()
     model.prefix_weight = 0.0
     plain = model.compute_loss(batch, training=True).numpy()
     assert partial > 0
     np.testing.assert_allclose(got, plain + 0.7 * partial, rtol=1e-5)
+
+
+def test_query_tokens_give_the_gradients_of_separate_cut_histories(tiny_dataset):
+    # the fast path (query tokens) against the cut histories encoded as sequences: same loss
+    # and the same gradient for every weight (2 layers, users longer than the window)
+    model, batch = _dropout_free(tiny_dataset, 1.0, 3, 2, step=7,
+                                 overrides=("model.num_layers=2", "model.max_len=4"))
+    tasks = [model.retrieval, model.prefix_retrieval]
+    counters = [t.counter.numpy() for t in tasks]
+    results = []
+    for tokens in (True, False):
+        for t, c in zip(tasks, counters, strict=True):
+            t.counter.assign(c)
+        model.query_tokens = tokens
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(batch, training=True)
+        grads = tape.gradient(loss, model.trainable_variables)
+        results.append((loss.numpy(), [tf.convert_to_tensor(g).numpy() for g in grads]))
+    (fast, fast_grads), (slow, slow_grads) = results
+    np.testing.assert_allclose(fast, slow, rtol=1e-5)
+    assert len(fast_grads) == len(slow_grads) > 10
+    for variable, a, b in zip(model.trainable_variables, fast_grads, slow_grads, strict=True):
+        # float32 sums in another order: measured <= 3e-6 of the gradient's largest entry
+        # (elementwise rtol fails on a few entries that are sums of cancelling terms)
+        assert np.abs(b).max() > 0, variable.name
+        np.testing.assert_array_less(np.abs(a - b).max(), 1e-4 * np.abs(b).max(),
+                                     err_msg=variable.name)
 
 
 def test_concatenated_batches_keep_every_user_in_order(tiny_dataset):
