@@ -409,7 +409,8 @@ class SessionRec(tfrs.Model):
 
         With targets (validation), ONE encode of the serving window gives both: the user
         embedding (the last state, as :meth:`call`) and the loss queries (every earlier
-        state), and the partial-session term is estimated with one cut per user. A user
+        state), and the partial-session term is estimated with one cut per user (a query
+        token in that same encode with an attention SSE, a second encode otherwise). A user
         with more than ``max_len`` sessions therefore has one target session fewer in the
         validation loss than in :meth:`compute_loss` (whose window is one session longer).
         """
@@ -417,9 +418,18 @@ class SessionRec(tfrs.Model):
             loss = self.compute_loss(inputs, training=False)
         else:
             seq = self.view(inputs)
-            states, mask = self.encode_sequence(seq, training=False, vectors=False)
-            loss = self._sequence_loss(seq, states, mask, None, training=False,
-                                       prefix_draws=1)
+            if self.prefix_weight > 0 and self.query_tokens:
+                # the cuts as query tokens: still one encode (they do not change the states)
+                cuts = self._partial_cuts(seq, training=False, draws=1)
+                states, mask, queries = self._encode_with_cuts(SessionBatch(seq.fields), cuts,
+                                                               training=False)
+                loss = self._sequence_loss(seq, states, mask, None, training=False,
+                                           prefix=False)
+                loss += self.prefix_weight * self._draws_loss(queries, cuts, training=False)
+            else:
+                states, mask = self.encode_sequence(seq, training=False, vectors=False)
+                loss = self._sequence_loss(seq, states, mask, None, training=False,
+                                           prefix_draws=1)
             users = self.retrieval.similarity.embed(
                 self.user_vectors_of(_last_state(states, mask)))
             retriever = ExactTopK(max(self.eval_ks)).index(self.candidate_embeddings())

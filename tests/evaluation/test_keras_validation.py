@@ -64,17 +64,22 @@ def test_validation_metrics_equal_a_numpy_brute_force(tiny_dataset, tmp_path, op
     assert 0.0 < got["recall@20"] < 1.0  # a case where the comparison can fail
 
 
-@pytest.mark.parametrize("name, max_len, per_user", [
-    ("sessionrec_hstu", 4, lambda b: b["item_id"].row_lengths()),
-    ("hstu_plus", 12, lambda b: b["item_id"].merge_dims(1, 2).row_lengths()),
+SESSION_LENGTHS = lambda b: b["item_id"].row_lengths()  # noqa: E731
+ITEM_LENGTHS = lambda b: b["item_id"].merge_dims(1, 2).row_lengths()  # noqa: E731
+
+
+@pytest.mark.parametrize("name, max_len, per_user, options, encodes", [
+    # the partial-session cut: a query token of the same encode (HSTU), or a second encode
+    ("sessionrec_hstu", 4, SESSION_LENGTHS, ["task.prefix_weight=0.5"], 1),
+    ("sessionrec_hstu", 4, SESSION_LENGTHS, ["task.prefix_weight=0.5", "model.sse=gru"], 2),
+    ("sessionrec_hstu", 4, SESSION_LENGTHS, [], 1),
+    ("hstu_plus", 12, ITEM_LENGTHS, [], 1),
 ])
 def test_validation_step_encodes_once_and_keeps_the_loss(tiny_dataset, monkeypatch, name,
-                                                         max_len, per_user):
-    """A validation batch is encoded once (plus one partial-session cut); on users whose
-    history fits the window its loss is the training-path loss (compute_loss)."""
-    prefix = ["task.prefix_weight=0.5", "task.prefix_queries=1"] if name == "sessionrec_hstu" \
-        else []
-    config = load_config(name, [*TINY_MODEL, f"model.max_len={max_len}", *prefix])
+                                                         max_len, per_user, options, encodes):
+    """A validation batch is encoded once (twice for a partial-session cut of a GRU SSE); on
+    users whose history fits the window its loss is the training-path loss (compute_loss)."""
+    config = load_config(name, [*TINY_MODEL, f"model.max_len={max_len}", *options])
     tf.keras.utils.set_random_seed(0)
     model = compile_model(build_model(config, tiny_dataset), config)
     batch = next(iter(read_dataset(tiny_dataset, "valid", "loso", 64, deterministic=True,
@@ -85,11 +90,11 @@ def test_validation_step_encodes_once_and_keeps_the_loss(tiny_dataset, monkeypat
         lengths <= max_len).to_dict()
     want = float(model.compute_loss(short, training=False))
     calls = []
-    encode = model.encode_sequence
-    monkeypatch.setattr(model, "encode_sequence",
+    encode = model._encode_sessions
+    monkeypatch.setattr(model, "_encode_sessions",
                         lambda *a, **k: calls.append(1) or encode(*a, **k))
     model.reset_metrics()
     got = model.test_step(short)
-    assert len(calls) == (2 if prefix else 1)
+    assert len(calls) == encodes
     np.testing.assert_allclose(float(got["loss"]), want, rtol=1e-5)
     assert float(got["recall@100"]) > 0.0  # the ranking was measured in the same step
