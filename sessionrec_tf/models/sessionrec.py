@@ -259,9 +259,9 @@ class SessionRec(tfrs.Model):
 
         Query ``g`` of draw ``i`` cuts session ``j`` of user ``b``: the ISE pools the cut
         session's prefix into one token, which becomes query slot ``i`` of user ``b``
-        (position ``j``, session ``j``'s time): it reads the user's tokens ``0 .. j-1``
-        (sessions before the cut, which ``main`` holds: ``main`` lacks only the window's last
-        session, and a query's history has at most ``max_len`` sessions) and itself. Equal to
+        (position ``j``, session ``j``'s time): it reads the user's tokens ``0 .. j-1`` (the
+        sessions before the cut, all in ``main``, which lacks at most the window's last
+        session; a query's history has at most ``max_len`` sessions) and itself. Equal to
         encoding the cut histories as sequences (:meth:`partial_session_loss`; tested)."""
         prefixes = [cut.inputs.keep_last_sessions(1) for cut in cuts]  # [G_i, 1, I]
         tokens = self._session_tokens(SessionBatch.concat([main, *prefixes]), training)
@@ -275,11 +275,12 @@ class SessionRec(tfrs.Model):
         times = tf.concat([_last_session_value(cut.inputs["session_timestamp"])
                            for cut in cuts], 0)
         shape = tf.stack([tf.cast(main.num_users, tf.int64), tf.constant(len(cuts), tf.int64)])
-        queries = QueryTokens(
-            tokens=tf.scatter_nd(where, tokens.values[splits[-1]:],
-                                 tf.concat([shape, tf.shape(tokens.values, tf.int64)[1:]], 0)),
-            position=tf.scatter_nd(where, tf.cast(position, tf.int32), shape),
-            timestamp=tf.scatter_nd(where, times, shape))
+        grid = tf.scatter_nd(where, tokens.values[splits[-1]:],
+                             tf.concat([shape, tf.shape(tokens.values, tf.int64)[1:]], 0))
+        grid.set_shape([None, len(cuts), tokens.values.shape[-1]])  # [B, Q, d]
+        queries = QueryTokens(tokens=grid,
+                              position=tf.scatter_nd(where, tf.cast(position, tf.int32), shape),
+                              timestamp=tf.scatter_nd(where, times, shape))
         states, mask, query_states = self._encode_sessions(
             main_tokens, main["session_timestamp"], training, queries)
         return states, mask, [tf.gather_nd(query_states, at) for at in slots]
