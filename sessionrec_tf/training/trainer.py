@@ -6,8 +6,16 @@ the whole training state is saved (model weights, optimizer slots, the dropout a
 counters, epoch and step, early-stopping state). Running the same command again resumes from
 the latest checkpoint: a run killed mid-epoch continues at the step after its last
 checkpoint. Because all training randomness is stateless and keyed by checkpointed counters,
-a run interrupted at an epoch boundary and resumed ends with the same weights as an
-uninterrupted one (with ``deterministic: true``).
+a run interrupted at an epoch boundary or mid-epoch and resumed ends with the same weights as
+an uninterrupted one (with ``deterministic: true``).
+
+Resume is this checkpoint plus skipping the epoch's trained batches in the input, not
+``tf.keras.callbacks.BackupAndRestore``: on restore with ``save_freq=N`` Keras restarts the
+step count at the saved batch but feeds the dataset from its first batch (the epoch's first
+batches are trained twice, its last ones never), it deletes its backup at the end of every
+``fit`` call (here one per epoch, with validation between) and it does not hold the
+early-stopping state or the best weights. ``tests/training/test_training.py`` checks that a
+mid-epoch resume gives the uninterrupted weights.
 
 After each epoch the validation split of ``train.protocol`` is evaluated over the full catalog;
 the best epoch by ``early_stopping_metric`` is kept in ``best/``, and training stops after

@@ -23,6 +23,7 @@ from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data import DataError, PrepareOptions, prepare_dataset, read_dataset
 from sessionrec_tf.models import build_model, compile_model
 from sessionrec_tf.training import Run, RunDirectory, Trainer
+from sessionrec_tf.training import trainer as trainer_module
 from sessionrec_tf.training.run import best_prefix
 
 
@@ -122,6 +123,45 @@ def test_deterministic_runs_and_epoch_boundary_resume(tiny_dataset, tmp_path,
     # a different seed gives different weights (the comparison above can fail)
     d = _weights(_train(tiny_dataset, tmp_path / "d", 2, ["train.seed=5"]).model)
     assert not all(np.array_equal(x, y) for x, y in zip(a, d))
+
+
+def test_mid_epoch_resume_gives_the_uninterrupted_weights(tiny_dataset, tmp_path, monkeypatch,
+                                                         uninterrupted_two_epochs):
+    """A run stopped inside epoch 2 resumes from its step checkpoint and trains on the batches
+    it had not seen: it ends with the uninterrupted run's weights. (Keras'
+    ``BackupAndRestore(save_freq=N)`` does not: on restore its DataHandler restarts the STEP
+    count at the saved batch but feeds the dataset from its first batch, so the epoch's first
+    batches are trained twice and its last ones never; the Trainer skips them in the input.)"""
+    every = 2
+    steps_per_epoch = -(-tiny_dataset.counts["users"] // 32)
+    assert steps_per_epoch > every + 1  # the stop lies strictly inside the epoch
+    calls = {"n": 0}
+    save = trainer_module._StepCheckpoint.on_train_batch_end
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_the_mid_epoch_save(self, batch, logs=None):
+        save(self, batch, logs)
+        calls["n"] += 1
+        if calls["n"] == steps_per_epoch + every:  # epoch 2, right after its checkpoint
+            raise Stop
+
+    extra = [f"train.checkpoint_every_steps={every}"]
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module._StepCheckpoint, "on_train_batch_end",
+                      stop_after_the_mid_epoch_save)
+        with pytest.raises(Stop):
+            _train(tiny_dataset, tmp_path / "m", 2, extra)
+    messages: list[str] = []
+    config = load_config("sessionrec_hstu", [
+        *TINY_MODEL, *SHIPPED_OPTIONS, "train.epochs=2", "train.deterministic=true",
+        "train.early_stopping_patience=10", *extra])
+    resumed = Trainer(config, tiny_dataset, tmp_path / "m", verbose=0, log=messages.append)
+    assert any(f"epoch 1, step {every}" in m for m in messages), messages
+    resumed.run()
+    a = _weights(uninterrupted_two_epochs[0].model)
+    assert all(np.array_equal(x, y) for x, y in zip(a, _weights(resumed.model)))
 
 
 def test_run_directory_and_bad_inputs(tiny_dataset, tmp_path):
