@@ -63,11 +63,9 @@ def encode_in_length_buckets(
     if skip_empty is None:
         skip_empty = training is None or training is False
 
-    slots = 0 if queries is None else queries.slots
-
-    def encode(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """States ``[T_b, d]`` of the users ``rows``, their flat positions ``[T_b]`` and the
-        users' query states ``[n, Q, d]``."""
+    def encode(rows: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """States ``[T_b, d]`` of the users ``rows`` and their flat positions ``[T_b]``; with
+        ``queries``, also the users' query states ``[n, Q, d]``."""
         # padded to the bucket's longest user; at least one step (a GRU cannot run over zero
         # steps, and the bucket may be empty)
         x, mask, at = gather_padded(values, starts, lengths, rows)
@@ -75,16 +73,17 @@ def encode_in_length_buckets(
         times = tf.where(mask, tf.gather(time_values, at), tf.zeros([], time_values.dtype))
         if queries is None:
             states = sse(x, mask=mask, timestamps=times, training=training)
-            query_states = tf.zeros([tf.size(rows), 0, dim], values.dtype)
-        else:
-            states, query_states = encode_with_queries(sse, x, mask, times, queries.rows(rows),
-                                                       training=training)
+            return boolean_mask(states, mask), tf.cast(boolean_mask(at, mask), tf.int32)
+        states, query_states = encode_with_queries(sse, x, mask, times, queries.rows(rows),
+                                                   training=training)
         return (boolean_mask(states, mask), tf.cast(boolean_mask(at, mask), tf.int32),
                 query_states)
 
-    def nothing() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        return (tf.zeros([0, dim], values.dtype), tf.zeros([0], tf.int32),
-                tf.zeros([0, slots, dim], values.dtype))
+    def nothing() -> tuple[tf.Tensor, ...]:
+        empty = (tf.zeros([0, dim], values.dtype), tf.zeros([0], tf.int32))
+        if queries is None:
+            return empty
+        return (*empty, tf.zeros([0, queries.slots, dim], values.dtype))
 
     indices, outputs, users, query_outputs = [], [], [], []
     # a user without tokens may still have query tokens (a cut in its only session): it joins
@@ -92,14 +91,14 @@ def encode_in_length_buckets(
     by_length = lengths if queries is None else tf.maximum(lengths, 1)
     for rows, _ in length_buckets(by_length, bounds, overflow=False):
         if skip_empty:
-            states, at, query_states = tf.cond(tf.size(rows) > 0,
-                                               lambda rows=rows: encode(rows), nothing)
+            encoded = tf.cond(tf.size(rows) > 0, lambda rows=rows: encode(rows), nothing)
         else:
-            states, at, query_states = encode(rows)
-        outputs.append(states)  # [T_b, d]
-        indices.append(at)  # their flat positions
-        users.append(rows)
-        query_outputs.append(query_states)
+            encoded = encode(rows)
+        outputs.append(encoded[0])  # [T_b, d]
+        indices.append(encoded[1])  # their flat positions
+        if queries is not None:
+            users.append(rows)
+            query_outputs.append(encoded[2])
     flat = stitch(indices, outputs)  # [T, d] in the batch's row order
     ragged = tf.RaggedTensor.from_row_splits(flat, tokens.row_splits, validate=False)
     states = ragged.to_tensor()
