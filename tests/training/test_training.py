@@ -108,35 +108,23 @@ def uninterrupted_two_epochs(tiny_dataset, tmp_path_factory):
     return _train(tiny_dataset, run_dir, 2), run_dir
 
 
-def test_deterministic_runs_and_epoch_boundary_resume(tiny_dataset, tmp_path,
-                                                     uninterrupted_two_epochs):
-    a = _weights(uninterrupted_two_epochs[0].model)
-    b = _weights(_train(tiny_dataset, tmp_path / "b", 2).model)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    # interrupted after epoch 1, resumed by a new Trainer: same weights as uninterrupted
-    _train(tiny_dataset, tmp_path / "c", 1)
-    resumed = _train(tiny_dataset, tmp_path / "c", 2)
-    c = _weights(resumed.model)
-    assert all(np.array_equal(x, y) for x, y in zip(a, c))
-    history = json.loads((tmp_path / "c" / "history.json").read_text())
-    assert [h["epoch"] for h in history] == [1, 2]
-    # a different seed gives different weights (the comparison above can fail)
-    d = _weights(_train(tiny_dataset, tmp_path / "d", 2, ["train.seed=5"]).model)
-    assert not all(np.array_equal(x, y) for x, y in zip(a, d))
-
-
-def test_mid_epoch_resume_gives_the_uninterrupted_weights(tiny_dataset, tmp_path, monkeypatch,
-                                                         uninterrupted_two_epochs):
-    """A run stopped inside epoch 2 resumes from its step checkpoint and trains on the batches
-    it had not seen: it ends with the uninterrupted run's weights. (Keras'
+def test_deterministic_runs_and_resume_at_the_boundary_and_mid_epoch(
+        tiny_dataset, tmp_path, monkeypatch, uninterrupted_two_epochs):
+    """Two runs give identical weights; a run interrupted after epoch 1, resumed, stopped
+    again inside epoch 2 and resumed from that step checkpoint ends with the uninterrupted
+    run's weights: the mid-epoch resume trains on the batches it had not seen. (Keras'
     ``BackupAndRestore(save_freq=N)`` does not: on restore its DataHandler restarts the STEP
     count at the saved batch but feeds the dataset from its first batch, so the epoch's first
     batches are trained twice and its last ones never; the Trainer skips them in the input.)"""
-    every = 2
-    steps_per_epoch = -(-tiny_dataset.counts["users"] // 32)
-    assert steps_per_epoch > every + 1  # the stop lies strictly inside the epoch
-    calls = {"n": 0}
+    a = _weights(uninterrupted_two_epochs[0].model)
+    b = _weights(_train(tiny_dataset, tmp_path / "b", 2).model)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    every = 2  # checkpoints every 2 steps (saving does not change the training)
+    assert -(-tiny_dataset.counts["users"] // 32) > every + 1  # the stop lies inside epoch 2
+    extra = [f"train.checkpoint_every_steps={every}"]
+    _train(tiny_dataset, tmp_path / "c", 1, extra)  # interrupted at the epoch boundary
     save = trainer_module._StepCheckpoint.on_train_batch_end
+    calls = {"n": 0}
 
     class Stop(Exception):
         pass
@@ -144,24 +132,28 @@ def test_mid_epoch_resume_gives_the_uninterrupted_weights(tiny_dataset, tmp_path
     def stop_after_the_mid_epoch_save(self, batch, logs=None):
         save(self, batch, logs)
         calls["n"] += 1
-        if calls["n"] == steps_per_epoch + every:  # epoch 2, right after its checkpoint
+        if calls["n"] == every:  # epoch 2, right after its first checkpoint
             raise Stop
 
-    extra = [f"train.checkpoint_every_steps={every}"]
     with monkeypatch.context() as patch:
         patch.setattr(trainer_module._StepCheckpoint, "on_train_batch_end",
                       stop_after_the_mid_epoch_save)
         with pytest.raises(Stop):
-            _train(tiny_dataset, tmp_path / "m", 2, extra)
+            _train(tiny_dataset, tmp_path / "c", 2, extra)
     messages: list[str] = []
     config = load_config("sessionrec_hstu", [
         *TINY_MODEL, *SHIPPED_OPTIONS, "train.epochs=2", "train.deterministic=true",
         "train.early_stopping_patience=10", *extra])
-    resumed = Trainer(config, tiny_dataset, tmp_path / "m", verbose=0, log=messages.append)
+    resumed = Trainer(config, tiny_dataset, tmp_path / "c", verbose=0, log=messages.append)
     assert any(f"epoch 1, step {every}" in m for m in messages), messages
     resumed.run()
-    a = _weights(uninterrupted_two_epochs[0].model)
-    assert all(np.array_equal(x, y) for x, y in zip(a, _weights(resumed.model)))
+    c = _weights(resumed.model)
+    assert all(np.array_equal(x, y) for x, y in zip(a, c))
+    history = json.loads((tmp_path / "c" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    # a different seed gives different weights (the comparison above can fail)
+    d = _weights(_train(tiny_dataset, tmp_path / "d", 2, ["train.seed=5"]).model)
+    assert not all(np.array_equal(x, y) for x, y in zip(a, d))
 
 
 def test_run_directory_and_bad_inputs(tiny_dataset, tmp_path):
