@@ -117,16 +117,22 @@ def test_ablation_cells_set_every_option_explicitly():
     for cell in cells:
         keys = [o.split("=")[0] for o in cell.overrides]
         assert sorted(keys) == ["model.embedding_mlp", "model.ise_label_split",
+                                "model.sse_input_scale", "model.sse_position_embedding",
                                 "model.user_vectors", "task.prefix_queries",
                                 "task.prefix_weight"], cell
     on = {c.label: dict(o.split("=") for o in c.overrides) for c in cells}
+    hstu_input = {"model.sse_input_scale": "false", "model.sse_position_embedding": "false"}
     assert on["paper (mean)"] == {"model.ise_label_split": "false", "model.embedding_mlp": "[]",
                                   "task.prefix_weight": "0.0", "task.prefix_queries": "1",
-                                  "model.user_vectors": "1"}
+                                  "model.user_vectors": "1", **hstu_input}
     assert on["label split + MLP"] == {"model.ise_label_split": "true",
                                        "model.embedding_mlp": "[64]",
                                        "task.prefix_weight": "0.0", "task.prefix_queries": "1",
-                                       "model.user_vectors": "1"}
+                                       "model.user_vectors": "1", **hstu_input}
+    shipped = on["partial x4 + 2 user vectors"]
+    assert on["x4 + 2 vectors + scale + position"] == {
+        **shipped, "model.sse_input_scale": "true", "model.sse_position_embedding": "true"}
+    assert on["x4 + 2 vectors + input scale"] == {**shipped, "model.sse_input_scale": "true"}
     assert on["partial sessions"]["task.prefix_weight"] == "1.0"
     assert on["partial sessions x4"]["task.prefix_queries"] == "4"
     assert on["partial sessions x8"]["task.prefix_queries"] == "8"
