@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+import sessionrec_tf  # noqa: F401  (Keras 2 before TensorFlow loads)
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SMOKE_MODEL, add_smoke, record, smoke_data  # noqa: E402
 
