@@ -7,9 +7,9 @@ The request and the export are those of ``bench_serving.py --parts latency`` (th
 ``sessionrec_hstu_paper`` over the ~100k-item simulated catalog, one user with an 8,000-item
 history in ~350 sessions; data cached under ``--work``). After 20 warm-up requests, it times
 ``--requests`` requests, then traces as many with ``tf.profiler`` (host tracer level 3: every
-executed TensorFlow op) and sums the op events of the trace by op type: executions and
-milliseconds per request, and their share of the traced request time. The raw trace stays in
-``WORK/profile/`` (TensorBoard's profile plugin reads it).
+executed TensorFlow op) and sums the op events of the trace by op type (executions and
+milliseconds per request, share of the op time) and lists the most expensive single ops.
+The raw trace stays in ``WORK/profile/`` (TensorBoard's profile plugin reads it).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from _common import REPO, add_smoke, record, smoke_dir  # noqa: E402
 TOP = 25
 
 
-def op_times(logdir: Path, requests: int) -> tuple[dict[str, float], dict[str, float], float]:
-    """``(ms per request by op type, executions per request by op type, traced ms per
-    request)`` from the trace in ``logdir``."""
+def op_times(logdir: Path, requests: int
+             ) -> tuple[dict[str, float], dict[str, float], dict[str, float], float]:
+    """``(ms per request by op type, executions per request by op type, ms per request by
+    op name, traced ms per request)`` from the trace in ``logdir``."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     files = sorted(logdir.rglob("*.xplane.pb"))
@@ -44,6 +45,7 @@ def op_times(logdir: Path, requests: int) -> tuple[dict[str, float], dict[str, f
     space.ParseFromString(files[-1].read_bytes())
     ps: collections.Counter = collections.Counter()
     count: collections.Counter = collections.Counter()
+    by_name: collections.Counter = collections.Counter()
     request_ps = 0
     for plane in space.planes:
         names = plane.event_metadata
@@ -56,9 +58,10 @@ def op_times(logdir: Path, requests: int) -> tuple[dict[str, float], dict[str, f
                     op_type = name.rsplit(":", 1)[1]  # "op/name:OpType"
                     ps[op_type] += event.duration_ps
                     count[op_type] += 1
+                    by_name[name] += event.duration_ps
     per = 1e9 * requests
     return ({k: v / per for k, v in ps.items()}, {k: v / requests for k, v in count.items()},
-            request_ps / per)
+            {k: v / per for k, v in by_name.items()}, request_ps / per)
 
 
 def main() -> None:
@@ -104,7 +107,7 @@ def main() -> None:
         _ = {k: v.numpy() for k, v in signature(**one).items()}
     traced_wall = (time.perf_counter() - t0) * 1000.0 / args.requests
     tf.profiler.experimental.stop()
-    ms, count, request_ms = op_times(logdir, args.requests)
+    ms, count, named, request_ms = op_times(logdir, args.requests)
     total = sum(ms.values())
     rows = ["| op type | executions per request | ms per request | share of op time |",
             "|---|---|---|---|"]
@@ -116,6 +119,9 @@ def main() -> None:
         rows.append(f"| {len(rest)} other op types | {sum(count[k] for k in rest):.0f} | "
                     f"{sum(ms[k] for k in rest):.3f} | "
                     f"{100 * sum(ms[k] for k in rest) / total:.1f}% |")
+    rows += ["", "| op (name:type) | ms per request | share of op time |", "|---|---|---|"]
+    for name, value in sorted(named.items(), key=lambda kv: -kv[1])[:TOP]:
+        rows.append(f"| `{name}` | {value:.3f} | {100 * value / total:.1f}% |")
     sessions = int(one["session_lengths"].shape[0])
     body = "\n".join(rows) + (
         f"\n\nOne user, {history:,} items in {sessions} sessions, catalog "
