@@ -19,6 +19,7 @@ ids as document ids.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -119,6 +120,19 @@ class ScannTopK(TopK):
         self.identifiers = layer._identifiers
         return self
 
+    def searching(self, num_leaves_to_search: int | None = None,
+                  num_reordering_candidates: int | None = None) -> ScannTopK:
+        """A retriever over the SAME built index with other query-time parameters (partitions
+        searched, candidates re-scored): no rebuild, e.g. to trade recall for speed."""
+        if not self.num_candidates:
+            raise ValueError("ScannTopK: call index(candidates) before searching()")
+        out = copy.copy(self)  # shares the index's state (searcher tensors, identifiers)
+        changes = {k: v for k, v in (("num_leaves_to_search", num_leaves_to_search),
+                                     ("num_reordering_candidates", num_reordering_candidates))
+                   if v is not None}
+        out.options = replace(self.options, **changes).resolved(self.num_candidates, self.k)
+        return out
+
     def call(self, queries: tf.Tensor, exclude: tf.RaggedTensor | None = None
              ) -> tuple[tf.Tensor, tf.Tensor]:
         """``(scores [B, k], item indices [B, k])``, best first; ``exclude`` ``[B, n]``.
@@ -144,8 +158,9 @@ class ScannTopK(TopK):
         searcher = scann_ops.searcher_from_module(self.scann_state)
         batch = tf.shape(queries)[0]
         flat = tf.reshape(queries, [-1, tf.shape(queries)[-1]])  # [B * v, d]
-        result = searcher.search_batched_parallel(flat, final_num_neighbors=fetch,
-                                                  pre_reorder_num_neighbors=reorder)
+        result = searcher.search_batched_parallel(
+            flat, final_num_neighbors=fetch, pre_reorder_num_neighbors=reorder,
+            leaves_to_search=self.options.num_leaves_to_search)
         scores = tf.reshape(result.distances, [batch, -1])  # [B, v * fetch]
         ids = tf.gather(self.identifiers, tf.reshape(result.indices, [batch, -1]))
         width = tf.constant(self.num_candidates + NUM_RESERVED, tf.int64)  # > any index

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.metrics.topk import chunked_top_k
 from sessionrec_tf.retrieval.exact import ExactTopK, candidate_variable
 from sessionrec_tf.retrieval.scann import ScannTopK
@@ -44,6 +46,27 @@ def test_exhaustive_scann_retriever_equals_exact():
     want_s, want_i = chunked_top_k(users, cands, 25, exclude=exclude)
     np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())
     np.testing.assert_allclose(got_s.numpy(), want_s.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_query_time_parameters_share_one_built_index():
+    """``searching`` changes the partitions searched and the re-scored candidates per query,
+    over the same index: all partitions and every candidate give exact top-K; one partition
+    of 16 does not (the parameter reaches the searcher)."""
+    cands, users, exclude = _data(1)
+    cands[50:60] += np.arange(10, dtype=np.float32)[:, None] * 1e-3  # ScaNN breaks ties freely
+    narrow = ScannTopK(25, ScannOptions(num_leaves=16, num_leaves_to_search=1,
+                                        num_reordering_candidates=100)).index(cands)
+    wide = narrow.searching(num_leaves_to_search=16, num_reordering_candidates=298)
+    assert (narrow.options.num_leaves_to_search, wide.options.num_leaves_to_search) == (1, 16)
+    assert wide.scann_state is narrow.scann_state  # not rebuilt
+    want_s, want_i = chunked_top_k(users, cands, 25, exclude=exclude)
+    got_s, got_i = tf.function(wide)(tf.constant(users), exclude)
+    np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())
+    np.testing.assert_allclose(got_s.numpy(), want_s.numpy(), rtol=1e-4, atol=1e-4)
+    _, one_leaf = tf.function(narrow)(tf.constant(users), exclude)
+    assert not np.array_equal(one_leaf.numpy(), want_i.numpy())
+    with pytest.raises(DataError, match="num_leaves_to_search=17 must be in"):
+        narrow.searching(num_leaves_to_search=17)
 
 
 def _numpy_top_k(cands: np.ndarray, users: np.ndarray, exclude: list[list[int]], k: int
