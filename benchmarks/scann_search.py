@@ -45,6 +45,8 @@ def main() -> None:
                    help="shares of the partitions searched per query")
     p.add_argument("--reorder", type=int, nargs="+", default=[250, 500, 1000],
                    help="candidates re-scored exactly")
+    p.add_argument("--dims-per-block", type=int, nargs="+", default=[2],
+                   help="asymmetric-hashing block widths (one index each; 1 = finer codes)")
     add_smoke(p)
     args = p.parse_args()
     if args.smoke:
@@ -73,11 +75,13 @@ def main() -> None:
     exact_qps, truth = bench_serving.qps(exact_fn, queries)
     default = ScannOptions().resolved(n, k)
     rows = []
-    for factor in args.leaves_factors:
-        leaves = max(1, min(round(default.num_leaves * factor), n))
-        print(f"building {leaves} partitions ...", flush=True)
+    builds = [(max(1, min(round(default.num_leaves * f), n)), dims)
+              for dims in args.dims_per_block for f in args.leaves_factors]
+    for leaves, dims in builds:
+        print(f"building {leaves} partitions, AH {dims} dims/block ...", flush=True)
         t0 = time.perf_counter()
-        index = ScannTopK(k, ScannOptions(num_leaves=leaves)).index(candidates)
+        index = ScannTopK(k, ScannOptions(num_leaves=leaves, dimensions_per_block=dims)
+                          ).index(candidates)
         build = time.perf_counter() - t0
         for share in args.search:
             search = min(leaves, max(1, math.ceil(leaves * share)))
@@ -85,7 +89,7 @@ def main() -> None:
                 retriever = index.searching(search, max(reorder, k))
                 fn = tf.function(lambda q, r=retriever: r(q)[1])
                 rate, ids = bench_serving.qps(fn, queries)
-                rows.append({"leaves": leaves, "search": search, "share": share,
+                rows.append({"leaves": leaves, "dims": dims, "search": search, "share": share,
                              "reorder": max(reorder, k), "build": build,
                              "recall": bench_serving.recall(ids, truth), "qps": rate})
                 print(rows[-1], flush=True)
@@ -93,15 +97,16 @@ def main() -> None:
     reference = float(np.mean([exact_qps, exact_again]))
     good = [r for r in rows if r["recall"] >= TARGET_RECALL]
     best = max(good, key=lambda r: r["qps"]) if good else None
-    table = [f"| partitions (build s) | searched | re-scored | recall@{k} | queries/s "
-             "| x exact |", "|---|---|---|---|---|---|"]
+    table = [f"| partitions, AH dims/block (build s) | searched | re-scored | recall@{k} "
+             "| queries/s | x exact |", "|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: -r["qps"]):
         mark = "**" if r is best else ""
-        table.append(f"| {r['leaves']:,} ({r['build']:.0f}) | {r['search']} "
+        table.append(f"| {r['leaves']:,}, {r['dims']} ({r['build']:.0f}) | {r['search']} "
                      f"({100 * r['share']:.2g}%) | {r['reorder']} | {mark}{r['recall']:.4f}"
                      f"{mark} | {r['qps']:,.0f} | {mark}{r['qps'] / reference:.1f}x{mark} |")
     verdict = (f"Fastest setting with recall@{k} >= {TARGET_RECALL}: {best['leaves']:,} "
-               f"partitions, {best['search']} searched, {best['reorder']} re-scored: "
+               f"partitions, AH {best['dims']} dims/block, {best['search']} searched, "
+               f"{best['reorder']} re-scored: "
                f"recall {best['recall']:.4f} at {best['qps'] / reference:.1f}x the exact "
                "retriever." if best else
                f"No setting reached recall@{k} >= {TARGET_RECALL}.")
@@ -113,7 +118,7 @@ def main() -> None:
         f"{' '.join(bench_serving.PREPARE_RECFLOW)}` plus {cold.shape[0]:,} cold-start rows, "
         f"as in `bench_serving.py --parts scann`); queries: {len(queries):,} test users, "
         "batches of 64, no exclusions; every setting through `ScannTopK` in a `tf.function` "
-        "(the exported retriever), spherical tree, AH 2 dims/block, threshold 0.2; default "
+        "(the exported retriever), spherical tree, AH threshold 0.2; default "
         f"partitions for this catalog: {default.num_leaves:,}.")
     record(f"ScaNN parameter search at {n:,} items against the exact retriever (issue 19)",
            body)
