@@ -71,6 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"{_only('tuned')}: each model with its best validation "
                         "hyper-parameters from a sessionrec tune output directory (use another "
                         "--output than the untuned table)")
+    p.add_argument("--protocols", nargs="+", metavar="PROTOCOL",
+                   help=f"{_only('protocols')}: the evaluation protocols to run, in this "
+                        "order (default: loso loio; also temporal), e.g. --protocols loso to "
+                        "finish every LOSO run before any LOIO one")
     p.set_defaults(func=run)
 
 
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         scaling_users=tuple(args.scaling_users) if args.scaling_users else None,
         data_knob=args.data_knob, session_overrides=tuple(args.session_set),
         base_size=args.base_size, interactions_per_user=args.interactions_per_user,
-        session_lengths=tuple(args.session_lengths) if args.session_lengths else None)
+        session_lengths=tuple(args.session_lengths) if args.session_lengths else None,
+        protocols=tuple(args.protocols) if args.protocols else None)
     try:  # refuse a bad request before loading the data or training anything
         check_request(args.name, request, label)
     except ValueError as err:

@@ -3,6 +3,12 @@
 Every run lives in ``OUTPUT/runs/<cell>/<protocol>/seed<k>``. Training resumes if the run
 exists with the same config, and an evaluation already in the run's ``metrics.json`` with the
 same K list is reused, so an interrupted experiment is restarted by running it again.
+
+A finished run also leaves its grid record in ``RUN/record.json``. A run directory whose
+``record.json`` holds the same resolved config and K list and whose ``run.json`` names the same
+vocabularies is reused from that record alone: its checkpoints and weights may be deleted
+(:data:`RECORD_FILES` are the files that must be kept), so a finished table's runs can be
+kept small (e.g. committed) and the table written again elsewhere.
 """
 
 from __future__ import annotations
@@ -21,8 +27,31 @@ from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.evaluation.evaluator import check_request
 from sessionrec_tf.evaluation.run_eval import cached_evaluation, evaluate_run
 from sessionrec_tf.experiments.grids import BUDGETS, Budget, Cell
-from sessionrec_tf.training.run import git_commit
+from sessionrec_tf.files import atomic_write_text
+from sessionrec_tf.training.run import RUN_FILE, check_vocabulary, git_commit
 from sessionrec_tf.training.trainer import Trainer
+
+RECORD_FILE = "record.json"
+# What a finished run needs to be reused without its weights (and read by people).
+RECORD_FILES = (RECORD_FILE, RUN_FILE, "config.yaml", "history.json", "metrics.json")
+
+
+def finished_record(run_dir: Path, config: dict[str, Any], data: PreparedDataset,
+                    ks: Sequence[int], evaluate: bool) -> dict[str, Any] | None:
+    """The record of the finished run in ``run_dir`` if it trained ``config`` (resolved, as
+    a dict) on ``data``'s vocabularies and holds an evaluation at ``ks`` (when ``evaluate``);
+    else ``None``. A vocabulary mismatch is refused (DataError), like resuming the run."""
+    path = run_dir / RECORD_FILE
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("resolved_config") != json.loads(json.dumps(config)):  # tuples -> lists
+        return None
+    if evaluate and (not record.get("metrics")
+                     or record.get("ks") != sorted(set(int(k) for k in ks))):
+        return None
+    check_vocabulary(json.loads((run_dir / RUN_FILE).read_text()), data, str(run_dir))
+    return record
 
 
 @dataclass
@@ -87,6 +116,13 @@ def run_grid(
                     *budget.overrides, *cell.overrides, *overrides,
                     f"train.protocol={protocol}", f"train.seed={seed}"])
                 config.name = cell.label
+                reused = finished_record(run_dir, config.to_dict(), data, ks, evaluate)
+                if reused is not None:
+                    log(f"[{done}/{total}] {cell.label} {protocol} seed {seed}: finished, "
+                        f"reused from {run_dir / RECORD_FILE}")
+                    result.records.append({**reused, "run": str(run_dir),
+                                           "wall_seconds_this_session": 0.0})
+                    continue
                 log(f"[{done}/{total}] {cell.label} {protocol} seed {seed} -> {run_dir}")
                 t0 = time.time()
                 summary = Trainer(config, data, run_dir, verbose=verbose, log=log).run()
@@ -99,7 +135,7 @@ def run_grid(
                     record = evaluate_run(run_dir, protocol, "test", ks=ks, progress=False)
                 history = json.loads((run_dir / "history.json").read_text())
                 epoch_seconds = [h["train_seconds"] for h in history]
-                result.records.append({
+                entry = {
                     "cell": cell.label, "config": cell.config, "protocol": protocol,
                     "seed": seed, "run": str(run_dir), "metrics": record["metrics"],
                     "users": record["users"], "exclude_seen": record["exclude_seen"],
@@ -110,7 +146,10 @@ def run_grid(
                     else None,
                     "wall_seconds_this_session": round(train_seconds, 1),
                     "resolved_config": config.to_dict(),
-                })
+                    "ks": sorted(set(int(k) for k in ks)) if evaluate else None,
+                }
+                result.records.append(entry)
+                atomic_write_text(run_dir / RECORD_FILE, json.dumps(entry, indent=1) + "\n")
     return result
 
 

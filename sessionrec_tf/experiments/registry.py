@@ -43,6 +43,7 @@ class ExperimentRequest:
     base_size: str | None = None
     interactions_per_user: float | None = None
     session_lengths: tuple[float, ...] | None = None
+    protocols: tuple[str, ...] | None = None
 
 
 COMMON = ("output", "data", "seeds", "budget", "ks", "overrides")
@@ -64,8 +65,8 @@ class Experiment:
 def _table2(r: ExperimentRequest) -> Any:
     from sessionrec_tf.experiments.comparisons import table2
 
-    return table2(r.data, r.output, r.seeds, r.budget, r.overrides, r.ks, cells=r.cells,
-                  tuned=r.tuned)
+    return table2(r.data, r.output, r.seeds, r.budget, r.overrides, r.ks,
+                  protocols=r.protocols or ("loso", "loio"), cells=r.cells, tuned=r.tuned)
 
 
 def _table3(r: ExperimentRequest) -> Any:
@@ -125,7 +126,7 @@ def _report(r: ExperimentRequest) -> Any:
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
-    Experiment("table2", _table2, True, ("cells", "tuned"),
+    Experiment("table2", _table2, True, ("cells", "tuned", "protocols"),
                "GRU4Rec, SASRec(+), HSTU(+), SessionRec-HSTU under LOSO and LOIO"),
     Experiment("table3", _table3, True, (), "each backbone item-level vs session-level"),
     Experiment("table4", _table4, True, ("cells",), "ISE variants of SessionRec-HSTU"),

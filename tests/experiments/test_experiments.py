@@ -73,6 +73,30 @@ def test_grid_aggregates_seeds_and_reuses_finished_runs(tiny_dataset, tmp_path):
     assert reread.records[0]["metrics"] == runs[0]["metrics"]
     assert reread.records[0]["exclude_seen"] == "positives"
 
+    # a finished run stripped to its record files (weights and checkpoints deleted, e.g. a
+    # table's runs committed) is reused from its record alone; nothing is trained again
+    import shutil
+
+    from sessionrec_tf.experiments.grid import RECORD_FILES, finished_record
+
+    for path in run0.iterdir():
+        if path.name not in RECORD_FILES:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert sorted(p.name for p in run0.iterdir()) == sorted(RECORD_FILES)
+    logged: list[str] = []
+    light = run_grid(cells[:1], tiny_dataset, tmp_path, seeds=2, seed_ids=[0],
+                     **{**kw, "log": logged.append})
+    assert light.records[0]["metrics"] == runs[0]["metrics"]
+    assert light.records[0]["best_epoch"] == runs[0]["best_epoch"]
+    assert "reused from" in logged[0] and not (run0 / "checkpoints").exists()
+    # ... but not for another config or another K list
+    record = json.loads((run0 / "record.json").read_text())
+    config = record["resolved_config"]
+    assert finished_record(run0, config, tiny_dataset, KS, evaluate=True) is not None
+    assert finished_record(run0, config, tiny_dataset, (10, 20), evaluate=True) is None
+    other_config = {**config, "train": {**config["train"], "learning_rate": 0.5}}
+    assert finished_record(run0, other_config, tiny_dataset, KS, evaluate=True) is None
+
 
 def test_experiment_cells_are_the_tables_runs():
     cells, protocols = experiment_cells("table2")
@@ -310,6 +334,10 @@ def test_cli_table2_cells(tiny_dataset, tmp_path, monkeypatch, capsys):
             str(tmp_path), "--budget", "smoke"]
     assert main([*base, "--cells", "HSTU+", "SessionRec-HSTU"]) == 0
     assert seen["cells"] == ("HSTU+", "SessionRec-HSTU")
+    assert seen["protocols"] == ("loso", "loio")
+    seen.clear()
+    assert main([*base, "--protocols", "loso"]) == 0
+    assert seen["protocols"] == ("loso",)
     seen.clear()
     assert main([*base, "--cells", "HSTU+", "Bogus"]) == 2
     assert "unknown cell(s) ['Bogus']" in capsys.readouterr().err and not seen
