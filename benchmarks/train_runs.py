@@ -1,7 +1,8 @@
 """Train and evaluate chosen runs of a grid experiment, to split it across processes.
 
     python benchmarks/train_runs.py --data tfrecords/kuairand_30m --output results/X \\
-        --experiment table2 --cells SASRec HSTU+ --protocols loso --seed-ids 0 --budget long
+        --experiment table2 --cells SASRec HSTU+ --protocols loso --seed-ids 0 --budget long \\
+        [--tuned results/X/tune]
 
 Runs land in the experiment's own run directories (``OUTPUT/runs/<cell>/<protocol>/seed<k>``)
 with the configs ``sessionrec experiment`` would use, so afterwards
@@ -21,6 +22,7 @@ from pathlib import Path
 import sessionrec_tf  # noqa: F401  (Keras 2 before TensorFlow loads)
 from sessionrec_tf.data import PreparedDataset
 from sessionrec_tf.experiments import BUDGETS, experiment_cells, run_grid
+from sessionrec_tf.experiments.comparisons import tuned_cells
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_smoke, smoke_data, smoke_dir  # noqa: E402
@@ -39,6 +41,9 @@ def main() -> None:
     p.add_argument("--budget", default="full", choices=sorted(BUDGETS))
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 500])
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--tuned", metavar="TUNE_DIR",
+                   help="each model with its best validation hyper-parameters from this "
+                        "sessionrec tune output (as experiment table2 --tuned)")
     p.add_argument("--validation-only", action="store_true",
                    help="train and report the best validation metric; never read the test split")
     args = p.parse_args()
@@ -55,6 +60,8 @@ def main() -> None:
     if bad:
         p.error(f"{args.experiment} has protocols {list(protocols)}, not {bad}")
     chosen = [by_label[label] for label in args.cells] if args.cells else list(cells)
+    if args.tuned:
+        chosen = list(tuned_cells(chosen, Path(args.tuned)))
     data = PreparedDataset.load(args.data)
     grid = run_grid(chosen, data, Path(args.output), max(args.seed_ids) + 1,
                     args.protocols or protocols, BUDGETS[args.budget], args.set, args.k,

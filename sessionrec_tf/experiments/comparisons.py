@@ -101,6 +101,15 @@ def subset_cells(name: str, labels: Sequence[str] | None = None) -> tuple[Cell, 
     return chosen
 
 
+def tuned_cells(cells: Sequence[Cell], tuned: Path) -> tuple[Cell, ...]:
+    """``cells`` with each model's best validation overrides from the ``sessionrec tune``
+    output directory ``tuned`` added (every cell's config must have been tuned there)."""
+    from sessionrec_tf.tuning import tuned_overrides
+
+    return tuple(Cell(c.label, c.config, (*c.overrides, *tuned_overrides(tuned, c.config)))
+                 for c in cells)
+
+
 def table2_cells(labels: Sequence[str] | None = None) -> tuple[Cell, ...]:
     """Table 2's cells, or a subset of them: :func:`subset_cells` for ``table2``."""
     return subset_cells("table2", labels)
@@ -127,10 +136,7 @@ def table2(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
     overrides to its cell (every model must have been tuned)."""
     chosen = table2_cells(cells)
     if tuned is not None:
-        from sessionrec_tf.tuning import tuned_overrides
-
-        chosen = tuple(Cell(c.label, c.config, (*c.overrides, *tuned_overrides(tuned, c.config)))
-                       for c in chosen)
+        chosen = tuned_cells(chosen, tuned)
     grid = run_grid(chosen, data, output, seeds, protocols, budget, overrides, ks)
     agg = grid.aggregate()
     cols = _columns(ks)
