@@ -299,6 +299,10 @@ class Trainer:
                                  steps_per_epoch=self.steps_per_epoch - skip,
                                  callbacks=[saver, *keras_callbacks])
             train_seconds = time.time() - t0
+            for callback in keras_callbacks:
+                # one fit() per epoch: the TensorBoard callback would write the training graph
+                # (3.6 MB on the demo preset) into a new event file every epoch
+                callback.write_graph = False
             val = self.validate()
             if metric not in val:
                 raise DataError(f"early_stopping_metric {metric!r} is not computed; "

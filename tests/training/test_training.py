@@ -236,6 +236,13 @@ def test_one_optimizer_step_per_batch(tiny_dataset, tmp_path):
     # ragged batches of any size reuse one traced train/test function (no retracing)
     assert trainer.model.train_function.experimental_get_tracing_count() == 1
     assert trainer.model.test_function.experimental_get_tracing_count() == 1
+    # TensorBoard: one event file per fit() (one per epoch), the graph in the first only
+    import tensorflow as tf
+
+    files = sorted((tmp_path / "steps" / "tensorboard" / "train").iterdir())
+    graphs = [sum(e.HasField("graph_def") for e in tf.compat.v1.train.summary_iterator(str(f)))
+              for f in files]
+    assert len(files) == 2 and sorted(graphs) == [0, 1]
 
 
 @pytest.mark.parametrize("start_epoch,epochs_run", [(0, 3), (5, 5), (2, 3)])
