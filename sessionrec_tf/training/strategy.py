@@ -29,6 +29,7 @@ Example (two workers on one host)::
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 
@@ -98,3 +99,24 @@ def per_replica_batch_size(strategy: tf.distribute.Strategy, global_batch_size: 
         raise DataError(f"train.batch_size {global_batch_size} is the global batch and must "
                         f"be divisible by the {replicas} replicas of the strategy")
     return global_batch_size // replicas
+
+
+_barriers = itertools.count()
+
+
+def wait_for_all_workers(strategy: tf.distribute.Strategy, timeout_seconds: float = 600
+                         ) -> None:
+    """Block until every worker of a multi-worker cluster reaches this call (nothing otherwise).
+
+    A worker's last collective op can finish before a peer has fetched that worker's share of
+    it; a worker that exits right then fails the peer's op ("tasks stopped sending
+    heartbeats"). Call this after the last collective op, before a worker may exit: a worker
+    reaches it only once its own collective ops are complete, so past it no worker needs
+    another's data. Uses the coordination service's barrier (on by default under
+    ``MultiWorkerMirroredStrategy``)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    from tensorflow.python.eager import context
+
+    context.context().wait_at_barrier(f"sessionrec-workers-{next(_barriers)}",
+                                      int(timeout_seconds * 1000))

@@ -73,6 +73,7 @@ from sessionrec_tf.training.strategy import (
     is_chief,
     make_strategy,
     per_replica_batch_size,
+    wait_for_all_workers,
     worker_id,
 )
 
@@ -337,10 +338,17 @@ class Trainer:
                 callback.on_epoch_end(epoch, logs)
         if self._should_stop():
             stopped_early = True
-        if Path(best_prefix(self.run_dir) + ".index").exists():
+        # Every worker decides alike from the (mirrored) training state, not from the best
+        # weights' files: the chief may be replacing best/ right now (promote_best), and a
+        # worker that skipped the collective set_weights below would leave the chief's hanging.
+        # The barrier lets the chief finish promoting before the other workers read best/.
+        wait_for_all_workers(self.strategy)
+        if self._count("best_epoch") >= 0:
             self.best_checkpoint.read(best_prefix(self.run_dir)).assert_existing_objects_matched()
             if self.eval_model is not self.model:
                 self.model.set_weights(self.eval_model.get_weights())
+        # set_weights is the last collective op: no worker may exit before all have finished it
+        wait_for_all_workers(self.strategy)
         summary = {
             "status": "finished",
             "epochs_run": self._count("epoch"),
