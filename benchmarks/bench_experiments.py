@@ -37,6 +37,9 @@ def main() -> None:
                         "while the slowest still train")
     p.add_argument("--protocols", nargs="+", choices=["loso", "loio"],
                    help="table2 or ablation only: a subset of their protocols")
+    p.add_argument("--tuned", metavar="TUNE_DIR",
+                   help="table2 only: each model with its best validation hyper-parameters "
+                        "from this sessionrec tune output (as experiment table2 --tuned)")
     p.add_argument("--note", default="")
     p.add_argument("--no-record", action="store_true",
                    help="write the result files only; do not append to benchmarks/RESULTS.md")
@@ -52,6 +55,8 @@ def main() -> None:
         args.experiments, args.protocols = ["table2"], ["loso"]
         args.cells = ["HSTU+", "SessionRec-HSTU"]
         args.seeds, args.budget, args.k = 1, "smoke", [10, 50]
+    if args.tuned and args.experiments != ["table2"]:
+        p.error("--tuned applies to table2 alone")
     if "paradigm_map" in args.experiments and not args.data_knob:
         p.error("paradigm_map needs --data-knob KNOB=V1,V2,...")
     if args.cells and args.experiments not in (["table2"], ["table4"], ["ablation"]):
@@ -79,6 +84,8 @@ def main() -> None:
                 if name not in ("table2", "ablation"):
                     p.error(f"--protocols applies to table2 and ablation, not {name}")
                 subset["protocols"] = args.protocols
+            if args.tuned:
+                subset["tuned"] = Path(args.tuned)
             fn(data, out, args.seeds, budget, args.set, ks=args.k, **subset)
             md = out / f"{name}.md"
         elif name == "efficiency":
