@@ -43,28 +43,54 @@ def recorded(run: Path, protocol: str | None) -> dict[str, float] | None:
     return None
 
 
+def recorded_valid(run: Path) -> dict[str, float]:
+    """The run's best validation value (``{metric: value}``, the value its epoch was chosen
+    on) as its experiment recorded it in ``record.json``; empty if there is none."""
+    path = run / "record.json"
+    return dict(json.loads(path.read_text()).get("best_valid") or {}) if path.exists() else {}
+
+
 def seed_runs(directory: Path) -> dict[int, Path]:
     """``{seed: run}`` of ``DIR/seed<k>`` (or ``{0: DIR}`` for a single run)."""
     seeds = {int(p.name[4:]): p for p in directory.glob("seed*") if p.name[4:].isdigit()}
     return seeds or ({0: directory} if (directory / "metrics.json").exists() else {})
 
 
-def table_records(path: Path, cell: str, protocol: str) -> dict[int, dict[str, float]]:
-    """``{seed: test metrics}`` of ``cell`` under ``protocol`` in an experiment's result JSON."""
-    records = json.loads(path.read_text())["records"]
-    return {int(r["seed"]): r["metrics"] for r in records
-            if r["cell"] == cell and r["protocol"] == protocol and r["metrics"]}
+def table_records(path: Path, cell: str, protocol: str
+                  ) -> tuple[dict[int, dict[str, float]], dict[int, dict[str, float]]]:
+    """``({seed: test metrics}, {seed: best validation value})`` of ``cell`` under
+    ``protocol`` in an experiment's result JSON."""
+    records = [r for r in json.loads(path.read_text())["records"]
+               if r["cell"] == cell and r["protocol"] == protocol and r["metrics"]]
+    return ({int(r["seed"]): r["metrics"] for r in records},
+            {int(r["seed"]): dict(r.get("best_valid") or {}) for r in records})
+
+
+def valid_cell(by_seed: dict[int, dict[str, float]], metric: str) -> str:
+    """Mean ± std over the seeds that recorded ``metric`` on validation (``-`` if none)."""
+    x = np.array([v[metric] for v in by_seed.values() if metric in v])
+    if not len(x):
+        return "-"
+    return f"{x.mean():.4f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.4f}"
 
 
 def table(groups: dict[str, dict[int, dict[str, float]]], versus: str | None,
-          shown: tuple[tuple[str, str], ...]) -> str:
-    head = "| runs | seeds | " + " | ".join(name for name, _ in shown)
+          shown: tuple[tuple[str, str], ...],
+          valid: dict[str, dict[int, dict[str, float]]] | None = None) -> str:
+    """The Markdown table; ``valid`` (``{label: {seed: {metric: value}}}``) adds a column per
+    validation metric recorded (the value each run's epoch was chosen on)."""
+    valid = valid or {}
+    valid_metrics = sorted({m for by_seed in valid.values() for v in by_seed.values()
+                            for m in v})
+    head = "| runs | seeds | " + "".join(f"valid {m} | " for m in valid_metrics) + " | ".join(
+        name for name, _ in shown)
     if versus:
         head += " | " + " | ".join(f"gap {name} vs {versus} (ahead)" for name, _ in shown)
-    rows = [head + " |", "|---|---|" + "---|" * (len(shown) * (2 if versus else 1))]
+    rows = [head + " |", "|---|---|" + "---|" * (len(valid_metrics)
+                                                + len(shown) * (2 if versus else 1))]
     ref = groups.get(versus, {}) if versus else {}
     for label, by_seed in groups.items():
-        cells = []
+        cells = [valid_cell(valid.get(label, {}), m) for m in valid_metrics]
         for _, key in shown:
             x = np.array([m[key] for m in by_seed.values()])
             cells.append(f"{x.mean():.4f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.4f}")
@@ -103,6 +129,7 @@ def main() -> None:
         args.versus, args.title = "HSTU+", "smoke: compare runs"
         shown = (("N@10", "ndcg@10"), ("R@10", "recall@10"), ("R@50", "recall@50"))
     groups: dict[str, dict[int, dict[str, float]]] = {}
+    valid: dict[str, dict[int, dict[str, float]]] = {}
     missing = []
     for item in args.runs:
         label, sep, directory = item.partition("=")
@@ -114,28 +141,30 @@ def main() -> None:
                 missing.append(str(run))
             else:
                 groups.setdefault(label, {})[seed] = metrics
+                valid.setdefault(label, {})[seed] = recorded_valid(run)
     for item in args.table_runs:
         label, sep, rest = item.partition("=")
         path, colon, cell = rest.rpartition(":")
         if not sep or not colon:
             p.error(f"--table-runs expects LABEL=FILE.json:CELL, got {item!r}")
-        found = table_records(Path(path), cell, args.protocol or "loso")
+        found, found_valid = table_records(Path(path), cell, args.protocol or "loso")
         if not found:
             p.error(f"--table-runs {item!r}: no {args.protocol or 'loso'} record of cell "
                     f"{cell!r} in {path}")
-        groups[label] = found
+        groups[label], valid[label] = found, found_valid
     if args.versus and args.versus not in groups:
         p.error(f"--versus {args.versus!r} has no finished run; labels: {list(groups)}")
     if not groups:
         p.error("no run with recorded test metrics")
-    body = table(groups, args.versus, shown)
+    body = table(groups, args.versus, shown, valid)
     if missing:
         body += "\n\nNot finished (no recorded test metrics), left out: " + ", ".join(
             f"`{m}`" for m in missing)
     body += "\n\nRuns: " + "; ".join(f"{item.partition('=')[0]}: `{item.partition('=')[2]}`"
                                      for item in [*args.runs, *args.table_runs])
     body += ("\n\nTest metrics as each run's experiment recorded them (exact top-K, seen "
-             "positives excluded); nothing re-evaluated." + (f" {args.note}" if args.note
+             "positives excluded); `valid` columns: each run's best validation value (the one "
+             "its epoch was chosen on); nothing re-evaluated." + (f" {args.note}" if args.note
                                                               else ""))
     if args.output:
         from sessionrec_tf.files import atomic_write_text
