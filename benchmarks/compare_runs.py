@@ -66,9 +66,9 @@ def table_records(path: Path, cell: str, protocol: str
             {int(r["seed"]): dict(r.get("best_valid") or {}) for r in records})
 
 
-def valid_cell(by_seed: dict[int, dict[str, float]], metric: str) -> str:
-    """Mean ± std over the seeds that recorded ``metric`` on validation (``-`` if none)."""
-    x = np.array([v[metric] for v in by_seed.values() if metric in v])
+def mean_std(values: list[float]) -> str:
+    """``mean ± sample std`` of the seeds' values (``-`` if there are none)."""
+    x = np.array(values, dtype=float)
     if not len(x):
         return "-"
     return f"{x.mean():.4f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.4f}"
@@ -90,10 +90,9 @@ def table(groups: dict[str, dict[int, dict[str, float]]], versus: str | None,
                                                 + len(shown) * (2 if versus else 1))]
     ref = groups.get(versus, {}) if versus else {}
     for label, by_seed in groups.items():
-        cells = [valid_cell(valid.get(label, {}), m) for m in valid_metrics]
-        for _, key in shown:
-            x = np.array([m[key] for m in by_seed.values()])
-            cells.append(f"{x.mean():.4f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.4f}")
+        cells = [mean_std([v[m] for v in valid.get(label, {}).values() if m in v])
+                 for m in valid_metrics]
+        cells += [mean_std([m[key] for m in by_seed.values()]) for _, key in shown]
         if versus:
             paired = sorted(set(by_seed) & set(ref))
             for _, key in shown:

@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import compare_runs  # noqa: E402
 
 
-def test_table_shows_validation_and_paired_gaps(tmp_path):
+def test_table_shows_validation_and_paired_gaps():
     groups = {"ref": {0: {"ndcg@10": 0.2}, 1: {"ndcg@10": 0.4}},
               "new": {0: {"ndcg@10": 0.3}, 1: {"ndcg@10": 0.3}}}
     valid = {"ref": {0: {"recall@100": 0.5}, 1: {"recall@100": 0.7}},
