@@ -5,7 +5,7 @@
         --extra "label split v1 (concat+dense)=results/sim_medium_small/variants/..." \\
         --title "..." --note "..."
 
-For every cell of the grid experiment whose run directory exists
+For every cell of the grid experiment (or of ``--cells``) whose run directory exists
 (``OUTPUT/runs/<cell>/<protocol>/seed<k>``), plus any ``--extra LABEL=RUN_DIR``, it reads
 ``history.json`` and lists epochs run, the best epoch, the best validation value of the
 early-stopping metric with the other validation metrics at that epoch, and the metric at every
@@ -14,13 +14,17 @@ of them is evaluated on the test split.
 
 With several seeds it adds, per cell and protocol, the mean and standard deviation (ddof 1)
 over seeds of the best validation values, and with ``--versus CELL`` the per-seed paired gap
-``100 (cell - CELL) / CELL`` (mean, std, and how many seeds are ahead).
+``100 (cell - CELL) / CELL`` (mean, std, and how many seeds are ahead). An ``--extra`` run
+whose directory ends in ``<protocol>/seed<k>`` joins that summary under its label, so runs of
+another output directory (a variant trained with ``--set``) are averaged and compared like the
+grid's cells; other extra runs are listed per run only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,19 @@ def curve(run: Path) -> dict:
                                                                  history[i]["valid"][METRIC]))
     return {"epochs": len(history), "best_epoch": best + 1, "valid": history[best]["valid"],
             "per_epoch": [h["valid"][METRIC] for h in history]}
+
+
+def extra_run(spec: str, protocols: list[str]) -> tuple[str, str, int | str, Path]:
+    """``LABEL=RUN_DIR`` -> (label, protocol, seed, dir); protocol and seed from a directory
+    ending in ``<protocol>/seed<k>``, else empty (the run is listed, not summarised)."""
+    label, eq, path = spec.partition("=")
+    if not eq or not label or not path:
+        raise SystemExit(f"error: --extra {spec!r}: expected LABEL=RUN_DIR")
+    run = Path(path)
+    m = re.fullmatch(r"seed(\d+)", run.name)
+    if m and run.parent.name in protocols:
+        return label, run.parent.name, int(m.group(1)), run
+    return label, "", "", run
 
 
 SUMMARY = (("R@100", METRIC), ("R@10", "recall@10"), ("N@10", "ndcg@10"))
@@ -71,6 +88,8 @@ def main() -> None:
     smoke = add_smoke(p)
     p.add_argument("--output", required=not smoke, help="the experiment's results directory")
     p.add_argument("--experiment", default="ablation")
+    p.add_argument("--cells", nargs="+", default=None,
+                   help="only these cells of the experiment (default: all)")
     p.add_argument("--protocols", nargs="+", default=["loso"])
     p.add_argument("--seed-ids", type=int, nargs="+", default=[0])
     p.add_argument("--extra", action="append", default=[], metavar="LABEL=RUN_DIR")
@@ -88,10 +107,16 @@ def main() -> None:
     from sessionrec_tf.experiments import experiment_cells
 
     cells, _ = experiment_cells(args.experiment)
-    runs = [(c.label, proto, seed, Path(args.output) / "runs" / c.label / proto / f"seed{seed}")
-            for c in cells for proto in args.protocols for seed in args.seed_ids]
-    runs += [(label, "", "", Path(path)) for label, _, path in
-             (e.partition("=") for e in args.extra)]
+    labels = [c.label for c in cells]
+    unknown = sorted(set(args.cells or ()) - set(labels))
+    if unknown:
+        raise SystemExit(f"error: --cells {', '.join(unknown)}: not cells of "
+                         f"{args.experiment} ({', '.join(labels)})")
+    runs: list[tuple[str, str, int | str, Path]] = [
+        (label, proto, seed, Path(args.output) / "runs" / label / proto / f"seed{seed}")
+        for label in labels if args.cells is None or label in args.cells
+        for proto in args.protocols for seed in args.seed_ids]
+    runs += [extra_run(e, args.protocols) for e in args.extra]
     rows = ["| run | protocol | seed | epochs | best epoch | valid R@100 | valid R@10 | "
             "valid N@10 | R@100 per epoch |", "|---|---|---|---|---|---|---|---|---|"]
     best: dict[tuple[str, str], dict[int, dict]] = {}
