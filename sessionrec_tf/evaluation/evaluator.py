@@ -78,6 +78,7 @@ class Evaluator:
         self.candidates = tf.constant(model.candidate_embeddings())  # computed once
         self.exact = ExactTopK(max(self.ks), chunk_size).index(self.candidates)
         self._users = tf.function(lambda b: model(b, training=False), reduce_retracing=True)
+        self._exact_top = tf.function(self.exact, reduce_retracing=True)
 
     def _exclusions(self, batch: dict[str, tf.Tensor]) -> tf.RaggedTensor:
         seen = seen_items(batch, self.exclude_seen)
@@ -85,6 +86,12 @@ class Evaluator:
             return tf.RaggedTensor.from_row_lengths(
                 tf.zeros([0], tf.int64), tf.zeros([tf.shape(batch["user_id"])[0]], tf.int64))
         return seen
+
+    def top_items(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """``[B, max(ks)]`` exact top items of each user of ``batch``, seen items excluded
+        (the ranking every metric of :meth:`evaluate` is computed from)."""
+        _, top = self._exact_top(self._users(batch), self._exclusions(batch))
+        return top
 
     def evaluate(self, split: str = "test", protocol: str = "loso", index: str = "exact",
                  scann_options: dict[str, Any] | None = None, max_users: int | None = None,
@@ -99,7 +106,6 @@ class Evaluator:
 
             scann = ScannTopK(max(self.ks), ScannOptions(**(scann_options or {})))
             scann.index(self.candidates.numpy())
-        exact_top = tf.function(self.exact, reduce_retracing=True)
         scann_top = tf.function(scann, reduce_retracing=True) if scann is not None else None
         ranking = CatalogRanking(self.ks, METRIC_NAMES)
         scann_overlap = 0.0
@@ -114,7 +120,7 @@ class Evaluator:
             t1 = time.time()
             user_emb = self._users(batch)
             exclude = self._exclusions(batch)
-            _, top = exact_top(user_emb, exclude)
+            _, top = self._exact_top(user_emb, exclude)
             t_model += time.time() - t1
             if scann_top is not None:
                 _, approx = scann_top(user_emb, exclude)

@@ -66,6 +66,26 @@ def test_evaluator_matches_brute_force(trained_run, tiny_dataset, protocol, poli
         assert got["metrics"][name] == pytest.approx(value, abs=1e-5), name
 
 
+def test_top_items_are_the_brute_force_ranking(trained_run, tiny_dataset):
+    """``Evaluator.top_items``: the numpy argsort's top K, seen positives excluded."""
+    _, model = trained_run
+    ev = Evaluator(model, tiny_dataset, (5, 20), "positives", chunk_size=101)
+    cands = model.candidate_embeddings().numpy()
+    batch = next(iter(read_dataset(tiny_dataset, "test", "loso", 16, deterministic=True)))
+    top = ev.top_items(batch).numpy()
+    assert top.shape == (16, 20)
+    for u, (emb, items, labels) in enumerate(zip(model(batch).numpy(),
+                                                 batch["item_id"].to_list(),
+                                                 batch["label"].to_list())):
+        scores = cands @ emb
+        scores[:2] = -np.inf
+        seen = [i for s, ls in zip(items, labels) for i, y in zip(s, ls) if y == 1]
+        scores[seen] = -np.inf
+        want = np.argsort(-scores, kind="stable")[:20]
+        np.testing.assert_allclose(scores[top[u]], scores[want], rtol=1e-5)  # ties may swap
+        assert not set(top[u]) & set(seen)
+
+
 @pytest.fixture(scope="module")
 def two_vector_model(tiny_dataset, tmp_path_factory):
     """Partial sessions + 2 user vectors (the shipped options; one draw per step, as in
