@@ -23,12 +23,15 @@ Per group: the share of targets, each run's micro hit rate (targets found / targ
 @100, mean and std over seeds, and with ``--versus`` the relative gap. The loss at the head
 is then located (e.g. concentrated on targets of the last session's intents, or on popular
 items). The split is ``valid`` by default: a diagnosis that should not read the test split
-again; nothing is chosen from it.
+again; nothing is chosen from it. With ``--output``, each run's per-target hits are kept in
+``OUTPUT/cache/`` (keyed by run, split and protocol) and reused, so the command can be run
+again (e.g. with a ``--note``) without ranking again.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -118,6 +121,23 @@ def diagnose(run: Path, split: str, protocol: str, batch_size: int) -> list[tupl
     return out
 
 
+def cached(run: Path, split: str, protocol: str, batch_size: int, cache: Path | None
+           ) -> list[tuple[dict, dict]]:
+    """:func:`diagnose`, through a per-run JSON cache in ``cache`` (if given)."""
+    if cache is None:
+        return diagnose(run, split, protocol, batch_size)
+    key = hashlib.sha1(f"{run.resolve()}|{split}|{protocol}".encode()).hexdigest()[:16]
+    path = cache / f"{key}.json"
+    if path.exists():
+        return [(g, {int(k): v for k, v in h.items()}) for g, h in json.loads(path.read_text())]
+    out = diagnose(run, split, protocol, batch_size)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(path)  # atomic: a killed run leaves no half-written cache
+    return out
+
+
 def table(results: dict[str, list[list[tuple[dict, dict]]]], versus: str | None
           ) -> tuple[str, list[dict]]:
     """The markdown table and its rows as records (for the JSON file)."""
@@ -178,7 +198,8 @@ def main() -> None:
     for label, dirs in specs:
         for d in dirs:
             print(f"{label}: {d}", flush=True)
-            results[label].append(diagnose(d, args.split, args.protocol, args.batch_size))
+            cache = Path(args.output) / "cache" if args.output else None
+            results[label].append(cached(d, args.split, args.protocol, args.batch_size, cache))
     body, records = table(dict(results), args.versus)
     runs = "; ".join(f"{lab}: " + ", ".join(f"`{d}`" for d in dirs) for lab, dirs in specs)
     body += (f"\n\nSplit {args.protocol}/{args.split}; micro hit rate = target positives in the "
