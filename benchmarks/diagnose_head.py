@@ -168,9 +168,10 @@ def table(results: dict[str, list[list[tuple[dict, dict]]]], versus: str | None
             if versus:
                 for k in KS:
                     others = [lab for lab in labels if lab != versus]
-                    gaps = [100 * (means[lab, k].mean() - means[versus, k].mean())
-                            / max(means[versus, k].mean(), 1e-12) for lab in others]
-                    cells.append(" / ".join(f"{lab} {gap:+.1f}%" for lab, gap in zip(others, gaps)))
+                    ref = means[versus, k].mean()
+                    cells.append(" / ".join(
+                        f"{lab} " + (f"{100 * (means[lab, k].mean() - ref) / ref:+.1f}%"
+                                     if ref > 0 else "n/a (reference 0)") for lab in others))
             rows.append("| " + " | ".join(cells) + " |")
             records.append({"group": group, "value": value, "share": float(share),
                             "hits": {f"{lab}@{k}": v.tolist() for (lab, k), v in means.items()}})
