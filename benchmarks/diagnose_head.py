@@ -37,7 +37,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import publish
+from _common import add_smoke, publish, smoke_data, smoke_runs
 
 KS = (10, 100)
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -180,16 +180,23 @@ def table(results: dict[str, list[list[tuple[dict, dict]]]], versus: str | None
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", action="append", required=True, metavar="LABEL=DIR")
+    smoke = add_smoke(p)
+    p.add_argument("--runs", action="append", required=not smoke, metavar="LABEL=DIR")
     p.add_argument("--split", default="valid", choices=["valid", "test"])
     p.add_argument("--protocol", default="loso")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--versus", default=None, metavar="LABEL")
     p.add_argument("--output", default=None, help="directory for diagnosis.md/json")
-    p.add_argument("--title", required=True)
+    p.add_argument("--title", required=not smoke)
     p.add_argument("--note", default="")
     p.add_argument("--no-record", action="store_true", help="print only")
     args = p.parse_args()
+    if args.smoke:
+        cells = ["paper (mean)", "2 user vectors"]
+        out = smoke_runs(smoke_data(), "ablation", cells, ["loso"], False)
+        args.runs = [f"{c}={out / 'runs' / c / 'loso'}" for c in cells]
+        args.versus, args.title = cells[0], "smoke: head diagnosis"
+        args.output = str(out / "diagnosis")
     import sessionrec_tf  # noqa: F401
 
     specs = [run_dirs(s) for s in args.runs]
