@@ -55,7 +55,9 @@ def run_dirs(spec: str) -> tuple[str, list[Path]]:
     root = Path(path)
     if (root / "run.json").exists():
         return label, [root]
-    seeds = sorted(d for d in root.glob("seed*") if (d / "run.json").exists())
+    seeds = sorted((d for d in root.glob("seed*")
+                    if d.name[4:].isdigit() and (d / "run.json").exists()),
+                   key=lambda d: int(d.name[4:]))
     if not seeds:
         raise SystemExit(f"error: --runs {spec!r}: {root} holds no run (run.json) nor seed<k> runs")
     return label, seeds
@@ -130,11 +132,11 @@ def cached(run: Path, split: str, protocol: str, batch_size: int, cache: Path | 
     path = cache / f"{key}.json"
     if path.exists():
         return [(g, {int(k): v for k, v in h.items()}) for g, h in json.loads(path.read_text())]
+    from sessionrec_tf.files import atomic_write_text
+
     out = diagnose(run, split, protocol, batch_size)
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out))
-    tmp.replace(path)  # atomic: a killed run leaves no half-written cache
+    atomic_write_text(path, json.dumps(out))  # a killed run leaves no half-written cache
     return out
 
 
@@ -198,6 +200,7 @@ def main() -> None:
         args.versus, args.title = cells[0], "smoke: head diagnosis"
         args.output = str(out / "diagnosis")
     import sessionrec_tf  # noqa: F401
+    from sessionrec_tf.files import atomic_write_text
 
     specs = [run_dirs(s) for s in args.runs]
     if args.versus and args.versus not in [lab for lab, _ in specs]:
@@ -216,8 +219,8 @@ def main() -> None:
     if args.output:
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "diagnosis.md").write_text(f"# {args.title}\n\n{body}\n")
-        (out / "diagnosis.json").write_text(json.dumps(
+        atomic_write_text(out / "diagnosis.md", f"# {args.title}\n\n{body}\n")
+        atomic_write_text(out / "diagnosis.json", json.dumps(
             {"title": args.title, "split": args.split, "protocol": args.protocol,
              "runs": {lab: [str(d) for d in dirs] for lab, dirs in specs},
              "rows": records}, indent=1) + "\n")
