@@ -62,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"{_only('session_overrides')}: override for the SessionRec-HSTU cell "
                         "only (map an option against the same HSTU+ runs), e.g. "
                         "task.prefix_weight=1.0")
+    p.add_argument("--reference", metavar="CONFIG",
+                   help=f"{_only('reference')}: the config the SessionRec-HSTU cell is compared "
+                        "with (default hstu_plus), e.g. --reference sessionrec_hstu "
+                        "--session-set task.alpha=0 maps an option against the shipped config")
+    p.add_argument("--split", choices=("test", "valid"),
+                   help=f"{_only('split')}: the split the map reports (default test); valid "
+                        "never reads the test split, so the map can inform a choice")
     p.add_argument("--base-size", help=f"{_only('base_size')}: simulator preset the map "
                                        "starts from (default demo)")
     p.add_argument("--interactions-per-user", type=float,
@@ -106,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         data_knob=args.data_knob, session_overrides=tuple(args.session_set),
         base_size=args.base_size, interactions_per_user=args.interactions_per_user,
         session_lengths=tuple(args.session_lengths) if args.session_lengths else None,
-        protocols=tuple(args.protocols) if args.protocols else None)
+        protocols=tuple(args.protocols) if args.protocols else None,
+        reference=args.reference, split=args.split)
     try:  # refuse a bad request before loading the data or training anything
         check_request(args.name, request, label)
     except ValueError as err:

@@ -10,6 +10,11 @@ is ``100 * (SessionRec - HSTU+) / HSTU+`` per seed (paired by seed), reported as
 with both models' values; the PNG plots the gap of LOSO N@10 and R@100 with error bars.
 ``session_overrides`` (e.g. ``task.prefix_weight=1.0``) change the SessionRec-HSTU cell only,
 to map an option against the same HSTU+ runs (written as ``paradigm_map_<knob>_options``).
+``reference`` replaces HSTU+ by another config: ``reference="sessionrec_hstu"`` with
+``session_overrides=["task.alpha=0"]`` maps an option of SessionRec-HSTU against its shipped
+setting (written as ``paradigm_map_<knob>_options_vs_sessionrec_hstu``). ``split="valid"``
+trains without ever reading the test split and reports validation metrics instead (suffix
+``_valid``), so that a map can inform a choice.
 """
 
 from __future__ import annotations
@@ -22,10 +27,15 @@ import numpy as np
 
 from sessionrec_tf.data import PrepareOptions, prepare_dataset
 from sessionrec_tf.data.sources.synthetic import DEFAULTS, PRESETS, SimulatorOptions
+from sessionrec_tf.evaluation.run_eval import cached_evaluation, evaluate_run
 from sessionrec_tf.experiments.grid import Budget, Cell, provenance, run_grid
 from sessionrec_tf.experiments.outputs import markdown_table, metric_panels, write_outputs
 
 HSTU_PLUS = Cell("HSTU+", "hstu_plus")
+OURS = "sessionrec_hstu"
+LABELS = {"hstu_plus": "HSTU+", "hstu": "HSTU", "sasrec": "SASRec", "sasrec_plus": "SASRec+",
+          "gru4rec": "GRU4Rec", OURS: "SessionRec-HSTU"}
+SPLITS = ("test", "valid")
 GAP_METRICS = (("N@10", "ndcg@10"), ("R@100", "recall@100"))
 KNOBS = tuple(k for k in SimulatorOptions.__dataclass_fields__ if k not in ("size", "seed"))
 
@@ -65,32 +75,66 @@ def _label(value: float) -> str:
     return f"{value:g}"
 
 
+def map_cells(reference: str, session_overrides: Sequence[str]) -> tuple[Cell, Cell]:
+    """(reference cell, SessionRec-HSTU cell with ``session_overrides``); ValueError when the
+    two would be the same runs."""
+    from sessionrec_tf.config import shipped_configs
+
+    if reference not in shipped_configs():
+        raise ValueError(f"paradigm_map reference {reference!r} is not a shipped config; "
+                         f"valid: {shipped_configs()}")
+    if reference == OURS and not session_overrides:
+        raise ValueError(f"paradigm_map with reference {OURS} needs a session override "
+                         f"(--session-set KEY=VALUE): otherwise both cells are the same runs")
+    ours = Cell("SessionRec-HSTU" + (f" ({', '.join(session_overrides)})"
+                                     if session_overrides else ""),
+                OURS, tuple(session_overrides))
+    return Cell(LABELS.get(reference, reference), reference), ours
+
+
+def _metrics(records: list[dict[str, Any]], split: str, ks: Sequence[int]
+             ) -> dict[tuple[str, int], dict[str, float]]:
+    """(cell, seed) -> metrics on ``split`` (validation ones evaluated once, then cached)."""
+    if split == "test":
+        return {(r["cell"], r["seed"]): r["metrics"] for r in records}
+    out = {}
+    for r in records:
+        policy = r["exclude_seen"]
+        entry = (cached_evaluation(r["run"], "loso", ks, policy, policy, split=split)
+                 or evaluate_run(r["run"], "loso", split, ks=ks, progress=False))
+        r["metrics"] = entry["metrics"]
+        out[(r["cell"], r["seed"])] = entry["metrics"]
+    return out
+
+
 def paradigm_map(output: Path, knob: str, values: Sequence[float], seeds: int, budget: Budget,
                  overrides: Sequence[str] = (), base: str = "demo",
                  interactions_per_user: float | None = None,
                  simulator: dict[str, Any] | None = None,
-                 session_overrides: Sequence[str] = ()) -> dict[str, Any]:
+                 session_overrides: Sequence[str] = (), reference: str = "hstu_plus",
+                 split: str = "test") -> dict[str, Any]:
     """Train both models at every knob value; write ``paradigm_map_<knob>.{md,json,png}``."""
+    if split not in SPLITS:
+        raise ValueError(f"paradigm_map split must be one of {list(SPLITS)}, got {split!r}")
+    ref, ours = map_cells(reference, session_overrides)
     points = [(v, knob_options(knob, v, base, interactions_per_user, simulator)) for v in values]
-    ours = Cell("SessionRec-HSTU" + (f" ({', '.join(session_overrides)})"
-                                     if session_overrides else ""),
-                "sessionrec_hstu", tuple(session_overrides))
-    cells = (HSTU_PLUS, ours)
+    cells = (ref, ours)
+    ks = (10, 100)
     records, rows, gaps = [], [], {label: ([], []) for label, _ in GAP_METRICS}
     for value, options in points:
         name = f"{knob}={_label(value)}"
         data = prepare_dataset("synthetic", None, output / "data" / name, options,
                                PrepareOptions(), progress=False, log=None)
         grid = run_grid(list(cells), data, output / name, seeds, ("loso",), budget,
-                        overrides, (10, 100))
-        by = {(r["cell"], r["seed"]): r["metrics"] for r in grid.records}
+                        overrides, ks, evaluate=split == "test")
+        by = _metrics(grid.records, split, ks)
         records += [{**r, "knob": knob, "value": value} for r in grid.records]
         row = [_label(value), f"{data.counts['rows'] / data.counts['users']:.0f}",
                f"{data.counts['avg_session_length']:.2f}",
                f"{100 * data.counts['negatives'] / data.counts['rows']:.0f}%"]
         for label, metric in GAP_METRICS:
-            per_seed = [100 * (by[(ours.label, s)][metric] - by[("HSTU+", s)][metric])
-                        / by[("HSTU+", s)][metric] for s in range(seeds)]
+            per_seed = [100 * (by[(ours.label, s)][metric] - by[(ref.label, s)][metric])
+                        / by[(ref.label, s)][metric] for s in range(seeds)]
             mean = float(np.mean(per_seed))
             std = float(np.std(per_seed, ddof=1)) if seeds > 1 else 0.0
             gaps[label][0].append(mean)
@@ -100,27 +144,33 @@ def paradigm_map(output: Path, knob: str, values: Sequence[float], seeds: int, b
                     f"{mean:+.1f}%" + (f" ± {std:.1f}" if seeds > 1 else "")]
         rows.append(row)
     header = [knob, "interactions/user", "session length", "negatives"]
+    short = "ours" if ref.config == OURS else "SessionRec"
     for label, _ in GAP_METRICS:
-        header += [f"HSTU+ {label}", f"SessionRec {label}", f"gap {label}"]
-    title = (f"Paradigm map: {ours.label} vs HSTU+ as {knob} varies (simulator `{base}`)")
-    md = (markdown_table(header, rows) + f"\n\nLOSO test split, full catalog, seen positives "
-          f"excluded; {seeds} seed(s), budget `{budget.name}`. Gap = 100 (SessionRec - HSTU+) "
-          f"/ HSTU+ per seed, mean ± std over seeds. Every other simulator knob fixed "
+        header += [f"{ref.label} {label}", f"{short} {label}", f"gap {label}"]
+    title = (f"Paradigm map: {ours.label} vs {ref.label} as {knob} varies (simulator `{base}`"
+             + (", validation" if split == "valid" else "") + ")")
+    md = (markdown_table(header, rows) + f"\n\nLOSO {split} split, full catalog, seen "
+          f"positives excluded; {seeds} seed(s), budget `{budget.name}`. Gap = 100 ({short} - "
+          f"{ref.label}) / {ref.label} per seed, mean ± std over seeds. Every other simulator "
+          f"knob fixed "
           f"({'equal interactions per user' if knob == 'mean_session_length' else 'preset'}"
           f").\n")
     figure = metric_panels(
-        list(values), {f"gap {label} (%)": {f"{ours.label} vs HSTU+": g[0]}
+        list(values), {f"gap {label} (%)": {f"{ours.label} vs {ref.label}": g[0]}
                        for label, g in gaps.items()},
-        {f"gap {label} (%)": {f"{ours.label} vs HSTU+": g[1]} for label, g in gaps.items()},
+        {f"gap {label} (%)": {f"{ours.label} vs {ref.label}": g[1]}
+         for label, g in gaps.items()},
         title, kind="line", xlabel=knob)
     for ax in figure.axes:
         if ax.get_visible():
             ax.axhline(0.0, color="grey", lw=0.8)
     payload = {"experiment": "paradigm_map", "knob": knob, "values": list(values),
-               "session_overrides": list(session_overrides),
-               "base": base, "simulator": [o for _, o in points],
+               "session_overrides": list(session_overrides), "reference": ref.config,
+               "split": split, "base": base, "simulator": [o for _, o in points],
                "gaps": {label: {"mean": g[0], "std": g[1]} for label, g in gaps.items()},
                "records": records, **provenance(None, budget, seeds, overrides)}
-    name = f"paradigm_map_{knob}" + ("_options" if session_overrides else "")
+    name = (f"paradigm_map_{knob}" + ("_options" if session_overrides else "")
+            + (f"_vs_{ref.config}" if ref != HSTU_PLUS else "")
+            + ("_valid" if split == "valid" else ""))
     write_outputs(output, name, title, md, payload, figure)
     return payload

@@ -44,6 +44,8 @@ class ExperimentRequest:
     interactions_per_user: float | None = None
     session_lengths: tuple[float, ...] | None = None
     protocols: tuple[str, ...] | None = None
+    reference: str | None = None
+    split: str | None = None
 
 
 COMMON = ("output", "data", "seeds", "budget", "ks", "overrides")
@@ -115,7 +117,8 @@ def _paradigm_map(r: ExperimentRequest) -> Any:
     return paradigm_map(r.output, knob, values, r.seeds, r.budget, r.overrides,
                         base=r.base_size or "demo",
                         interactions_per_user=r.interactions_per_user,
-                        session_overrides=r.session_overrides)
+                        session_overrides=r.session_overrides,
+                        reference=r.reference or "hstu_plus", split=r.split or "test")
 
 
 def _report(r: ExperimentRequest) -> Any:
@@ -137,7 +140,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                "training cost per session length"),
     Experiment("scaling", _scaling, False, ("scaling_users",), "quality vs dataset size"),
     Experiment("paradigm_map", _paradigm_map, False,
-               ("data_knob", "session_overrides", "base_size", "interactions_per_user"),
+               ("data_knob", "session_overrides", "base_size", "interactions_per_user",
+                "reference", "split"),
                "SessionRec-HSTU minus HSTU+ along one simulator knob"),
     Experiment("report", _report, True, ("parts", "scaling_users"),
                "several experiments into one REPORT.md"),
@@ -179,11 +183,15 @@ def check_request(name: str, request: ExperimentRequest,
 
         subset_cells(name, request.cells)  # unknown labels, a subset without its reference row
     if "data_knob" in experiment.options:
-        from sessionrec_tf.experiments.paradigm_map import parse_knob
+        from sessionrec_tf.experiments.paradigm_map import SPLITS, map_cells, parse_knob
 
         if not request.data_knob:
             raise ValueError(f"experiment {name} needs {label('data_knob')} KNOB=V1,V2,...")
         parse_knob(request.data_knob)
+        map_cells(request.reference or "hstu_plus", request.session_overrides)
+        if request.split not in (None, *SPLITS):
+            raise ValueError(f"{label('split')} must be one of {list(SPLITS)}, got "
+                             f"{request.split!r}")
     return experiment
 
 

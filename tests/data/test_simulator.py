@@ -14,6 +14,7 @@ from sessionrec_tf.data.sources.synthetic import (
     START_TIMESTAMP,
     SimulatorOptions,
     load_synthetic,
+    pair_normal,
     simulate,
 )
 
@@ -115,6 +116,7 @@ def test_unknown_option_and_input_path_are_refused() -> None:
         ({"positive_rate": 1.0}, "positive_rate"),
         ({"popular_share": 0.7, "explore_share": 0.5}, "sum <= 1"),
         ({"extra_intent_p": 1.5}, "extra_intent_p must be in"),
+        ({"taste_sd": -1.0}, "taste_sd must be >= 0"),
     ],
 )
 def test_out_of_range_options_raise(options: dict, message: str) -> None:
@@ -254,3 +256,45 @@ def test_extra_intent_p_sets_how_many_clusters_a_session_mixes() -> None:
     single, triple = clusters_per_session(0.0), clusters_per_session(1.0)
     assert single == pytest.approx(1.0)
     assert 1.3 < triple <= 3.0
+
+
+def test_pair_normal_is_a_persistent_standard_normal_per_pair() -> None:
+    """The taste term: the same value for the same (seed, user, item) at every call and in any
+    batch, N(0, 1) across pairs (quantiles of 200k pairs against the normal's), unrelated
+    between neighbouring users, items and seeds."""
+    rng = np.random.default_rng(0)
+    user = rng.integers(0, 10_000, 200_000)
+    item = rng.integers(0, 100_000, 200_000)
+    z = pair_normal(3, user, item)
+    order = rng.permutation(len(user))
+    np.testing.assert_array_equal(pair_normal(3, user[order], item[order]), z[order])
+    assert abs(z.mean()) < 0.01 and z.std() == pytest.approx(1.0, abs=0.01)
+    # standard normal quantiles at 2.5%, 16%, 50%, 84%, 97.5%
+    want = np.array([-1.95996, -0.99446, 0.0, 0.99446, 1.95996])
+    np.testing.assert_allclose(np.quantile(z, [0.025, 0.16, 0.5, 0.84, 0.975]), want, atol=0.03)
+    for other in (pair_normal(3, user + 1, item), pair_normal(3, user, item + 1),
+                  pair_normal(4, user, item)):
+        assert abs(np.corrcoef(z, other)[0, 1]) < 0.01
+
+
+def _later_positive_rate(df: pd.DataFrame) -> float:
+    """P(label 1) over exposures of a (user, item) pair that come after its first negative."""
+    df = df.sort_values(["user_id", "timestamp"])
+    first_neg = (df[df["label"] == 0].groupby(["user_id", "item_id"])["timestamp"].min()
+                 .rename("t_neg").reset_index())
+    later = df.merge(first_neg, on=["user_id", "item_id"])
+    return float(later.loc[later["timestamp"] > later["t_neg"], "label"].mean())
+
+
+def test_taste_sd_makes_a_skip_a_lasting_dislike() -> None:
+    """taste_sd = 0 (default): a skipped item shown again is clicked at about the base rate
+    (the skip was response noise); taste_sd = 3: far less often. The positive rate stays."""
+    options = {**MID, "num_users": 1500}
+    plain = simulate(SimulatorOptions(**options), progress=False)
+    taste = simulate(SimulatorOptions(**options, taste_sd=3.0), progress=False)
+    assert taste["label"].mean() == pytest.approx(0.5, abs=0.02)
+    base = plain["label"].mean()
+    assert _later_positive_rate(plain) == pytest.approx(base, abs=0.05)
+    assert _later_positive_rate(taste) < base - 0.12
+    # the exposures themselves do not depend on the response model
+    np.testing.assert_array_equal(plain["item_id"].to_numpy(), taste["item_id"].to_numpy())

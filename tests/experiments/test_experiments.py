@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -444,6 +445,37 @@ def test_paradigm_map_writes_paired_gaps(tmp_path):
     assert [r["resolved_config"]["task"]["prefix_weight"] for r in options["records"]
             if r["cell"] == label] == [1.0]
     assert (tmp_path / "paradigm_map_extra_intent_p_options.md").exists()
+
+
+def test_paradigm_map_against_sessionrec_on_validation(tmp_path):
+    """--reference sessionrec_hstu --session-set task.alpha=0 --split valid: the option mapped
+    against the shipped config on validation metrics, the test split never evaluated."""
+    from sessionrec_tf.experiments import paradigm_map
+    from sessionrec_tf.experiments.paradigm_map import map_cells
+
+    with pytest.raises(ValueError, match="needs a session override"):
+        map_cells("sessionrec_hstu", ())
+    with pytest.raises(ValueError, match="not a shipped config"):
+        map_cells("hstu_pluss", ())
+    with pytest.raises(ValueError, match="split must be one of"):
+        paradigm_map(tmp_path, "extra_intent_p", [0.0], seeds=1, budget=SMOKE, base="tiny",
+                     split="train")
+    payload = paradigm_map(tmp_path, "taste_sd", [1.0], seeds=1, budget=SMOKE, base="tiny",
+                           session_overrides=["task.alpha=0"], reference="sessionrec_hstu",
+                           split="valid")
+    ours, shipped = "SessionRec-HSTU (task.alpha=0)", "SessionRec-HSTU"
+    got = {r["cell"]: r for r in payload["records"]}
+    assert set(got) == {ours, shipped}
+    assert got[ours]["resolved_config"]["task"]["alpha"] == 0.0
+    assert got[shipped]["resolved_config"]["task"]["alpha"] == 0.2
+    for label, metric in (("N@10", "ndcg@10"), ("R@100", "recall@100")):
+        a, b = got[ours]["metrics"][metric], got[shipped]["metrics"][metric]
+        assert payload["gaps"][label]["mean"][0] == pytest.approx(100 * (a - b) / b)
+    for record in got.values():
+        keys = json.loads((Path(record["run"]) / "metrics.json").read_text())["evaluations"]
+        assert keys and all("valid" in key and "test" not in key for key in keys)
+    md = (tmp_path / "paradigm_map_taste_sd_options_vs_sessionrec_hstu_valid.md").read_text()
+    assert "LOSO valid split" in md and "| SessionRec-HSTU N@10 | ours N@10 |" in md
 
 
 def test_efficiency_worker_times_a_validation_pass(tiny_dataset):

@@ -43,10 +43,16 @@ Exposure (each of the ``L`` interactions of a session, independently)
     clusters), popularity-weighted within the cluster (``i ~ p_i / π_c``).
 
 Response
-  * ``P(label = 1) = σ(b + β · (1[c_i ∈ intent] + w_u(c_i)) + q_i + e_u)`` with ``β =
+  * ``P(label = 1) = σ(b + β · (1[c_i ∈ intent] + w_u(c_i)) + q_i + e_u + t_ui)`` with ``β =
     affinity``, ``w_u(c)`` the user's current total weight on the item's cluster, user bias
-    ``e_u ~ N(0, 0.5²)``, and the intercept ``b`` solved (Newton) per chunk of users so that the
-    expected positive rate is ``positive_rate``.
+    ``e_u ~ N(0, 0.5²)``, a persistent taste of this user for this item ``t_ui ~ N(0,
+    taste_sd²)`` (the same value at every exposure of the pair: a hash of seed, user and item,
+    so it draws nothing from the random streams), and the intercept ``b`` solved (Newton) per
+    chunk of users so that the expected positive rate is ``positive_rate``. With ``taste_sd =
+    0`` (the default) a skip says nothing about that item for that user beyond its cluster and
+    quality: an item skipped once is clicked at the base rate when shown again. With
+    ``taste_sd > 0`` a skip is partly a lasting dislike, as in logs of explicit dislikes or
+    impressions of an item the user will keep ignoring.
 
 Timestamps (Unix seconds, float)
   * a user's first interaction at 2024-01-01 00:00 UTC + ``U(0, 14 days)``;
@@ -134,6 +140,7 @@ DEFAULTS: dict[str, float | int] = {
     "affinity": 1.5,
     "quality_sd": 0.8,
     "extra_intent_p": INTENT_EXTRA_P,
+    "taste_sd": 0.0,
 }
 
 
@@ -156,6 +163,8 @@ class SimulatorOptions:
       quality_sd: standard deviation of the item-quality term in the response logit.
       extra_intent_p: probability of each of a session's two possible extra intents (mean
         intents per session ``1 + 2p``; 0 = one intent per session).
+      taste_sd: standard deviation of the persistent per-(user, item) taste term in the
+        response logit (0 = a skip carries no lasting item-level dislike).
       seed: random seed (non-negative); same options and seed give the identical frame.
     """
 
@@ -174,6 +183,7 @@ class SimulatorOptions:
     affinity: float | None = None
     quality_sd: float | None = None
     extra_intent_p: float | None = None
+    taste_sd: float | None = None
     seed: int = 0
 
     def resolved(self) -> dict[str, Any]:
@@ -227,6 +237,8 @@ def _validate(v: dict[str, Any]) -> None:
         problems.append(f"extra_intent_p must be in [0, 1], got {v['extra_intent_p']}")
     if v["quality_sd"] < 0:
         problems.append(f"quality_sd must be >= 0, got {v['quality_sd']}")
+    if v["taste_sd"] < 0:
+        problems.append(f"taste_sd must be >= 0, got {v['taste_sd']}")
     if v["seed"] < 0:
         problems.append(f"seed must be >= 0, got {v['seed']}")
     if problems:
@@ -346,14 +358,42 @@ def _repeats(sess: np.ndarray, pos: np.ndarray, n_items: int) -> np.ndarray:
     return np.sort(order[1:][same])
 
 
+_MIX1, _MIX2, _GOLDEN = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB),
+                         np.uint64(0x9E3779B97F4A7C15))
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, elementwise on uint64 (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        x = x + _GOLDEN
+        x = (x ^ (x >> np.uint64(30))) * _MIX1
+        x = (x ^ (x >> np.uint64(27))) * _MIX2
+        return x ^ (x >> np.uint64(31))
+
+
+def pair_normal(seed: int, user: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """A standard normal value per (seed, user, item), identical at every call (Box-Muller on
+    two hashed uniforms): the persistent taste term without storing a users x items table."""
+    key = _splitmix64(np.full(len(user), seed, dtype=np.uint64))
+    key = _splitmix64(key ^ user.astype(np.uint64))
+    key = _splitmix64(key ^ item.astype(np.uint64))
+    h1, h2 = _splitmix64(key), _splitmix64(key ^ _GOLDEN)
+    scale = 1.0 / float(1 << 53)
+    u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) * scale  # (0, 1)
+    u2 = (h2 >> np.uint64(11)).astype(np.float64) * scale
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
 def _simulate_chunk(
     v: dict[str, Any],
     cat: _Catalogue,
     n_sessions: np.ndarray,
     lengths: np.ndarray,
     rng: np.random.Generator,
+    user_offset: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Interactions of one chunk of users (local user index 0..len(n_sessions)-1)."""
+    """Interactions of one chunk of users (local user index 0..len(n_sessions)-1; the global
+    index is ``user_offset`` + local)."""
     users = len(n_sessions)
     n_rows = len(lengths)  # sessions of the chunk, in user order
     slots = max(1, math.ceil(MAX_SLOTS_FACTOR * v["interests_per_user"]))
@@ -404,6 +444,9 @@ def _simulate_chunk(
     affinity = np.where(interest[sess] == category[:, None], weight[sess], 0.0).sum(axis=1)
     user_bias = rng.normal(0.0, USER_BIAS_SD, users)
     z = v["affinity"] * (in_intent + affinity) + cat.quality[pos] + user_bias[sess_user[sess]]
+    if v["taste_sd"] > 0:
+        z = z + v["taste_sd"] * pair_normal(v["seed"], sess_user[sess] + user_offset,
+                                            cat.item_id[pos])
     b = _calibrate_intercept(z, v["positive_rate"])
     label = (rng.random(n) < 1.0 / (1.0 + np.exp(-(b + z)))).astype(np.int8)
 
@@ -456,7 +499,7 @@ def _generate(options: SimulatorOptions, progress: bool) -> tuple[pd.DataFrame, 
         r0 = int(row_end[a - 1]) if a else 0
         r1 = int(row_end[b - 1])
         part = _simulate_chunk(v, cat, n_sessions[a:b], lengths[s0:int(sess_end[b - 1])],
-                               np.random.default_rng([seed, 2, i]))
+                               np.random.default_rng([seed, 2, i]), user_offset=a)
         out["user_id"][r0:r1] = part.pop("user") + a
         for key, values in part.items():
             out[key][r0:r1] = values
