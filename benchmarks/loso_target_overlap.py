@@ -39,26 +39,7 @@ if TYPE_CHECKING:
     from sessionrec_tf.data import PreparedDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, add_smoke, publish, smoke_data  # noqa: E402
-
-
-def user_histories(data: PreparedDataset, feature: str | None):  # noqa: ANN201
-    """Yield ``(sessions, labels, values)`` per user: lists of int arrays, one per session
-    (``values`` are the feature's vocabulary indices, or ``None`` without a feature)."""
-    import tensorflow as tf
-
-    from sessionrec_tf.data.tfrecord import parse_spec
-
-    spec = parse_spec(data.feature_names)
-    if feature is not None and feature not in data.feature_names:
-        raise SystemExit(f"--feature {feature!r}: {data.path} has features "
-                         f"{list(data.feature_names)}")
-    for raw in tf.data.TFRecordDataset(data.files).batch(512):
-        batch = tf.io.parse_example(raw, spec)
-        items = batch["item_id"].to_list()
-        labels = batch["label"].to_list()
-        values = batch[feature].to_list() if feature else [None] * len(items)
-        yield from zip(items, labels, values)
+from _common import REPO, add_smoke, publish, smoke_data, user_histories  # noqa: E402
 
 
 def _share(target: set[int], source: set[int]) -> float:

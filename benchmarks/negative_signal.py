@@ -1,0 +1,136 @@
+"""Do a dataset's negatives say "never this item"? Data-only statistics that tell whether
+SessionRec's rank loss (``task.alpha``) is likely to help or hurt, before training anything.
+
+    python benchmarks/negative_signal.py --data tfrecords/demo tfrecords/kuairand_2h \\
+        [--label demo kuairand_2h] [--no-record]
+
+The rank loss (Eq. 9) pushes each target session's negatives below its positives. That is
+right when a negative is a lasting dislike of that item, and wrong when a skip is noise: then
+the loss demotes items the user is about to engage with (issue 17: 82% of SessionRec-HSTU's
+head-of-list gap on the simulator was on targets the user had been shown before and skipped).
+For each prepared dataset (histories in time order, every session):
+
+- ``negatives``: share of interactions that are negative;
+- ``negative pairs shown again``: share of (user, item) pairs with a negative that are shown
+  to the user again later;
+- ``positive rate when shown again after a negative``: of those later exposures, and
+  its ``lift`` over the dataset's positive rate (1 = a skip says nothing about the item for
+  this user; well below 1 = a lasting dislike; n/a = negatives are never shown again);
+- ``LOSO targets skipped before``: share of the last session's positive items (the LOSO test
+  targets, mean over users) that were negatives and never positives in the input: the
+  targets the rank loss has taught the model to demote.
+
+The result (one row per dataset) is appended to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, add_smoke, publish, smoke_data, user_histories  # noqa: E402
+
+
+def user_signal(sessions: list[list[int]], labels: list[list[int]]) -> dict[str, float]:
+    """Counts of one user's history (sessions in time order, items in time order within)."""
+    first_negative: dict[int, int] = {}
+    after = after_pos = 0
+    position = 0
+    for items, ys in zip(sessions, labels):
+        for item, y in zip(items, ys):
+            start = first_negative.get(item)
+            if start is not None and start < position:
+                after += 1
+                after_pos += int(y == 1)
+            if y == 0 and item not in first_negative:
+                first_negative[item] = position
+            position += 1
+    last_seen: dict[int, int] = {}
+    position = 0
+    for items in sessions:
+        for item in items:
+            last_seen[item] = position
+            position += 1
+    shown_again = sum(last_seen[i] > p for i, p in first_negative.items())
+    target = {i for i, y in zip(sessions[-1], labels[-1]) if y == 1}
+    seen_pos = {i for s, ys in zip(sessions[:-1], labels[:-1]) for i, y in zip(s, ys) if y == 1}
+    seen_neg = {i for s, ys in zip(sessions[:-1], labels[:-1]) for i, y in zip(s, ys) if y == 0}
+    skipped = len(target & (seen_neg - seen_pos)) / len(target) if target else None
+    return {"rows": position, "positives": sum(sum(ys) for ys in labels),
+            "negative_pairs": len(first_negative), "shown_again": shown_again,
+            "after": after, "after_pos": after_pos, "skipped_target_share": skipped}
+
+
+def negative_signal(data: Any) -> dict[str, float | int | None]:
+    """The statistics of the module docstring for one prepared dataset."""
+    totals = {"rows": 0, "positives": 0, "negative_pairs": 0, "shown_again": 0, "after": 0,
+              "after_pos": 0}
+    skipped: list[float] = []
+    users = 0
+    for sessions, labels, _ in tqdm(user_histories(data), desc=data.name, unit="user",
+                                    total=data.counts.get("users")):
+        one = user_signal(sessions, labels)
+        users += 1
+        for key in totals:
+            totals[key] += one[key]
+        if one["skipped_target_share"] is not None:
+            skipped.append(one["skipped_target_share"])
+    base = totals["positives"] / max(totals["rows"], 1)
+    after = totals["after_pos"] / totals["after"] if totals["after"] else None
+    return {"users": users, **totals, "negative_share": 1 - base, "positive_rate": base,
+            "shown_again_share": totals["shown_again"] / max(totals["negative_pairs"], 1),
+            "positive_after_negative": after,
+            "lift": after / base if after is not None and base else None,
+            "skipped_target_share": float(np.mean(skipped)) if skipped else None}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    smoke = add_smoke(p)
+    p.add_argument("--data", nargs="+", required=not smoke,
+                   help="prepared datasets, e.g. tfrecords/demo tfrecords/kuairand_2h")
+    p.add_argument("--label", nargs="+", help="a name per dataset for the table (default: "
+                                              "each dataset's name)")
+    p.add_argument("--no-record", action="store_true")
+    args = p.parse_args()
+    if args.smoke:
+        args.data = [str(smoke_data()), str(smoke_data("tiny_taste", taste_sd=3.0))]
+    if args.label and len(args.label) != len(args.data):
+        p.error(f"--label needs one name per --data ({len(args.data)}), got {len(args.label)}")
+    import sessionrec_tf  # noqa: F401
+    from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.experiments.outputs import markdown_table
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    rows = []
+    for i, path in enumerate(args.data):
+        data = PreparedDataset.load(REPO / path)
+        r = negative_signal(data)
+        rows.append([args.label[i] if args.label else data.name, f"{r['users']:,}",
+                     pct(r["negative_share"]), pct(r["shown_again_share"]),
+                     pct(r["positive_after_negative"]),
+                     "n/a" if r["lift"] is None else f"{r['lift']:.2f}",
+                     pct(r["skipped_target_share"])])
+    table = markdown_table(["dataset", "users", "negatives", "negative pairs shown again",
+                            "positive rate when shown again after a negative", "lift",
+                            "LOSO targets skipped before"], rows)
+    body = (f"{table}\n\nHistories of every user in time order (prepared data: after the "
+            f"filters). Lift = that positive rate / the dataset's positive "
+            f"rate: 1 means a skip says nothing lasting about that item for that user (the rank "
+            f"loss then demotes future targets), well below 1 a lasting dislike. Targets "
+            f"skipped before: mean over users of the share of the last session's positive "
+            f"items that were negatives, never positives, in the earlier sessions.")
+    publish("Negatives as a lasting dislike: " + ", ".join(r[0] for r in rows), body,
+            args.no_record)
+
+
+if __name__ == "__main__":
+    main()
