@@ -49,6 +49,10 @@ def main() -> None:
     p.add_argument("--base-size", default="demo", help="paradigm_map only: simulator preset")
     p.add_argument("--session-set", action="append", default=[], metavar="KEY=VALUE",
                    help="paradigm_map only: override for the SessionRec-HSTU cell only")
+    p.add_argument("--reference", default="hstu_plus",
+                   help="paradigm_map only: the config compared with (default hstu_plus)")
+    p.add_argument("--split", default="test", choices=["test", "valid"],
+                   help="paradigm_map only: the split reported (valid never reads test)")
     args = p.parse_args()
     if args.smoke:  # Table 2 for two models, LOSO, one seed, on the tiny preset
         args.data, args.output = str(smoke_data()), str(smoke_dir() / "experiments")
@@ -96,10 +100,14 @@ def main() -> None:
                 knob, values = ex.parse_knob(args.data_knob)
             except ValueError as err:
                 p.error(str(err))
-            ex.paradigm_map(out, knob, values, args.seeds, budget, args.set,
-                            base=args.base_size, session_overrides=args.session_set)
-            md = out / (f"paradigm_map_{knob}" + ("_options" if args.session_set else "")
-                        + ".md")
+            try:
+                payload = ex.paradigm_map(out, knob, values, args.seeds, budget, args.set,
+                                          base=args.base_size,
+                                          session_overrides=args.session_set,
+                                          reference=args.reference, split=args.split)
+            except ValueError as err:
+                p.error(str(err))
+            md = out / f"{payload['name']}.md"
         else:
             ex.scaling(out / "scaling", args.seeds, budget, args.set, ks=args.k,
                        sizes=args.scaling_users)

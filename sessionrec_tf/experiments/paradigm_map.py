@@ -113,7 +113,9 @@ def paradigm_map(output: Path, knob: str, values: Sequence[float], seeds: int, b
                  simulator: dict[str, Any] | None = None,
                  session_overrides: Sequence[str] = (), reference: str = "hstu_plus",
                  split: str = "test") -> dict[str, Any]:
-    """Train both models at every knob value; write ``paradigm_map_<knob>.{md,json,png}``."""
+    """Train both models at every knob value; write ``OUTPUT/<name>.{md,json,png}`` (``name``,
+    in the returned payload: ``paradigm_map_<knob>`` plus the suffixes of the module docstring).
+    """
     if split not in SPLITS:
         raise ValueError(f"paradigm_map split must be one of {list(SPLITS)}, got {split!r}")
     ref, ours = map_cells(reference, session_overrides)
@@ -164,13 +166,13 @@ def paradigm_map(output: Path, knob: str, values: Sequence[float], seeds: int, b
     for ax in figure.axes:
         if ax.get_visible():
             ax.axhline(0.0, color="grey", lw=0.8)
-    payload = {"experiment": "paradigm_map", "knob": knob, "values": list(values),
+    name = (f"paradigm_map_{knob}" + ("_options" if session_overrides else "")
+            + (f"_vs_{ref.config}" if ref != HSTU_PLUS else "")
+            + ("_valid" if split == "valid" else ""))
+    payload = {"experiment": "paradigm_map", "name": name, "knob": knob, "values": list(values),
                "session_overrides": list(session_overrides), "reference": ref.config,
                "split": split, "base": base, "simulator": [o for _, o in points],
                "gaps": {label: {"mean": g[0], "std": g[1]} for label, g in gaps.items()},
                "records": records, **provenance(None, budget, seeds, overrides)}
-    name = (f"paradigm_map_{knob}" + ("_options" if session_overrides else "")
-            + (f"_vs_{ref.config}" if ref != HSTU_PLUS else "")
-            + ("_valid" if split == "valid" else ""))
     write_outputs(output, name, title, md, payload, figure)
     return payload

@@ -474,7 +474,8 @@ def test_paradigm_map_against_sessionrec_on_validation(tmp_path):
     for record in got.values():
         keys = json.loads((Path(record["run"]) / "metrics.json").read_text())["evaluations"]
         assert keys and all("valid" in key and "test" not in key for key in keys)
-    md = (tmp_path / "paradigm_map_taste_sd_options_vs_sessionrec_hstu_valid.md").read_text()
+    assert payload["name"] == "paradigm_map_taste_sd_options_vs_sessionrec_hstu_valid"
+    md = (tmp_path / f"{payload['name']}.md").read_text()
     assert "LOSO valid split" in md and "| SessionRec-HSTU N@10 | ours N@10 |" in md
 
 
