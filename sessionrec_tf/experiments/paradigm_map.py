@@ -38,6 +38,7 @@ LABELS = {"hstu_plus": "HSTU+", "hstu": "HSTU", "sasrec": "SASRec", "sasrec_plus
 SPLITS = ("test", "valid")
 GAP_METRICS = (("N@10", "ndcg@10"), ("R@100", "recall@100"))
 KNOBS = tuple(k for k in SimulatorOptions.__dataclass_fields__ if k not in ("size", "seed"))
+INTEGER_KNOBS = ("num_users", "num_items", "num_clusters")
 
 
 def parse_knob(text: str) -> tuple[str, list[float]]:
@@ -62,6 +63,8 @@ def knob_options(knob: str, value: float, base: str, interactions_per_user: floa
     """Simulator options of one point of the map (validated by the simulator)."""
     SimulatorOptions(size=base).resolved()  # an unknown preset is refused with its name
     preset = {**DEFAULTS, **PRESETS[base]}
+    if knob in INTEGER_KNOBS and float(value).is_integer():
+        value = int(value)  # --data-knob parses numbers as floats; counts must be integers
     options: dict[str, Any] = {"size": base, "seed": 0, **(extra or {}), knob: value}
     if knob == "mean_session_length":
         per_user = interactions_per_user or (preset["sessions_per_user"]

@@ -411,6 +411,10 @@ def test_paradigm_map_knob_parsing_and_equal_interactions():
         opts = knob_options("mean_session_length", length, "demo", None)
         assert opts["sessions_per_user"] == max(3.0, 96 / length)
     assert knob_options("drift", 0.3, "demo", None) == {"size": "demo", "seed": 0, "drift": 0.3}
+    users = knob_options("num_users", 700.0, "demo", None)["num_users"]
+    assert users == 700 and isinstance(users, int)
+    with pytest.raises(DataError, match="num_users must be an integer"):
+        knob_options("num_users", 700.5, "demo", None)
     with pytest.raises(DataError, match="positive_rate must be in"):
         knob_options("positive_rate", 1.0, "demo", None)
     with pytest.raises(DataError, match="unknown size 'huge'"):
