@@ -29,12 +29,13 @@ from sessionrec_tf.data import PrepareOptions, prepare_dataset
 from sessionrec_tf.data.sources.synthetic import DEFAULTS, PRESETS, SimulatorOptions
 from sessionrec_tf.evaluation.run_eval import cached_evaluation, evaluate_run
 from sessionrec_tf.experiments.grid import Budget, Cell, provenance, run_grid
+from sessionrec_tf.experiments.grids import load_grid
 from sessionrec_tf.experiments.outputs import markdown_table, metric_panels, write_outputs
 
-HSTU_PLUS = Cell("HSTU+", "hstu_plus")
 OURS = "sessionrec_hstu"
-LABELS = {"hstu_plus": "HSTU+", "hstu": "HSTU", "sasrec": "SASRec", "sasrec_plus": "SASRec+",
-          "gru4rec": "GRU4Rec", OURS: "SessionRec-HSTU"}
+# Row labels of the shipped configs, as Table 2 names them (one place for every label).
+LABELS = {c.config: c.label for c in load_grid("table2").cells}
+HSTU_PLUS = Cell(LABELS["hstu_plus"], "hstu_plus")
 SPLITS = ("test", "valid")
 GAP_METRICS = (("N@10", "ndcg@10"), ("R@100", "recall@100"))
 KNOBS = tuple(k for k in SimulatorOptions.__dataclass_fields__ if k not in ("size", "seed"))
@@ -89,7 +90,7 @@ def map_cells(reference: str, session_overrides: Sequence[str]) -> tuple[Cell, C
     if reference == OURS and not session_overrides:
         raise ValueError(f"paradigm_map with reference {OURS} needs a session override "
                          f"(--session-set KEY=VALUE): otherwise both cells are the same runs")
-    ours = Cell("SessionRec-HSTU" + (f" ({', '.join(session_overrides)})"
+    ours = Cell(LABELS[OURS] + (f" ({', '.join(session_overrides)})"
                                      if session_overrides else ""),
                 OURS, tuple(session_overrides))
     return Cell(LABELS.get(reference, reference), reference), ours
