@@ -40,9 +40,13 @@ from _common import REPO, add_smoke, publish, smoke_data, user_histories  # noqa
 def user_signal(sessions: list[list[int]], labels: list[list[int]]) -> dict[str, float]:
     """Counts of one user's history (sessions in time order, items in time order within)."""
     first_negative: dict[int, int] = {}
-    after = after_pos = 0
+    last_seen: dict[int, int] = {}
+    seen_pos: set[int] = set()  # items engaged / skipped before the last session
+    seen_neg: set[int] = set()
+    after = after_pos = positives = 0
     position = 0
-    for items, ys in zip(sessions, labels):
+    for s, (items, ys) in enumerate(zip(sessions, labels)):
+        before_last = s < len(sessions) - 1
         for item, y in zip(items, ys):
             start = first_negative.get(item)
             if start is not None and start < position:
@@ -50,19 +54,15 @@ def user_signal(sessions: list[list[int]], labels: list[list[int]]) -> dict[str,
                 after_pos += int(y == 1)
             if y == 0 and item not in first_negative:
                 first_negative[item] = position
-            position += 1
-    last_seen: dict[int, int] = {}
-    position = 0
-    for items in sessions:
-        for item in items:
+            if before_last:
+                (seen_pos if y == 1 else seen_neg).add(item)
             last_seen[item] = position
+            positives += int(y == 1)
             position += 1
     shown_again = sum(last_seen[i] > p for i, p in first_negative.items())
-    target = {i for i, y in zip(sessions[-1], labels[-1]) if y == 1}
-    seen_pos = {i for s, ys in zip(sessions[:-1], labels[:-1]) for i, y in zip(s, ys) if y == 1}
-    seen_neg = {i for s, ys in zip(sessions[:-1], labels[:-1]) for i, y in zip(s, ys) if y == 0}
+    target = {i for i, y in zip(sessions[-1], labels[-1]) if y == 1} if sessions else set()
     skipped = len(target & (seen_neg - seen_pos)) / len(target) if target else None
-    return {"rows": position, "positives": sum(sum(ys) for ys in labels),
+    return {"rows": position, "positives": positives,
             "negative_pairs": len(first_negative), "shown_again": shown_again,
             "after": after, "after_pos": after_pos, "skipped_target_share": skipped}
 
