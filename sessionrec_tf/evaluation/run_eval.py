@@ -10,6 +10,7 @@ from typing import Any
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.vocab import NUM_RESERVED
 from sessionrec_tf.evaluation.evaluator import DEFAULT_KS, Evaluator, check_request
+from sessionrec_tf.files import atomic_write_text
 from sessionrec_tf.training.run import Run, git_commit
 
 # Evaluating with protocol P a run trained with protocol T is refused when T's training input
@@ -90,7 +91,7 @@ def evaluate_run(run_dir: str | Path, protocol: str = "loso", split: str = "test
     key = evaluation_key(protocol, split, index, policy, run.config.train.exclude_seen)
     existing["evaluations"][key] = record
     existing["latest"] = key
-    path.write_text(json.dumps(existing, indent=2, default=float) + "\n")
+    atomic_write_text(path, json.dumps(existing, indent=2, default=float) + "\n")
     return record
 
 

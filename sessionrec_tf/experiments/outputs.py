@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sessionrec_tf.files import atomic_save_figure, atomic_write_text  # noqa: E402
+
 
 def fmt(stat: dict[str, float] | None, digits: int = 4) -> str:
     """``mean ± std`` (std over seeds; omitted for one seed)."""
@@ -30,14 +32,14 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def write_outputs(output: Path, name: str, title: str, markdown: str, payload: dict[str, Any],
                   figure: plt.Figure | None) -> dict[str, Path]:
-    """Write ``NAME.md``, ``NAME.json`` and ``NAME.png`` into ``output``."""
+    """Write ``NAME.md``, ``NAME.json`` and ``NAME.png`` into ``output`` (each atomically)."""
     output.mkdir(parents=True, exist_ok=True)
     paths = {"md": output / f"{name}.md", "json": output / f"{name}.json"}
-    paths["md"].write_text(f"# {title}\n\n{markdown.strip()}\n")
-    paths["json"].write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    atomic_write_text(paths["md"], f"# {title}\n\n{markdown.strip()}\n")
+    atomic_write_text(paths["json"], json.dumps(payload, indent=2, default=float) + "\n")
     if figure is not None:
         paths["png"] = output / f"{name}.png"
-        figure.savefig(paths["png"], dpi=120, bbox_inches="tight")
+        atomic_save_figure(figure, paths["png"], dpi=120, bbox_inches="tight")
         plt.close(figure)
     return paths
 

@@ -11,6 +11,7 @@ from sessionrec_tf.experiments.comparisons import alpha_sweep, table2, table3, t
 from sessionrec_tf.experiments.efficiency import efficiency
 from sessionrec_tf.experiments.grid import Budget
 from sessionrec_tf.experiments.scaling import scaling
+from sessionrec_tf.files import atomic_write_text
 
 PARTS = ("table2", "table3", "table4", "alpha", "efficiency", "scaling")
 
@@ -44,7 +45,7 @@ def report(data: PreparedDataset, output: Path, seeds: int, budget: Budget,
         lines.append(md.read_text().replace("# ", "## ", 1))
         if png.exists():
             lines.append(f"![{part}]({png.relative_to(output)})\n")
-    (output / "REPORT.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(output / "REPORT.md", "\n".join(lines) + "\n")
     return done
 
 
@@ -66,7 +67,6 @@ def collect_report(sections: Path, output: Path, command: str | None = None) -> 
     import yaml
 
     from sessionrec_tf.data.errors import DataError
-    from sessionrec_tf.files import atomic_write_text
     from sessionrec_tf.training.run import git_commit
 
     sections = Path(sections)
