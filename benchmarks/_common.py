@@ -183,6 +183,23 @@ def smoke_runs(data: Path, experiment: str, cells: list[str], protocols: list[st
     return out
 
 
+def run_dirs(spec: str) -> tuple[str, list[Path]]:
+    """``LABEL=DIR`` -> (label, runs): DIR is a run directory (with ``run.json``) or a
+    directory of ``seed<k>`` runs, in seed order."""
+    label, eq, path = spec.partition("=")
+    if not eq or not label or not path:
+        raise SystemExit(f"error: --runs {spec!r}: expected LABEL=DIR")
+    root = Path(path)
+    if (root / "run.json").exists():
+        return label, [root]
+    seeds = sorted((d for d in root.glob("seed*")
+                    if d.name[4:].isdigit() and (d / "run.json").exists()),
+                   key=lambda d: int(d.name[4:]))
+    if not seeds:
+        raise SystemExit(f"error: --runs {spec!r}: {root} holds no run (run.json) nor seed<k> runs")
+    return label, seeds
+
+
 def user_histories(data: Any, feature: str | None = None):  # noqa: ANN201
     """Yield ``(sessions, labels, values)`` per user: lists of int arrays, one per session
     (``values`` are the feature's vocabulary indices, or ``None`` without a feature)."""

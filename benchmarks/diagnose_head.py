@@ -37,7 +37,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import add_smoke, publish, smoke_data, smoke_runs
+from _common import add_smoke, publish, run_dirs, smoke_data, smoke_runs
 
 KS = (10, 100)
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -46,21 +46,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "popularity": ("top third", "middle third", "bottom third"),
     "target session": ("1 positive", "2-4", "5-9", "10+"),
 }
-
-
-def run_dirs(spec: str) -> tuple[str, list[Path]]:
-    label, eq, path = spec.partition("=")
-    if not eq or not label or not path:
-        raise SystemExit(f"error: --runs {spec!r}: expected LABEL=DIR")
-    root = Path(path)
-    if (root / "run.json").exists():
-        return label, [root]
-    seeds = sorted((d for d in root.glob("seed*")
-                    if d.name[4:].isdigit() and (d / "run.json").exists()),
-                   key=lambda d: int(d.name[4:]))
-    if not seeds:
-        raise SystemExit(f"error: --runs {spec!r}: {root} holds no run (run.json) nor seed<k> runs")
-    return label, seeds
 
 
 def target_groups(items: list[np.ndarray], labels: list[np.ndarray], targets: np.ndarray,

@@ -21,13 +21,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from sessionrec_tf.data.batch_ops import boolean_mask, select_rows
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset
 from sessionrec_tf.data.splits import PROTOCOLS
 from sessionrec_tf.data.vocab import NUM_RESERVED
 from sessionrec_tf.metrics.catalog import CatalogRanking
-from sessionrec_tf.metrics.ranking import METRIC_NAMES
+from sessionrec_tf.metrics.ranking import METRIC_NAMES, ranking_metrics
 from sessionrec_tf.models.sessionrec import EXCLUDE_SEEN, SessionRec, seen_items
 from sessionrec_tf.retrieval.base import TopK
 from sessionrec_tf.retrieval.exact import ExactTopK
@@ -154,6 +155,34 @@ class Evaluator:
             result[f"scann_recall@{max(self.ks)}_vs_exact"] = scann_overlap / users
             result["scann_options"] = scann.options.to_dict()
         return result
+
+    def per_user(self, split: str = "valid", protocol: str = "loso", progress: bool = True
+                 ) -> tuple[list[str], dict[str, np.ndarray]]:
+        """Each user's metrics on ``split``: ``(user_ids [U], {"ndcg@10": [U], ...})`` for the
+        users with a target, in the split's order (the exact top-K of :meth:`evaluate`; the
+        means over users are its metrics). For paired comparisons of two models on the same
+        users (:func:`~sessionrec_tf.evaluation.significance.paired_bootstrap`)."""
+        check_request(self.data, protocol, self.ks, self.exclude_seen)
+        ids: list[str] = []
+        columns: dict[str, list[np.ndarray]] = {}
+        total = self.data.splits.get(protocol, {}).get(split, {}).get("users")
+        bar = tqdm(total=total, desc=f"per-user {protocol}/{split}", unit="user",
+                   disable=not progress)
+        for batch in read_dataset(self.data, split, protocol, self.batch_size,
+                                  deterministic=True):
+            targets = batch["target_item_id"]
+            has = targets.row_lengths() > 0
+            if bool(tf.reduce_any(has)):
+                top = boolean_mask(self.top_items(batch), has)
+                values = ranking_metrics(top, select_rows(targets, has), self.ks)
+                for name, v in values.items():
+                    columns.setdefault(name, []).append(v.numpy().astype(np.float64))
+                ids += [u.decode() for u in tf.boolean_mask(batch["user_id"], has).numpy()]
+            bar.update(int(targets.nrows()))
+        bar.close()
+        if not ids:
+            raise DataError(f"no user of {protocol}/{split} has a target in {self.data.path}")
+        return ids, {name: np.concatenate(v) for name, v in sorted(columns.items())}
 
 
 def _overlap(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:

@@ -24,11 +24,14 @@ def trained_run(tiny_dataset, tmp_path_factory):
     return run_dir, trainer.model
 
 
-def brute_force(model, data, protocol, ks, policy):
-    """Score every item for every user in numpy, full argsort, metrics by definition."""
+def brute_force_users(model, data, protocol, ks, policy, split="test"):
+    """Score every item for every user in numpy, full argsort, metrics by definition:
+    ``(user ids, {metric: [per-user value]})``."""
     cands = model.candidate_embeddings().numpy()
     out = {f"{m}@{k}": [] for m in ("recall", "ndcg", "hr", "mrr") for k in ks}
-    for batch in read_dataset(data, "test", protocol, 64, deterministic=True):
+    ids = []
+    for batch in read_dataset(data, split, protocol, 64, deterministic=True):
+        ids += [u.decode() for u in batch["user_id"].numpy()]
         users = model(batch).numpy()
         items = batch["item_id"].to_list()
         labels = batch["label"].to_list()
@@ -49,7 +52,12 @@ def brute_force(model, data, protocol, ks, policy):
                 out[f"ndcg@{k}"].append((hits * disc).sum() / disc[:min(len(targets), k)].sum())
                 out[f"hr@{k}"].append(float(hits.any()))
                 out[f"mrr@{k}"].append(1 / (np.argmax(hits) + 1) if hits.any() else 0.0)
-    return {k: float(np.mean(v)) for k, v in out.items()}
+    return ids, out
+
+
+def brute_force(model, data, protocol, ks, policy):
+    return {k: float(np.mean(v))
+            for k, v in brute_force_users(model, data, protocol, ks, policy)[1].items()}
 
 
 @pytest.mark.parametrize("protocol, policy", [("loso", "positives"), ("loio", "all"),
@@ -64,6 +72,19 @@ def test_evaluator_matches_brute_force(trained_run, tiny_dataset, protocol, poli
     assert got["users"] == tiny_dataset.splits[protocol]["test"]["users"]
     for name, value in want.items():
         assert got["metrics"][name] == pytest.approx(value, abs=1e-5), name
+
+
+@pytest.mark.parametrize("split", ["valid", "test"])
+def test_per_user_metrics_match_brute_force(trained_run, tiny_dataset, split):
+    _, model = trained_run
+    ks = (5, 20)
+    ids, got = Evaluator(model, tiny_dataset, ks, "positives", batch_size=29).per_user(
+        split, "loso", progress=False)
+    want_ids, want = brute_force_users(model, tiny_dataset, "loso", ks, "positives", split)
+    assert ids == want_ids and len(ids) > 10  # every tiny user has a target
+    assert set(got) == set(want)
+    for name, values in got.items():
+        np.testing.assert_allclose(values, want[name], atol=1e-5, err_msg=name)
 
 
 def test_top_items_are_the_brute_force_ranking(trained_run, tiny_dataset):
