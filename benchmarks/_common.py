@@ -183,6 +183,23 @@ def smoke_runs(data: Path, experiment: str, cells: list[str], protocols: list[st
     return out
 
 
+def add_record_args(p: Any, smoke: bool, files: str) -> None:
+    """``--output`` (a directory for ``files``), ``--title``, ``--note`` and ``--no-record``."""
+    p.add_argument("--output", default=None, help=f"directory for {files}")
+    p.add_argument("--title", required=not smoke)
+    p.add_argument("--note", default="")
+    p.add_argument("--no-record", action="store_true", help="print only")
+
+
+def smoke_comparison(args: Any, title: str, name: str) -> None:
+    """Point a run-comparing script's ``--runs``/``--versus``/``--title``/``--output`` at two
+    smoke runs of the ablation grid (the first is the reference)."""
+    cells = ["paper (mean)", "2 user vectors"]
+    out = smoke_runs(smoke_data(), "ablation", cells, ["loso"], False)
+    args.runs = [f"{c}={out / 'runs' / c / 'loso'}" for c in cells]
+    args.versus, args.title, args.output = cells[0], title, str(out / name)
+
+
 def run_dirs(spec: str) -> tuple[str, list[Path]]:
     """``LABEL=DIR`` -> (label, runs): DIR is a run directory (with ``run.json``) or a
     directory of ``seed<k>`` runs, in seed order."""

@@ -37,7 +37,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import add_smoke, publish, run_dirs, smoke_data, smoke_runs
+from _common import add_record_args, add_smoke, publish, run_dirs, smoke_comparison
 
 KS = (10, 100)
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -173,17 +173,10 @@ def main() -> None:
     p.add_argument("--protocol", default="loso")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--versus", default=None, metavar="LABEL")
-    p.add_argument("--output", default=None, help="directory for diagnosis.md/json")
-    p.add_argument("--title", required=not smoke)
-    p.add_argument("--note", default="")
-    p.add_argument("--no-record", action="store_true", help="print only")
+    add_record_args(p, smoke, "diagnosis.md/json")
     args = p.parse_args()
     if args.smoke:
-        cells = ["paper (mean)", "2 user vectors"]
-        out = smoke_runs(smoke_data(), "ablation", cells, ["loso"], False)
-        args.runs = [f"{c}={out / 'runs' / c / 'loso'}" for c in cells]
-        args.versus, args.title = cells[0], "smoke: head diagnosis"
-        args.output = str(out / "diagnosis")
+        smoke_comparison(args, "smoke: head diagnosis", "diagnosis")
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.files import atomic_write_text
 

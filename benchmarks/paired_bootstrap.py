@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _common import add_smoke, publish, run_dirs, smoke_data, smoke_runs
+from _common import add_record_args, add_smoke, publish, run_dirs, smoke_comparison
 
 DEFAULT_METRICS = ("ndcg@10", "recall@10", "recall@100", "recall@500")
 
@@ -137,18 +137,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples of the users")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--output", default=None, help="directory for bootstrap.md/json/png")
-    p.add_argument("--title", required=not smoke)
-    p.add_argument("--note", default="")
-    p.add_argument("--no-record", action="store_true", help="print only")
+    add_record_args(p, smoke, "bootstrap.md/json/png")
     args = p.parse_args()
     if args.smoke:
-        cells = ["paper (mean)", "2 user vectors"]
-        out = smoke_runs(smoke_data(), "ablation", cells, ["loso"], False)
-        args.runs = [f"{c}={out / 'runs' / c / 'loso'}" for c in cells]
-        args.versus, args.title = cells[0], "smoke: paired bootstrap"
+        smoke_comparison(args, "smoke: paired bootstrap", "bootstrap")
         args.metrics, args.rounds = ["ndcg@10", "recall@50"], 200
-        args.output = str(out / "bootstrap")
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.experiments.outputs import markdown_table, write_outputs
     from sessionrec_tf.metrics.ranking import METRIC_NAMES
