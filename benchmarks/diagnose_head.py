@@ -11,8 +11,9 @@ over seeds), it ranks the whole catalogue for every user of the split (the exact
 evaluation) and records, for each target positive, whether it is in the top 10 and top 100.
 Targets are grouped by what the user's history says about them:
 
-* ``category``: the target's category (an item feature; the simulator's cluster = intent) is
-  among the positives' categories of the LAST history session, only of older sessions, or new;
+* ``category`` (when the data has that item feature; the simulator's cluster = intent): the
+  target's category is among the positives' categories of the LAST history session, only of
+  older sessions, or new;
 * ``exposure``: the target item itself was shown before (a negative, or a positive: a repeat)
   or never;
 * ``popularity``: the target item's tercile of positive counts in the split's histories;
@@ -49,20 +50,25 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 
 def target_groups(items: list[np.ndarray], labels: list[np.ndarray], targets: np.ndarray,
-                  category: np.ndarray, tercile: np.ndarray) -> list[dict[str, str]]:
-    """The group of each target of one user (history: one array per session)."""
-    last = set(category[items[-1][labels[-1] == 1]]) if items else set()
-    older = {c for it, lb in zip(items[:-1], labels[:-1]) for c in category[it[lb == 1]]}
+                  category: np.ndarray | None, tercile: np.ndarray) -> list[dict[str, str]]:
+    """The group of each target of one user (history: one array per session); without a
+    category feature (``None``) the ``category`` group is left out."""
+    if category is not None:
+        last = set(category[items[-1][labels[-1] == 1]]) if items else set()
+        older = {c for it, lb in zip(items[:-1], labels[:-1]) for c in category[it[lb == 1]]}
     pos = {int(i) for it, lb in zip(items, labels) for i in it[lb == 1]}
     shown = {int(i) for it in items for i in it}
     n = len(targets)
     size = "1 positive" if n == 1 else "2-4" if n <= 4 else "5-9" if n <= 9 else "10+"
     out = []
     for t in targets:
-        c = category[t]
+        groups = {}
+        if category is not None:
+            c = category[t]
+            groups["category"] = ("last session" if c in last else
+                                  "older sessions only" if c in older else "new")
         out.append({
-            "category": "last session" if c in last else
-                        "older sessions only" if c in older else "new",
+            **groups,
             "exposure": "repeat of a positive" if int(t) in pos else
                         "shown before as negative" if int(t) in shown else "never shown",
             "popularity": GROUPS["popularity"][tercile[t]],
@@ -82,11 +88,11 @@ def diagnose(run: Path, split: str, protocol: str, batch_size: int) -> list[tupl
     evaluator = Evaluator(model, data, ks=KS, exclude_seen=r.config.train.exclude_seen)
     features = data.item_features
     if "category" not in features:
-        raise SystemExit(f"error: {data.path} has no item feature 'category' (the grouping by "
-                         "intent needs one)")
-    category = features["category"]
+        print(f"note: {data.path} has no item feature 'category': targets are not grouped by "
+              "intent", flush=True)
+    category = features.get("category")
     batches = list(read_dataset(data, split, protocol, batch_size, deterministic=True))
-    counts = np.zeros(len(category), np.int64)
+    counts = np.zeros(data.num_items, np.int64)
     for b in batches:
         flat_items = b["item_id"].flat_values.numpy()
         np.add.at(counts, flat_items[b["label"].flat_values.numpy() == 1], 1)
@@ -139,7 +145,7 @@ def table(results: dict[str, list[list[tuple[dict, dict]]]], versus: str | None
     first = results[labels[0]][0]
     for group, values in [("all", ("all",)), *GROUPS.items()]:
         for value in values:
-            share = np.mean([group == "all" or g[group] == value for g, _ in first])
+            share = np.mean([group == "all" or g.get(group) == value for g, _ in first])
             if share == 0:
                 continue
             cells = [group, value, f"{100 * share:.1f}%"]
@@ -147,7 +153,7 @@ def table(results: dict[str, list[list[tuple[dict, dict]]]], versus: str | None
             for lab in labels:
                 for k in KS:
                     per_seed = np.array([np.mean([h[k] for g, h in seed
-                                                  if group == "all" or g[group] == value])
+                                                  if group == "all" or g.get(group) == value])
                                          for seed in results[lab]])
                     means[lab, k] = per_seed
                     sd = per_seed.std(ddof=1) if len(per_seed) > 1 else 0.0

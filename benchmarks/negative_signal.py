@@ -18,7 +18,11 @@ For each prepared dataset (histories in time order, every session):
   this user; well below 1 = a lasting dislike; n/a = negatives are never shown again);
 - ``LOSO targets skipped before``: share of the last session's positive items (the LOSO test
   targets, mean over users) that were negatives and never positives in the input: the
-  targets the rank loss has taught the model to demote.
+  targets the rank loss has taught the model to demote;
+- ``negatives on never-engaged items``: share of negatives whose item is a positive of no
+  user (in any session): a negative that says "nobody wants this item" rather than "not
+  now", and ``catalog never engaged``: those items' share of the catalogue (the share of a
+  uniform sampler's negatives spent on them).
 
 The result (one row per dataset) is appended to benchmarks/RESULTS.md.
 """
@@ -69,12 +73,20 @@ def user_signal(sessions: list[list[int]], labels: list[list[int]]) -> dict[str,
 
 def negative_signal(data: Any) -> dict[str, float | int | None]:
     """The statistics of the module docstring for one prepared dataset."""
+    from sessionrec_tf.data.vocab import NUM_RESERVED
+
     totals = {"rows": 0, "positives": 0, "negative_pairs": 0, "shown_again": 0, "after": 0,
               "after_pos": 0}
     skipped: list[float] = []
     users = 0
+    item_pos = np.zeros(data.num_items, np.int64)
+    item_neg = np.zeros(data.num_items, np.int64)
     for sessions, labels, _ in tqdm(user_histories(data), desc=data.name, unit="user",
                                     total=data.counts.get("users")):
+        for items, ys in zip(sessions, labels):
+            items, ys = np.asarray(items, np.int64), np.asarray(ys)
+            np.add.at(item_pos, items[ys == 1], 1)
+            np.add.at(item_neg, items[ys == 0], 1)
         one = user_signal(sessions, labels)
         users += 1
         for key in totals:
@@ -83,7 +95,11 @@ def negative_signal(data: Any) -> dict[str, float | int | None]:
             skipped.append(one["skipped_target_share"])
     base = totals["positives"] / max(totals["rows"], 1)
     after = totals["after_pos"] / totals["after"] if totals["after"] else None
-    return {"users": users, **totals, "negative_share": 1 - base, "positive_rate": base,
+    never = item_pos[NUM_RESERVED:] == 0  # catalogue items that are nobody's positive
+    return {"never_engaged_negatives": (float(item_neg[NUM_RESERVED:][never].sum()
+                                               / item_neg.sum()) if item_neg.sum() else None),
+            "never_engaged_catalog": float(never.mean()),
+            "users": users, **totals, "negative_share": 1 - base, "positive_rate": base,
             "shown_again_share": totals["shown_again"] / max(totals["negative_pairs"], 1),
             "positive_after_negative": after,
             "lift": after / base if after is not None and base else None,
@@ -118,16 +134,20 @@ def main() -> None:
                      pct(r["negative_share"]), pct(r["shown_again_share"]),
                      pct(r["positive_after_negative"]),
                      "n/a" if r["lift"] is None else f"{r['lift']:.2f}",
-                     pct(r["skipped_target_share"])])
+                     pct(r["skipped_target_share"]), pct(r["never_engaged_negatives"]),
+                     pct(r["never_engaged_catalog"])])
     table = markdown_table(["dataset", "users", "negatives", "negative pairs shown again",
                             "positive rate when shown again after a negative", "lift",
-                            "LOSO targets skipped before"], rows)
+                            "LOSO targets skipped before", "negatives on never-engaged items",
+                            "catalog never engaged"], rows)
     body = (f"{table}\n\nHistories of every user in time order (prepared data: after the "
             f"filters). Lift = that positive rate / the dataset's positive "
             f"rate: 1 means a skip says nothing lasting about that item for that user (the rank "
             f"loss then demotes future targets), well below 1 a lasting dislike. Targets "
             f"skipped before: mean over users of the share of the last session's positive "
-            f"items that were negatives, never positives, in the earlier sessions.")
+            f"items that were negatives, never positives, in the earlier sessions. Never "
+            f"engaged: items that are a positive of no user in any session (their share of the "
+            f"negatives, and of the catalogue = of a uniform sampler's negatives).")
     publish("Negatives as a lasting dislike: " + ", ".join(r[0] for r in rows), body,
             args.no_record)
 

@@ -30,3 +30,21 @@ def test_user_signal_without_negatives_shown_again():
     got = negative_signal.user_signal([[1, 2], [3]], [[1, 0], [1]])
     assert (got["negative_pairs"], got["shown_again"], got["after"]) == (1, 0, 0)
     assert got["skipped_target_share"] == 0.0
+
+
+def test_dataset_statistics_by_hand(monkeypatch):
+    from types import SimpleNamespace
+
+    # item indices 2..7 (0, 1 reserved); user a: 2+ 5- | 2+ 3+; user b: 3+ 6- 5- | 4+ 6-
+    histories = [([[2, 5], [2, 3]], [[1, 0], [1, 1]], None),
+                 ([[3, 6, 5], [4, 6]], [[1, 0, 0], [1, 0]], None)]
+    monkeypatch.setattr(negative_signal, "user_histories", lambda _data: iter(histories))
+    data = SimpleNamespace(name="hand", counts={"users": 2}, num_items=8)
+    got = negative_signal.negative_signal(data)
+    assert (got["users"], got["rows"], got["positives"]) == (2, 9, 5)
+    # negatives: 5, 6, 5, 6 -> items 5 and 6 are nobody's positive: every negative is on them
+    assert got["never_engaged_negatives"] == pytest.approx(1.0)
+    # catalogue 2..7: 5, 6, 7 never a positive
+    assert got["never_engaged_catalog"] == pytest.approx(3 / 6)
+    # user b's item 6 shown again after its negative and skipped again: rate 0 after a negative
+    assert got["after"] == 1 and got["positive_after_negative"] == 0.0
