@@ -26,6 +26,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from sessionrec_tf.data.dataset import PreparedDataset
@@ -216,3 +217,13 @@ def read_dataset(
     options.deterministic = True if (deterministic or epoch is not None) else not shuffle
     ds = ds.with_options(options)
     return ds
+
+
+def train_item_counts(data: PreparedDataset, protocol: str = "loso") -> np.ndarray:
+    """``[num_items]`` positives per item in the training split (no validation/test data)."""
+    counts = np.zeros(data.num_items, dtype=np.int64)
+    for batch in read_dataset(data, "train", protocol, batch_size=512, shuffle=False):
+        items = batch["item_id"].flat_values.numpy()
+        pos = batch["label"].flat_values.numpy() == 1
+        counts += np.bincount(items[pos], minlength=data.num_items)
+    return counts

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from sessionrec_tf.config import ExperimentConfig
 from sessionrec_tf.data.dataset import PreparedDataset
+from sessionrec_tf.data.reader import train_item_counts
 from sessionrec_tf.data.tfrecord import INTERACTION_KEYS
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.ise import make_ise
@@ -31,10 +32,13 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
     Args:
       config: the experiment config.
       dataset: prepared dataset (vocabulary sizes, item feature table, feature names).
-      item_counts: ``[num_items]`` positive counts in the training split, needed by the
-        popularity sampler.
+      item_counts: ``[num_items]`` positive counts in the training split for the popularity
+        sampler (counted from ``dataset``'s training split of ``config.train.protocol`` when
+        not given: a restored run rebuilds the same sampler).
     """
     m, t = config.model, config.task
+    if t.sampler == "popularity" and item_counts is None:
+        item_counts = train_item_counts(dataset, config.train.protocol)
     sizes = dataset.vocab_sizes
     embedding = ItemEmbedding(
         num_items=dataset.num_items,

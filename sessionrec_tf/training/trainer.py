@@ -64,7 +64,7 @@ import tensorflow as tf
 from sessionrec_tf.config import ExperimentConfig
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.errors import DataError
-from sessionrec_tf.data.reader import read_dataset
+from sessionrec_tf.data.reader import read_dataset, train_item_counts
 from sessionrec_tf.models.builder import build_model, build_with_dummy_batch, compile_model
 from sessionrec_tf.models.sessionrec import SessionRec
 from sessionrec_tf.training.run import RunDirectory, best_prefix
@@ -79,16 +79,6 @@ from sessionrec_tf.training.strategy import (
 
 # validation batches are cached in memory when the dataset's shards total at most this
 VALID_CACHE_MAX_BYTES = 256 * 2**20
-
-
-def train_item_counts(data: PreparedDataset, protocol: str = "loso") -> np.ndarray:
-    """``[num_items]`` positives per item in the training split (no validation/test data)."""
-    counts = np.zeros(data.num_items, dtype=np.int64)
-    for batch in read_dataset(data, "train", protocol, batch_size=512, shuffle=False):
-        items = batch["item_id"].flat_values.numpy()
-        pos = batch["label"].flat_values.numpy() == 1
-        counts += np.bincount(items[pos], minlength=data.num_items)
-    return counts
 
 
 class _StepCheckpoint(tf.keras.callbacks.Callback):
@@ -159,6 +149,7 @@ class Trainer:
         if tr.deterministic:
             tf.config.experimental.enable_op_determinism()
         tf.keras.utils.set_random_seed(tr.seed)
+        # counted once here for both models below (build_model would count them itself)
         counts = train_item_counts(data, tr.protocol) if config.task.sampler == "popularity" \
             else None
         per_replica_batch_size(self.strategy, tr.batch_size)  # checks that it divides
