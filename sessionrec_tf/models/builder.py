@@ -20,6 +20,7 @@ from sessionrec_tf.models.views import make_view
 from sessionrec_tf.sse import make_sse
 from sessionrec_tf.sse.bucketing import length_bucket_bounds
 from sessionrec_tf.tasks import NextSessionRetrieval, SessionRank, Similarity, make_sampler
+from sessionrec_tf.tasks.samplers import NEEDS_COUNTS
 
 MODEL_NAMES = ("sessionrec_hstu", "sessionrec_hstu_paper", "sessionrec_transformer",
                "sessionrec_gru", "hstu", "hstu_plus", "sasrec", "sasrec_plus", "gru4rec")
@@ -33,11 +34,11 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
       config: the experiment config.
       dataset: prepared dataset (vocabulary sizes, item feature table, feature names).
       item_counts: ``[num_items]`` positive counts in the training split for the popularity
-        sampler (counted from ``dataset``'s training split of ``config.train.protocol`` when
-        not given: a restored run rebuilds the same sampler).
+        and engaged samplers (counted from ``dataset``'s training split of
+        ``config.train.protocol`` when not given: a restored run rebuilds the same sampler).
     """
     m, t = config.model, config.task
-    if t.sampler == "popularity" and item_counts is None:
+    if t.sampler in NEEDS_COUNTS and item_counts is None:
         item_counts = train_item_counts(dataset, config.train.protocol)
     sizes = dataset.vocab_sizes
     embedding = ItemEmbedding(

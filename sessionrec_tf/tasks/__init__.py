@@ -11,6 +11,7 @@ from sessionrec_tf._lazy import lazy_exports
 from sessionrec_tf.tasks.registry import LOSSES, SAMPLER_NAMES, SAMPLERS
 
 _EXPORTS = {
+    "EngagedSampler": "sessionrec_tf.tasks.samplers",
     "NextSessionRetrieval": "sessionrec_tf.tasks.retrieval",
     "PopularitySampler": "sessionrec_tf.tasks.samplers",
     "SessionRank": "sessionrec_tf.tasks.rank",
@@ -21,7 +22,8 @@ _EXPORTS = {
     "next_session_targets": "sessionrec_tf.tasks.targets",
 }
 
-__all__ = ["LOSSES", "SAMPLERS", "SAMPLER_NAMES", "NextSessionRetrieval", "PopularitySampler",
+__all__ = ["LOSSES", "SAMPLERS", "SAMPLER_NAMES", "EngagedSampler", "NextSessionRetrieval",
+           "PopularitySampler",
            "SessionRank", "Similarity", "TargetRows", "UniformSampler", "make_sampler",
            "next_session_targets"]
 

@@ -13,6 +13,7 @@ LOSSES = Registry("retrieval loss", {
 SAMPLERS = Registry("sampler", {
     "uniform": "sessionrec_tf.tasks.samplers:UniformSampler",
     "popularity": "sessionrec_tf.tasks.samplers:PopularitySampler",
+    "engaged": "sessionrec_tf.tasks.samplers:EngagedSampler",
 })
 LOSS_NAMES = LOSSES.names()
 SAMPLER_NAMES = SAMPLERS.names()

@@ -67,6 +67,7 @@ from sessionrec_tf.data.errors import DataError
 from sessionrec_tf.data.reader import read_dataset, train_item_counts
 from sessionrec_tf.models.builder import build_model, build_with_dummy_batch, compile_model
 from sessionrec_tf.models.sessionrec import SessionRec
+from sessionrec_tf.tasks.samplers import NEEDS_COUNTS
 from sessionrec_tf.training.run import RunDirectory, best_prefix
 from sessionrec_tf.training.strategy import (
     input_shard,
@@ -150,7 +151,7 @@ class Trainer:
             tf.config.experimental.enable_op_determinism()
         tf.keras.utils.set_random_seed(tr.seed)
         # counted once here for both models below (build_model would count them itself)
-        counts = train_item_counts(data, tr.protocol) if config.task.sampler == "popularity" \
+        counts = train_item_counts(data, tr.protocol) if config.task.sampler in NEEDS_COUNTS \
             else None
         per_replica_batch_size(self.strategy, tr.batch_size)  # checks that it divides
         with self.strategy.scope():

@@ -11,11 +11,13 @@ import pytest
 import tensorflow as tf
 
 from sessionrec_tf.tasks import (
+    EngagedSampler,
     NextSessionRetrieval,
     PopularitySampler,
     SessionRank,
     Similarity,
     UniformSampler,
+    make_sampler,
     next_session_targets,
 )
 
@@ -295,17 +297,20 @@ def _paths(task: NextSessionRetrieval, targets, table, queries, neg_ids, in_batc
     return float(fast), float(via_tfrs)
 
 
-@pytest.mark.parametrize("sampler_kind", ["uniform", "popularity"])
+@pytest.mark.parametrize("sampler_kind", ["uniform", "popularity", "engaged"])
 @pytest.mark.parametrize("rah", [True, False])
 @pytest.mark.parametrize(("temperature", "l2"), CONFIGS)
 def test_fast_path_equals_tfrs_path(targets, table, queries, temperature, l2, rah, sampler_kind):
-    sampler = UniformSampler(V) if sampler_kind == "uniform" else PopularitySampler(COUNTS)
+    sampler = {"uniform": UniformSampler(V), "popularity": PopularitySampler(COUNTS),
+               "engaged": EngagedSampler(COUNTS)}[sampler_kind]
     task = NextSessionRetrieval(sampler, num_negatives=len(NEG),
                                 similarity=Similarity(l2_normalize=l2, temperature=temperature),
                                 remove_accidental_hits=rah)
     fast, via_tfrs = _paths(task, targets, table, queries, NEG, in_batch=False)
     np.testing.assert_allclose(fast, via_tfrs, **TOL)
-    log_q = np_popularity_log_q(COUNTS, 1.0, 1.0, len(NEG)) if sampler_kind != "uniform" else None
+    # uniform and engaged: a constant log-Q, which cancels (the reference applies none)
+    log_q = np_popularity_log_q(COUNTS, 1.0, 1.0, len(NEG)) if sampler_kind == "popularity" \
+        else None
     np.testing.assert_allclose(fast, ref_softmax(queries, table, NEG, temperature, l2, rah,
                                                  log_q=log_q), **TOL)
 
@@ -509,6 +514,26 @@ def test_popularity_sampler_follows_counts(power):
     assert np.all(np.bincount(draws, minlength=V)[2:] > 0)
 
 
+def test_engaged_sampler_is_uniform_over_items_with_a_positive():
+    counts = np.zeros(V)
+    engaged = [2, 5, 6, 17, 29]
+    counts[engaged] = [1, 40, 3, 1, 7]
+    counts[0] = 9  # a reserved index is never drawn, whatever its count
+    draws = EngagedSampler(counts).sample(50_000, _seed(4)).numpy()
+    probs = np.zeros(V)
+    probs[engaged] = 1 / len(engaged)
+    chi2, bound = _chi_square_ok(draws, probs)  # also: nothing outside the engaged items
+    assert chi2 < bound, (chi2, bound)
+    # the uniform distribution over the whole catalogue fails the same check
+    wrong = UniformSampler(V).sample(50_000, _seed(4)).numpy()
+    with pytest.raises(AssertionError, match="probability 0"):
+        _chi_square_ok(wrong, probs)
+    with pytest.raises(ValueError, match="no item has a positive"):
+        EngagedSampler(np.zeros(V))
+    with pytest.raises(ValueError, match="engaged sampler needs item counts"):
+        make_sampler("engaged", V)
+
+
 def test_popularity_sampler_rejects_a_wrong_distribution():
     # sensitivity guard for the chi-square check: uniform draws fail it
     draws = UniformSampler(V).sample(100_000, _seed(3)).numpy()
@@ -516,8 +541,9 @@ def test_popularity_sampler_rejects_a_wrong_distribution():
     assert chi2 > bound
 
 
-@pytest.mark.parametrize("sampler", [UniformSampler(V), PopularitySampler(COUNTS)],
-                         ids=["uniform", "popularity"])
+@pytest.mark.parametrize("sampler", [UniformSampler(V), PopularitySampler(COUNTS),
+                                     EngagedSampler(COUNTS)],
+                         ids=["uniform", "popularity", "engaged"])
 def test_sampler_draws_are_a_function_of_seed_and_step(sampler):
     a = sampler.sample(64, _seed(5)).numpy()
     b = sampler.sample(64, _seed(5)).numpy()

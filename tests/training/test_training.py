@@ -156,16 +156,19 @@ def test_deterministic_runs_and_resume_at_the_boundary_and_mid_epoch(
     assert not all(np.array_equal(x, y) for x, y in zip(a, d))
 
 
-def test_popularity_sampler_run_restores(tiny_dataset, tmp_path):
-    # the popularity sampler needs the training split's item counts: a restored run (for
-    # evaluation, export) rebuilds it from the dataset instead of failing
-    trainer = _train(tiny_dataset, tmp_path / "p", 1, ["task.sampler=popularity"])
+@pytest.mark.parametrize("sampler", ["popularity", "engaged"])
+def test_count_sampler_run_restores(tiny_dataset, tmp_path, sampler):
+    # these samplers need the training split's item counts: a restored run (for evaluation,
+    # export) rebuilds them from the dataset instead of failing
+    trainer = _train(tiny_dataset, tmp_path / "p", 1, [f"task.sampler={sampler}"])
     model, _ = Run.load(tmp_path / "p").restore()
     batch = next(iter(read_dataset(tiny_dataset, "test", batch_size=4, deterministic=True)))
     np.testing.assert_allclose(model(batch).numpy(), trainer.model(batch).numpy(), atol=1e-6)
     # the same negative distribution as in training
-    np.testing.assert_allclose(model.retrieval.sampler.log_probs.numpy(),
-                               trainer.model.retrieval.sampler.log_probs.numpy())
+    got, want = model.retrieval.sampler, trainer.model.retrieval.sampler
+    attribute = "log_probs" if sampler == "popularity" else "ids"
+    np.testing.assert_array_equal(getattr(got, attribute).numpy(),
+                                  getattr(want, attribute).numpy())
 
 
 def test_run_directory_and_bad_inputs(tiny_dataset, tmp_path):
