@@ -183,9 +183,20 @@ def smoke_runs(data: Path, experiment: str, cells: list[str], protocols: list[st
     return out
 
 
-def add_record_args(p: Any, smoke: bool, files: str) -> None:
-    """``--output`` (a directory for ``files``), ``--title``, ``--note`` and ``--no-record``."""
-    p.add_argument("--output", default=None, help=f"directory for {files}")
+def add_run_args(p: Any, smoke: bool) -> None:
+    """``--runs LABEL=DIR`` (repeatable), ``--split``, ``--protocol`` and ``--batch-size``:
+    the arguments of a script that measures trained runs on a split."""
+    p.add_argument("--runs", action="append", required=not smoke, metavar="LABEL=DIR")
+    p.add_argument("--split", default="valid", choices=["valid", "test"])
+    p.add_argument("--protocol", default="loso")
+    p.add_argument("--batch-size", type=int, default=256)
+
+
+def add_record_args(p: Any, smoke: bool, files: str | None) -> None:
+    """``--output`` (a directory for ``files``; none without files), ``--title``, ``--note``
+    and ``--no-record``."""
+    if files:
+        p.add_argument("--output", default=None, help=f"directory for {files}")
     p.add_argument("--title", required=not smoke)
     p.add_argument("--note", default="")
     p.add_argument("--no-record", action="store_true", help="print only")

@@ -38,7 +38,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import add_record_args, add_smoke, publish, run_dirs, smoke_comparison
+from _common import add_record_args, add_run_args, add_smoke, publish, run_dirs, smoke_comparison
 
 KS = (10, 100)
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -174,10 +174,7 @@ def table(results: dict[str, list[list[tuple[dict, dict]]]], versus: str | None
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     smoke = add_smoke(p)
-    p.add_argument("--runs", action="append", required=not smoke, metavar="LABEL=DIR")
-    p.add_argument("--split", default="valid", choices=["valid", "test"])
-    p.add_argument("--protocol", default="loso")
-    p.add_argument("--batch-size", type=int, default=256)
+    add_run_args(p, smoke)
     p.add_argument("--versus", default=None, metavar="LABEL")
     add_record_args(p, smoke, "diagnosis.md/json")
     args = p.parse_args()

@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _common import add_record_args, add_smoke, publish, run_dirs, smoke_comparison
+from _common import add_record_args, add_run_args, add_smoke, publish, run_dirs, smoke_comparison
 
 DEFAULT_METRICS = ("ndcg@10", "recall@10", "recall@100", "recall@500")
 
@@ -128,15 +128,12 @@ def figure(records: list[dict], title: str):  # noqa: ANN201
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     smoke = add_smoke(p)
-    p.add_argument("--runs", action="append", required=not smoke, metavar="LABEL=DIR")
+    add_run_args(p, smoke)
     p.add_argument("--versus", required=not smoke, metavar="LABEL",
                    help="the label every other one is compared with")
-    p.add_argument("--split", default="valid", choices=["valid", "test"])
-    p.add_argument("--protocol", default="loso")
     p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
     p.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples of the users")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling")
-    p.add_argument("--batch-size", type=int, default=256)
     add_record_args(p, smoke, "bootstrap.md/json/png")
     args = p.parse_args()
     if args.smoke:

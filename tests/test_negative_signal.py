@@ -48,3 +48,4 @@ def test_dataset_statistics_by_hand(monkeypatch):
     assert got["never_engaged_catalog"] == pytest.approx(3 / 6)
     # user b's item 6 shown again after its negative and skipped again: rate 0 after a negative
     assert got["after"] == 1 and got["positive_after_negative"] == 0.0
+
