@@ -117,6 +117,8 @@ def test_unknown_option_and_input_path_are_refused() -> None:
         ({"popular_share": 0.7, "explore_share": 0.5}, "sum <= 1"),
         ({"extra_intent_p": 1.5}, "extra_intent_p must be in"),
         ({"taste_sd": -1.0}, "taste_sd must be >= 0"),
+        ({"junk_share": 1.0}, "junk_share must be in"),
+        ({"junk_share": -0.1}, "junk_share must be in"),
     ],
 )
 def test_out_of_range_options_raise(options: dict, message: str) -> None:
@@ -298,3 +300,44 @@ def test_taste_sd_makes_a_skip_a_lasting_dislike() -> None:
     assert _later_positive_rate(taste) < base - 0.12
     # the exposures themselves do not depend on the response model
     np.testing.assert_array_equal(plain["item_id"].to_numpy(), taste["item_id"].to_numpy())
+
+
+def test_junk_share_items_are_never_engaged_and_the_least_popular() -> None:
+    """junk_share = 0.7: the least popular 70% of each cluster's items are always negatives;
+    the other exposures keep the positive rate; the exposures themselves do not change."""
+    options = {**MID, "positive_rate": 0.8}
+    plain = simulate(SimulatorOptions(**options), progress=False)
+    junk = simulate(SimulatorOptions(**options, junk_share=0.7), progress=False)
+    np.testing.assert_array_equal(plain["item_id"].to_numpy(), junk["item_id"].to_numpy())
+    pos_items = set(junk.loc[junk["label"] == 1, "item_id"])
+    shown = junk.groupby("item_id")["label"].agg(["size", "sum"])
+    never = shown.index[shown["sum"] == 0]
+    # items never engaged although shown several times: junk (plain data has almost none)
+    assert len(shown.loc[never].query("size >= 5")) > 50
+    assert (plain.groupby("item_id")["label"].sum() == 0).mean() < 0.2
+    # per cluster, every never-engaged item with >= 5 exposures is shown less often than the
+    # cluster's engaged items on average (they are the cluster's tail)
+    counts = junk.groupby(["category", "item_id"]).size().rename("n").reset_index()
+    counts["engaged"] = counts["item_id"].isin(pos_items)
+    by = counts.groupby(["category", "engaged"])["n"].mean().unstack().dropna()
+    assert (by[True] > by[False]).mean() > 0.95
+    # the non-junk exposures keep the positive rate (items engaged at least once stand for them)
+    kept = junk[junk["item_id"].isin(pos_items)]
+    assert kept["label"].mean() == pytest.approx(0.8, abs=0.03)
+    assert junk["label"].mean() < plain["label"].mean() - 0.05
+
+
+def test_junk_share_marks_each_clusters_tail() -> None:
+    from sessionrec_tf.data.sources.synthetic import _catalogue
+
+    v = SimulatorOptions(size="demo", junk_share=0.7).resolved()
+    cat = _catalogue(v, np.random.default_rng([0, 0]))
+    sizes = np.diff(cat.starts)
+    for c in range(len(sizes)):
+        flags = cat.junk[cat.starts[c]:cat.starts[c + 1]]
+        kept = max(1, int(np.ceil(0.3 * sizes[c] - 1e-9)))
+        # positions are in popularity order: the first `kept` are engaged, the rest junk
+        assert not flags[:kept].any() and flags[kept:].all()
+    assert cat.junk.mean() == pytest.approx(0.7, abs=0.05)
+    none = _catalogue(SimulatorOptions(size="demo").resolved(), np.random.default_rng([0, 0]))
+    assert not none.junk.any()

@@ -53,6 +53,11 @@ Response
     quality: an item skipped once is clicked at the base rate when shown again. With
     ``taste_sd > 0`` a skip is partly a lasting dislike, as in logs of explicit dislikes or
     impressions of an item the user will keep ignoring.
+  * never-liked items (``junk_share``, default 0): in every cluster the least popular
+    ``junk_share`` of its items (all but its most popular one at most) are never engaged: shown
+    as usual, always a negative (like KuaiRand, where 64-72% of the items are only ever
+    disliked). The intercept is calibrated on the other exposures, so they keep the positive
+    rate ``positive_rate`` and the overall rate drops by the junk exposures' share.
 
 Timestamps (Unix seconds, float)
   * a user's first interaction at 2024-01-01 00:00 UTC + ``U(0, 14 days)``;
@@ -141,6 +146,7 @@ DEFAULTS: dict[str, float | int] = {
     "quality_sd": 0.8,
     "extra_intent_p": INTENT_EXTRA_P,
     "taste_sd": 0.0,
+    "junk_share": 0.0,
 }
 
 
@@ -165,6 +171,8 @@ class SimulatorOptions:
         intents per session ``1 + 2p``; 0 = one intent per session).
       taste_sd: standard deviation of the persistent per-(user, item) taste term in the
         response logit (0 = a skip carries no lasting item-level dislike).
+      junk_share: share of each cluster's items (its least popular ones) that nobody ever
+        engages with: always negatives when shown (0 = none).
       seed: random seed (non-negative); same options and seed give the identical frame.
     """
 
@@ -184,6 +192,7 @@ class SimulatorOptions:
     quality_sd: float | None = None
     extra_intent_p: float | None = None
     taste_sd: float | None = None
+    junk_share: float | None = None
     seed: int = 0
 
     def resolved(self) -> dict[str, Any]:
@@ -239,6 +248,8 @@ def _validate(v: dict[str, Any]) -> None:
         problems.append(f"quality_sd must be >= 0, got {v['quality_sd']}")
     if v["taste_sd"] < 0:
         problems.append(f"taste_sd must be >= 0, got {v['taste_sd']}")
+    if not 0.0 <= v["junk_share"] < 1.0:
+        problems.append(f"junk_share must be in [0, 1), got {v['junk_share']}")
     if v["seed"] < 0:
         problems.append(f"seed must be >= 0, got {v['seed']}")
     if problems:
@@ -260,6 +271,7 @@ class _Catalogue:
     prior_cum: np.ndarray  # (K,) cumulative cluster prior π
     quality: np.ndarray  # (N,) float64
     item_id: np.ndarray  # (N,) int64, the (shuffled) id of each position
+    junk: np.ndarray  # (N,) bool, never engaged (the least popular junk_share of a cluster)
 
 
 def _catalogue(v: dict[str, Any], rng: np.random.Generator) -> _Catalogue:
@@ -277,6 +289,9 @@ def _catalogue(v: dict[str, Any], rng: np.random.Generator) -> _Catalogue:
     cum /= cum[-1]
     prior_cum = np.cumsum(prior)
     prior_cum /= prior_cum[-1]
+    # local rank (0 = most popular) >= the cluster's kept count; every cluster keeps >= 1 item
+    rank = np.arange(n) - starts[cluster]
+    kept = np.maximum(1, np.ceil((1.0 - v["junk_share"]) * counts - 1e-9)).astype(np.int64)
     return _Catalogue(
         cluster=cluster,
         starts=starts,
@@ -284,6 +299,7 @@ def _catalogue(v: dict[str, Any], rng: np.random.Generator) -> _Catalogue:
         prior_cum=prior_cum,
         quality=rng.normal(0.0, v["quality_sd"], n),
         item_id=rng.permutation(n).astype(np.int64),
+        junk=rank >= kept[cluster],
     )
 
 
@@ -447,8 +463,9 @@ def _simulate_chunk(
     if v["taste_sd"] > 0:
         z = z + v["taste_sd"] * pair_normal(v["seed"], sess_user[sess] + user_offset,
                                             cat.item_id[pos])
-    b = _calibrate_intercept(z, v["positive_rate"])
-    label = (rng.random(n) < 1.0 / (1.0 + np.exp(-(b + z)))).astype(np.int8)
+    junk = cat.junk[pos]
+    b = _calibrate_intercept(z[~junk] if junk.any() else z, v["positive_rate"])
+    label = ((rng.random(n) < 1.0 / (1.0 + np.exp(-(b + z)))) & ~junk).astype(np.int8)
 
     # Timestamps: cumulative gaps per user, starting at the user's start offset.
     gap = np.clip(rng.lognormal(math.log(WITHIN_GAP_MEDIAN), WITHIN_GAP_SIGMA, n),
