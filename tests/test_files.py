@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,6 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from sessionrec_tf.files import atomic_save_figure, atomic_write_text  # noqa: E402
+
+
+def test_atomic_write_text_error_names_the_target(tmp_path):
+    target = tmp_path / "missing" / "m.json"  # its directory does not exist
+    with pytest.raises(OSError) as err:
+        atomic_write_text(target, "x")
+    assert err.value.filename == str(target) and not target.exists()
 
 
 def test_atomic_write_text_replaces_whole(tmp_path):
@@ -30,10 +39,12 @@ def test_atomic_save_figure_keeps_the_old_file_when_saving_fails(tmp_path):
     def broken(target, **_kwargs):
         with open(target, "wb") as fh:  # half a file, then the failure
             fh.write(first[:20])
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     fig.savefig = broken
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError, match="No space left") as err:
         atomic_save_figure(fig, path)
+    assert err.value.filename == str(path)  # the error names the file asked for
     assert path.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]  # no temporary left
     plt.close(fig)
