@@ -21,7 +21,7 @@ import yaml
 from sessionrec_tf.ise.registry import ISE_NAMES, POOLING_ISES
 from sessionrec_tf.options import build, parse_scalar
 from sessionrec_tf.sse.registry import SSE_NAMES
-from sessionrec_tf.tasks.registry import LOSS_NAMES, SAMPLER_NAMES
+from sessionrec_tf.tasks.registry import LOSS_NAMES, RANK_NEGATIVES, SAMPLER_NAMES
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -35,6 +35,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.sse": SSE_NAMES,
     "task.loss": LOSS_NAMES,
     "task.sampler": SAMPLER_NAMES,
+    "task.rank_negatives": RANK_NEGATIVES,
     "train.protocol": ("loso", "loio", "temporal"),
     "train.exclude_seen": EXCLUDE_SEEN,
     "train.strategy": ("default", "mirrored", "multi_worker"),
@@ -161,7 +162,10 @@ class TaskConfig:
     0 = off): per user and step, the history up to a random cut inside a session predicts the
     rest of that session, as a mid-session serving request would
     (:func:`~sessionrec_tf.tasks.targets.partial_session_queries`). prefix_queries: independent
-    cuts per user and step (their losses are averaged)."""
+    cuts per user and step (their losses are averaged). rank_negatives: which items the rank
+    loss scores each positive against: ``session`` (Eq. 9, the target session's negatives) or
+    a diagnostic control, ``other_user`` / ``uniform``
+    (:class:`~sessionrec_tf.tasks.rank.SessionRank`)."""
 
     loss: str = "softmax"
     num_negatives: int = 128
@@ -171,6 +175,7 @@ class TaskConfig:
     l2_normalize: bool = True
     temperature: float = 0.05
     alpha: float = 0.2
+    rank_negatives: str = "session"
     prefix_weight: float = 0.0
     prefix_queries: int = 1
 

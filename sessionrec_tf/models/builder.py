@@ -70,15 +70,20 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
             in_batch_negatives=t.in_batch_negatives,
             remove_accidental_hits=t.remove_accidental_hits, seed=task_seed, name=name)
 
+    def rank_task(task_seed: int, name: str) -> SessionRank | None:
+        if t.alpha <= 0:
+            return None
+        return SessionRank(similarity, negatives=t.rank_negatives, num_items=dataset.num_items,
+                           seed=task_seed, name=name)
+
     retrieval = retrieval_task(seed + 3, "retrieval")
-    rank = SessionRank(similarity) if t.alpha > 0 else None
+    rank = rank_task(seed + 7, "rank")
     prefix: dict = {}
     if t.prefix_weight > 0:  # partial-session queries: tasks of their own (own loss metrics)
         prefix = {"prefix_weight": t.prefix_weight, "prefix_queries": t.prefix_queries,
                   "prefix_seed": seed + 4,
                   "prefix_retrieval": retrieval_task(seed + 5, "prefix_retrieval"),
-                  "prefix_rank": (SessionRank(similarity, name="prefix_rank")
-                                  if t.alpha > 0 else None)}
+                  "prefix_rank": rank_task(seed + 8, "prefix_rank")}
     return SessionRec(embedding, ise, sse, view, retrieval, rank, alpha=t.alpha, **prefix,
                       eval_ks=config.train.eval_ks, exclude_seen=config.train.exclude_seen,
                       user_vectors=m.user_vectors, user_vectors_seed=seed + 6,

@@ -17,3 +17,5 @@ SAMPLERS = Registry("sampler", {
 })
 LOSS_NAMES = LOSSES.names()
 SAMPLER_NAMES = SAMPLERS.names()
+# Which items the rank loss scores a positive against (SessionRank: Eq. 9 or a control).
+RANK_NEGATIVES = ("session", "other_user", "uniform")

@@ -83,7 +83,7 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> 
     group_position = boolean_mask(tf.range(n_sessions), valid)
     target = boolean_mask(target, valid)
     group_positives = tf.gather(positives, target)
-    group_negatives = _without_positives(tf.gather(negatives, target), group_positives)
+    group_negatives = without_positives(tf.gather(negatives, target), group_positives)
     return TargetRows(
         group_position=group_position,
         group_positives=group_positives,
@@ -152,7 +152,7 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
             nrows=groups, validate=False)
 
     group_positives = pick(tf.logical_and(rest, is_pos))
-    group_negatives = _without_positives(pick(tf.logical_and(rest, tf.logical_not(is_pos))),
+    group_negatives = without_positives(pick(tf.logical_and(rest, tf.logical_not(is_pos))),
                                          group_positives)
     return PartialQueries(true_indices(has), inputs, TargetRows(
         group_position=tf.range(groups),
@@ -163,7 +163,7 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
     ))
 
 
-def _without_positives(negatives: tf.RaggedTensor, positives: tf.RaggedTensor
+def without_positives(negatives: tf.RaggedTensor, positives: tf.RaggedTensor
                        ) -> tf.RaggedTensor:
     """Drop from each row of ``negatives`` the ids present in the same row of ``positives``.
 

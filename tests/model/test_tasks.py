@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sessionrec_tf.data.vocab import NUM_RESERVED
 from sessionrec_tf.tasks import (
     EngagedSampler,
     NextSessionRetrieval,
@@ -624,3 +625,73 @@ def test_tasks_refuse_one_query_per_row(targets, table):
     with pytest.raises(tf.errors.InvalidArgumentError, match="one query per group"):
         traced(q)
     assert np.isfinite(traced(tf.zeros([len(targets.group_position), D])).numpy())
+
+
+# ----------------------------------------------------------------- 5b. rank-loss controls
+def ref_rank_with(queries, table, group_negatives, temperature=1.0, l2=False) -> float:
+    """``ref_rank`` with each group's negatives given (ids that are positives of the group's
+    own session left out)."""
+    losses = []
+    for g, p in zip(REF["row_group"], REF["positive_ids"]):
+        negs = [n for n in group_negatives[g] if n not in REF["group_positives"][g]]
+        if not negs:
+            losses.append(0.0)
+            continue
+        pos = np_score(queries[g], table[p], temperature, l2)
+        logits = [pos] + [np_score(queries[g], table[n], temperature, l2) for n in negs]
+        losses.append(np_logsumexp(logits) - pos)
+    return float(np.mean(losses))
+
+
+def test_rank_other_user_scores_the_negatives_of_the_group_half_a_batch_away(
+        targets, table, queries):
+    own = REF["group_negatives"]
+    groups = len(own)
+    partner = [own[(g + groups // 2) % groups] for g in range(groups)]
+    assert partner != own  # the control changes something on this batch
+    task = SessionRank(Similarity(l2_normalize=True, temperature=0.2), negatives="other_user")
+    got = float(task(tf.constant(queries), targets, lookup(table)))
+    np.testing.assert_allclose(got, ref_rank_with(queries, table, partner, 0.2, True), **TOL)
+    assert abs(got - ref_rank(queries, table, 0.2, True)) > 1e-3
+
+
+def test_rank_uniform_keeps_each_groups_count_and_draws_a_seeded_stream(targets, table,
+                                                                         queries):
+    task = SessionRank(Similarity(temperature=0.5), negatives="uniform", num_items=V, seed=3)
+    q = tf.constant(queries)
+    task(q, targets, lookup(table), training=False)  # builds; evaluation does not advance
+    assert int(task.counter.numpy()) == 0
+    first = task.group_negatives(targets, training=True)
+    second = task.group_negatives(targets, training=True)
+    drawn = [[n for n in row] for row in first.to_list()]
+    assert first.to_list() != second.to_list()  # the stream advances per training step
+    # same count per group (minus draws that hit one of the group's own positives)
+    for g, row in enumerate(drawn):
+        assert all(n not in REF["group_positives"][g] for n in row)
+        assert len(row) <= len(REF["group_negatives"][g])
+        assert all(NUM_RESERVED <= n < V for n in row)
+    assert sum(len(r) for r in drawn) > 0.5 * sum(len(r) for r in REF["group_negatives"])
+    # a fresh task with the same seed at the same step draws the same ids (stateless)
+    again = SessionRank(Similarity(temperature=0.5), negatives="uniform", num_items=V, seed=3)
+    again(q, targets, lookup(table), training=False)
+    again.counter.assign(1)
+    assert again.group_negatives(targets, training=True).to_list() == second.to_list()
+    # the loss is Eq. 9 on the drawn negatives (numpy reference)
+    task.counter.assign(0)
+    got = float(task(q, targets, lookup(table), training=True))
+    np.testing.assert_allclose(got, ref_rank_with(queries, table, drawn, 0.5, False), **TOL)
+
+
+def test_rank_session_mode_has_no_stream_and_config_round_trips(targets, table, queries):
+    plain = SessionRank()
+    plain(tf.constant(queries), targets, lookup(table), training=True)
+    assert not plain.weights  # Eq. 9 mode: no counter (checkpoints of earlier runs unchanged)
+    task = SessionRank(Similarity(l2_normalize=True, temperature=0.05), negatives="uniform",
+                       num_items=V, seed=4, name="rank")
+    clone = SessionRank.from_config(task.get_config())
+    assert (clone.negatives, clone.seed, clone.sampler.num_items, clone.similarity) == (
+        "uniform", 4, V, task.similarity)
+    with pytest.raises(ValueError, match="unknown value 'users'"):
+        SessionRank(negatives="users")
+    with pytest.raises(ValueError, match="need num_items"):
+        SessionRank(negatives="uniform")

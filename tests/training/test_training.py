@@ -171,6 +171,20 @@ def test_count_sampler_run_restores(tiny_dataset, tmp_path, sampler):
                                   getattr(want, attribute).numpy())
 
 
+def test_uniform_rank_negatives_train_and_restore_their_stream(tiny_dataset, tmp_path):
+    # the rank-loss control draws its own negatives: its step counter is checkpointed (a
+    # resumed run continues the stream), in the main and the partial-session rank tasks
+    trainer = _train(tiny_dataset, tmp_path / "u", 1, ["task.rank_negatives=uniform"])
+    model, _ = Run.load(tmp_path / "u").restore()
+    for name in ("rank", "prefix_rank"):
+        steps = int(getattr(trainer.model, name).counter.numpy())
+        assert steps > 0
+        assert int(getattr(model, name).counter.numpy()) == steps
+    assert trainer.model.rank.negatives == "uniform"
+    batch = next(iter(read_dataset(tiny_dataset, "test", batch_size=4, deterministic=True)))
+    np.testing.assert_allclose(model(batch).numpy(), trainer.model(batch).numpy(), atol=1e-6)
+
+
 def test_run_directory_and_bad_inputs(tiny_dataset, tmp_path):
     trainer = _train(tiny_dataset, tmp_path / "r", 1)
     run = Run.load(tmp_path / "r")
