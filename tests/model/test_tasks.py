@@ -170,10 +170,15 @@ def ref_bce(queries, table, neg_ids, temperature=1.0, l2=False, rah=True) -> flo
 
 
 def ref_rank(queries, table, temperature=1.0, l2=False) -> float:
+    return ref_rank_with(queries, table, REF["group_negatives"], temperature, l2)
+
+
+def ref_rank_with(queries, table, group_negatives, temperature=1.0, l2=False) -> float:
+    """Eq. 9 with each group's negatives given; a negative that is also a positive of the
+    same session is contradictory: left out."""
     losses = []
     for g, p in zip(REF["row_group"], REF["positive_ids"]):
-        # a negative that is also a positive of the same session is contradictory: left out
-        negs = [n for n in REF["group_negatives"][g] if n not in REF["group_positives"][g]]
+        negs = [n for n in group_negatives[g] if n not in REF["group_positives"][g]]
         if not negs:
             losses.append(0.0)
             continue
@@ -628,21 +633,6 @@ def test_tasks_refuse_one_query_per_row(targets, table):
 
 
 # ----------------------------------------------------------------- 5b. rank-loss controls
-def ref_rank_with(queries, table, group_negatives, temperature=1.0, l2=False) -> float:
-    """``ref_rank`` with each group's negatives given (ids that are positives of the group's
-    own session left out)."""
-    losses = []
-    for g, p in zip(REF["row_group"], REF["positive_ids"]):
-        negs = [n for n in group_negatives[g] if n not in REF["group_positives"][g]]
-        if not negs:
-            losses.append(0.0)
-            continue
-        pos = np_score(queries[g], table[p], temperature, l2)
-        logits = [pos] + [np_score(queries[g], table[n], temperature, l2) for n in negs]
-        losses.append(np_logsumexp(logits) - pos)
-    return float(np.mean(losses))
-
-
 def test_rank_other_user_scores_the_negatives_of_the_group_half_a_batch_away(
         targets, table, queries):
     own = REF["group_negatives"]
