@@ -11,10 +11,13 @@ from sessionrec_tf.data.filters import FilterOptions, apply_filters
 from sessionrec_tf.data.sessions import sessionize
 from sessionrec_tf.data.sources.synthetic import (
     PRESETS,
+    RESHOW_SALT,
     START_TIMESTAMP,
     SimulatorOptions,
+    _generate,
     load_synthetic,
     pair_normal,
+    pair_uniform,
     simulate,
 )
 
@@ -119,6 +122,7 @@ def test_unknown_option_and_input_path_are_refused() -> None:
         ({"taste_sd": -1.0}, "taste_sd must be >= 0"),
         ({"junk_share": 1.0}, "junk_share must be in"),
         ({"junk_share": -0.1}, "junk_share must be in"),
+        ({"reshow_negatives": 1.5}, "reshow_negatives must be in"),
     ],
 )
 def test_out_of_range_options_raise(options: dict, message: str) -> None:
@@ -341,3 +345,48 @@ def test_junk_share_marks_each_clusters_tail() -> None:
     assert cat.junk.mean() == pytest.approx(0.7, abs=0.05)
     none = _catalogue(SimulatorOptions(size="demo").resolved(), np.random.default_rng([0, 0]))
     assert not none.junk.any()
+
+
+def _reshown_after_negative(df: pd.DataFrame) -> pd.DataFrame:
+    """Exposures of a (user, item) pair that come after a negative of that pair (pandas)."""
+    df = df.sort_values(["user_id", "timestamp"], kind="stable")
+    first_neg = (df[df["label"] == 0].groupby(["user_id", "item_id"])["timestamp"].min()
+                 .rename("t_neg").reset_index())
+    later = df.merge(first_neg, on=["user_id", "item_id"])
+    return later[later["timestamp"] > later["t_neg"]]
+
+
+def test_reshow_negatives_blocks_pairs_after_a_negative() -> None:
+    """reshow_negatives = 0: a negative item is not shown to that user again (the few left,
+    when a session's clusters hold no other item, are counted); 0.5: only the pairs whose
+    hashed uniform is below 0.5 come back; 1 (default): the frame is unchanged."""
+    plain, plain_info = _generate(SimulatorOptions(**MID), progress=False)
+    assert plain_info["reshown_left"] == 0
+    base = len(_reshown_after_negative(plain))
+    assert base > 0.05 * len(plain)
+    same, _ = _generate(SimulatorOptions(**MID, reshow_negatives=1.0), progress=False)
+    pd.testing.assert_frame_equal(plain, same)
+    never, info = _generate(SimulatorOptions(**MID, reshow_negatives=0.0), progress=False)
+    left = _reshown_after_negative(never)
+    assert len(left) == info["reshown_left"] < 0.02 * base
+    assert len(never) == len(plain)  # re-drawn, not dropped
+    assert never["label"].mean() == pytest.approx(0.5, abs=0.03)
+    half, info = _generate(SimulatorOptions(**MID, reshow_negatives=0.5), progress=False)
+    again = _reshown_after_negative(half)
+    u = pair_uniform(MID["seed"] ^ RESHOW_SALT, again["user_id"].to_numpy(),
+                     again["item_id"].to_numpy())
+    assert (u >= 0.5).sum() == info["reshown_left"] < 0.02 * len(again)
+    assert 0.3 * base < len(again) < 0.8 * base
+    log = load_synthetic(None, **MID, reshow_negatives=0.0)
+    assert "reshow_negatives=0" in log.description
+
+
+def test_pair_uniform_is_persistent_and_uniform() -> None:
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 10**6, 20_000), rng.integers(0, 10**7, 20_000)
+    u = pair_uniform(11, users, items)
+    np.testing.assert_array_equal(u, pair_uniform(11, users, items))
+    assert ((u >= 0) & (u < 1)).all()
+    counts = np.histogram(u, bins=10, range=(0, 1))[0]
+    assert counts.min() > 0.9 * 2_000 and counts.max() < 1.1 * 2_000
+    assert np.abs(np.corrcoef(u, pair_uniform(12, users, items))[0, 1]) < 0.03

@@ -58,6 +58,15 @@ Response
     as usual, always a negative (like KuaiRand, where 64-72% of the items are only ever
     disliked). The intercept is calibrated on the other exposures, so they keep the positive
     rate ``positive_rate`` and the overall rate drops by the junk exposures' share.
+  * re-showing after a negative (``reshow_negatives``, default 1): the probability that an
+    item a user answered with a negative may be shown to that user again. Each (user, item)
+    pair is blocked or not once (a hash of seed, user and item, drawing nothing from the
+    random streams: blocked with probability ``1 - reshow_negatives``); an exposure of a
+    blocked pair after one of its negatives is re-drawn (exposure and response) for up to
+    ``RESHOW_ROUNDS`` rounds, and the ones still left are counted (``reshown_left`` in the
+    source's info). 0 = a negative item never comes back, as in KuaiRand, where no disliked
+    video is shown to that user again; with 1 exposures are independent of past responses
+    (every earlier simulator dataset). The intercept is calibrated before the re-draws.
 
 Timestamps (Unix seconds, float)
   * a user's first interaction at 2024-01-01 00:00 UTC + ``U(0, 14 days)``;
@@ -119,6 +128,8 @@ WITHIN_GAP_MEDIAN, WITHIN_GAP_SIGMA = 20.0, 1.0
 WITHIN_GAP_MIN, WITHIN_GAP_MAX = 1.0, 25 * 60.0
 BETWEEN_GAP_MIN, BETWEEN_GAP_MEDIAN, BETWEEN_GAP_SIGMA = 3_600.0, 16 * 3_600.0, 1.0
 RESAMPLE_ROUNDS = 4
+RESHOW_ROUNDS = 16
+RESHOW_SALT = 0x5E5E5E5E
 CHUNK_ROWS = 1_000_000  # target interactions per chunk of users (memory vs. overhead)
 
 PRESETS: dict[str, dict[str, float | int]] = {
@@ -147,6 +158,7 @@ DEFAULTS: dict[str, float | int] = {
     "extra_intent_p": INTENT_EXTRA_P,
     "taste_sd": 0.0,
     "junk_share": 0.0,
+    "reshow_negatives": 1.0,
 }
 
 
@@ -173,6 +185,8 @@ class SimulatorOptions:
         response logit (0 = a skip carries no lasting item-level dislike).
       junk_share: share of each cluster's items (its least popular ones) that nobody ever
         engages with: always negatives when shown (0 = none).
+      reshow_negatives: probability that a (user, item) pair answered with a negative may be
+        shown again (1 = exposures ignore past responses; 0 = never again, like KuaiRand).
       seed: random seed (non-negative); same options and seed give the identical frame.
     """
 
@@ -193,6 +207,7 @@ class SimulatorOptions:
     extra_intent_p: float | None = None
     taste_sd: float | None = None
     junk_share: float | None = None
+    reshow_negatives: float | None = None
     seed: int = 0
 
     def resolved(self) -> dict[str, Any]:
@@ -250,6 +265,8 @@ def _validate(v: dict[str, Any]) -> None:
         problems.append(f"taste_sd must be >= 0, got {v['taste_sd']}")
     if not 0.0 <= v["junk_share"] < 1.0:
         problems.append(f"junk_share must be in [0, 1), got {v['junk_share']}")
+    if not 0.0 <= v["reshow_negatives"] <= 1.0:
+        problems.append(f"reshow_negatives must be in [0, 1], got {v['reshow_negatives']}")
     if v["seed"] < 0:
         problems.append(f"seed must be >= 0, got {v['seed']}")
     if problems:
@@ -387,9 +404,9 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-def pair_normal(seed: int, user: np.ndarray, item: np.ndarray) -> np.ndarray:
-    """A standard normal value per (seed, user, item), identical at every call (Box-Muller on
-    two hashed uniforms): the persistent taste term without storing a users x items table."""
+def _pair_uniforms(seed: int, user: np.ndarray, item: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent uniforms per (seed, user, item): ``(0, 1)`` and ``[0, 1)``."""
     key = _splitmix64(np.full(len(user), seed, dtype=np.uint64))
     key = _splitmix64(key ^ user.astype(np.uint64))
     key = _splitmix64(key ^ item.astype(np.uint64))
@@ -397,7 +414,19 @@ def pair_normal(seed: int, user: np.ndarray, item: np.ndarray) -> np.ndarray:
     scale = 1.0 / float(1 << 53)
     u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) * scale  # (0, 1)
     u2 = (h2 >> np.uint64(11)).astype(np.float64) * scale
+    return u1, u2
+
+
+def pair_normal(seed: int, user: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """A standard normal value per (seed, user, item), identical at every call (Box-Muller on
+    two hashed uniforms): the persistent taste term without storing a users x items table."""
+    u1, u2 = _pair_uniforms(seed, user, item)
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def pair_uniform(seed: int, user: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """A uniform value in ``[0, 1)`` per (seed, user, item), identical at every call."""
+    return _pair_uniforms(seed, user, item)[1]
 
 
 def _simulate_chunk(
@@ -453,19 +482,45 @@ def _simulate_chunk(
         touched = np.zeros(n_rows, dtype=bool)
         touched[sess[dup]] = True
         check = np.flatnonzero(touched[sess])
-    category = cat.cluster[pos]
 
     # Response.
-    in_intent = ((intent[sess] == category[:, None]) & intent_ok[sess]).any(axis=1)
-    affinity = np.where(interest[sess] == category[:, None], weight[sess], 0.0).sum(axis=1)
     user_bias = rng.normal(0.0, USER_BIAS_SD, users)
-    z = v["affinity"] * (in_intent + affinity) + cat.quality[pos] + user_bias[sess_user[sess]]
-    if v["taste_sd"] > 0:
-        z = z + v["taste_sd"] * pair_normal(v["seed"], sess_user[sess] + user_offset,
-                                            cat.item_id[pos])
+
+    def logit(at: np.ndarray) -> np.ndarray:
+        """Response logit without the intercept of the exposures ``at``."""
+        at_sess, category_at = sess[at], cat.cluster[pos[at]]
+        in_intent = ((intent[at_sess] == category_at[:, None]) & intent_ok[at_sess]).any(axis=1)
+        affinity = np.where(interest[at_sess] == category_at[:, None], weight[at_sess],
+                            0.0).sum(axis=1)
+        z = (v["affinity"] * (in_intent + affinity) + cat.quality[pos[at]]
+             + user_bias[sess_user[at_sess]])
+        if v["taste_sd"] > 0:
+            z = z + v["taste_sd"] * pair_normal(v["seed"], sess_user[at_sess] + user_offset,
+                                                cat.item_id[pos[at]])
+        return z
+
+    def respond(at: np.ndarray, z: np.ndarray) -> np.ndarray:
+        engaged = rng.random(len(at)) < 1.0 / (1.0 + np.exp(-(b + z)))
+        return (engaged & ~cat.junk[pos[at]]).astype(np.int8)
+
+    everything = np.arange(n)
+    z = logit(everything)
     junk = cat.junk[pos]
     b = _calibrate_intercept(z[~junk] if junk.any() else z, v["positive_rate"])
-    label = ((rng.random(n) < 1.0 / (1.0 + np.exp(-(b + z)))) & ~junk).astype(np.int8)
+    label = respond(everything, z)
+    reshown_left = 0
+    if v["reshow_negatives"] < 1.0:
+        for _ in range(RESHOW_ROUNDS):
+            bad = np.union1d(_reshown_after_negative(v, cat, sess_user[sess] + user_offset,
+                                                     pos, label),
+                             _repeats(sess, pos, len(cat.cluster)))
+            if len(bad) == 0:
+                break
+            pos[bad] = _expose(v, cat, sess[bad], intent, n_intent, rng)
+            label[bad] = respond(bad, logit(bad))
+        reshown_left = len(_reshown_after_negative(v, cat, sess_user[sess] + user_offset,
+                                                   pos, label))
+    category = cat.cluster[pos]
 
     # Timestamps: cumulative gaps per user, starting at the user's start offset.
     gap = np.clip(rng.lognormal(math.log(WITHIN_GAP_MEDIAN), WITHIN_GAP_SIGMA, n),
@@ -483,7 +538,26 @@ def _simulate_chunk(
         "timestamp": START_TIMESTAMP + (clock - before),
         "label": label,
         "category": category,
+        "reshown_left": np.array(reshown_left),
     }
+
+
+def _reshown_after_negative(v: dict[str, Any], cat: _Catalogue, user: np.ndarray,
+                            pos: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Indices (sorted) of exposures of a blocked (user, item) pair after a negative of that
+    pair; exposures are in time order per user, ``user`` global user indices."""
+    key = user * len(cat.cluster) + pos
+    order = np.argsort(key, kind="stable")  # time order inside every pair
+    k, negative = key[order], (label[order] == 0).astype(np.int64)
+    first = np.ones(len(k), dtype=bool)
+    first[1:] = k[1:] != k[:-1]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(k)), 0))
+    cum = np.cumsum(negative)
+    before = cum - negative - (cum[group_start] - negative[group_start])  # negatives earlier
+    candidates = order[before > 0]
+    blocked = pair_uniform(v["seed"] ^ RESHOW_SALT, user[candidates],
+                           cat.item_id[pos[candidates]]) >= v["reshow_negatives"]
+    return np.sort(candidates[blocked])
 
 
 def _generate(options: SimulatorOptions, progress: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -510,6 +584,7 @@ def _generate(options: SimulatorOptions, progress: bool) -> tuple[pd.DataFrame, 
         "category": np.empty(total, dtype=np.int64),
     }
     chunks = range(len(bounds) - 1)
+    reshown_left = 0
     for i in tqdm(chunks, desc="simulating users", unit="chunk", disable=not progress):
         a, b = int(bounds[i]), int(bounds[i + 1])
         s0 = int(sess_end[a - 1]) if a else 0
@@ -518,6 +593,7 @@ def _generate(options: SimulatorOptions, progress: bool) -> tuple[pd.DataFrame, 
         part = _simulate_chunk(v, cat, n_sessions[a:b], lengths[s0:int(sess_end[b - 1])],
                                np.random.default_rng([seed, 2, i]), user_offset=a)
         out["user_id"][r0:r1] = part.pop("user") + a
+        reshown_left += int(part.pop("reshown_left"))
         for key, values in part.items():
             out[key][r0:r1] = values
     frame = pd.DataFrame(out, copy=False)
@@ -527,6 +603,7 @@ def _generate(options: SimulatorOptions, progress: bool) -> tuple[pd.DataFrame, 
         "positives": int(out["label"].sum(dtype=np.int64)),
         "items_seen": int(np.count_nonzero(np.bincount(out["item_id"],
                                                        minlength=v["num_items"]))),
+        "reshown_left": reshown_left,
     }
     return frame, {"options": v, **stats}
 
@@ -573,5 +650,9 @@ def load_synthetic(path: str | None = None, *, progress: bool = True,
         f"{v['num_users']:,} users, {info['items_seen']:,} of {v['num_items']:,} items, "
         f"{v['num_clusters']:,} clusters"
     )
+    if v["reshow_negatives"] < 1.0:
+        description += (f"; reshow_negatives={v['reshow_negatives']:g}: "
+                        f"{info['reshown_left']:,} exposures still re-show a blocked item after "
+                        f"a negative (no other item of the session's clusters was left)")
     info["positive_rate"] = info["positives"] / max(info["interactions"], 1)
     return LoadedLog(frame=frame, mapping=mapping, description=description, info=info)
