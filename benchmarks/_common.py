@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import platform
 import shlex
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +212,24 @@ def smoke_comparison(args: Any, title: str, name: str) -> None:
     out = smoke_runs(smoke_data(), "ablation", cells, ["loso"], False)
     args.runs = [f"{c}={out / 'runs' / c / 'loso'}" for c in cells]
     args.versus, args.title, args.output = cells[0], title, str(out / name)
+
+
+def json_cached(cache: Path | None, key: str, compute: Callable[[], Any],
+                decode: Callable[[Any], Any] = lambda saved: saved) -> Any:
+    """``decode(compute())`` through a JSON file in ``cache`` named by a hash of ``key``: a
+    per-run result computed once (``cache`` None: no file). Written atomically, so a killed
+    run leaves no half-written cache."""
+    if cache is None:
+        return decode(compute())
+    path = cache / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    if path.exists():
+        return decode(json.loads(path.read_text()))
+    from sessionrec_tf.files import atomic_write_text
+
+    out = compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(out))
+    return decode(out)
 
 
 def run_dirs(spec: str) -> tuple[str, list[Path]]:

@@ -32,13 +32,20 @@ again (e.g. with a ``--note``) without ranking again.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import add_record_args, add_run_args, add_smoke, publish, run_dirs, smoke_comparison
+from _common import (
+    add_record_args,
+    add_run_args,
+    add_smoke,
+    json_cached,
+    publish,
+    run_dirs,
+    smoke_comparison,
+)
 
 KS = (10, 100)
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -117,18 +124,9 @@ def diagnose(run: Path, split: str, protocol: str, batch_size: int) -> list[tupl
 def cached(run: Path, split: str, protocol: str, batch_size: int, cache: Path | None
            ) -> list[tuple[dict, dict]]:
     """:func:`diagnose`, through a per-run JSON cache in ``cache`` (if given)."""
-    if cache is None:
-        return diagnose(run, split, protocol, batch_size)
-    key = hashlib.sha1(f"{run.resolve()}|{split}|{protocol}".encode()).hexdigest()[:16]
-    path = cache / f"{key}.json"
-    if path.exists():
-        return [(g, {int(k): v for k, v in h.items()}) for g, h in json.loads(path.read_text())]
-    from sessionrec_tf.files import atomic_write_text
-
-    out = diagnose(run, split, protocol, batch_size)
-    cache.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(out))  # a killed run leaves no half-written cache
-    return out
+    return json_cached(cache, f"{run.resolve()}|{split}|{protocol}",
+                       lambda: diagnose(run, split, protocol, batch_size),
+                       lambda saved: [(g, {int(k): v for k, v in h.items()}) for g, h in saved])
 
 
 def table(results: dict[str, list[list[tuple[dict, dict]]]], versus: str | None

@@ -24,12 +24,18 @@ test split is not read again. With ``--output``, each run's per-user metrics are
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
-from _common import add_record_args, add_run_args, add_smoke, publish, run_dirs, smoke_comparison
+from _common import (
+    add_record_args,
+    add_run_args,
+    add_smoke,
+    json_cached,
+    publish,
+    run_dirs,
+    smoke_comparison,
+)
 
 DEFAULT_METRICS = ("ndcg@10", "recall@10", "recall@100", "recall@500")
 
@@ -51,19 +57,12 @@ def per_user(run: Path, split: str, protocol: str, ks: tuple[int, ...], batch_si
 def cached(run: Path, split: str, protocol: str, ks: tuple[int, ...], batch_size: int,
            cache: Path | None) -> tuple[list[str], dict[str, list[float]]]:
     """:func:`per_user` through a per-run JSON cache in ``cache`` (if given)."""
-    if cache is None:
-        return per_user(run, split, protocol, ks, batch_size)
-    key = hashlib.sha1(f"{run.resolve()}|{split}|{protocol}|{ks}".encode()).hexdigest()[:16]
-    path = cache / f"{key}.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
-        return saved["ids"], saved["metrics"]
-    from sessionrec_tf.files import atomic_write_text
+    def compute() -> dict:
+        ids, values = per_user(run, split, protocol, ks, batch_size)
+        return {"run": str(run), "ids": ids, "metrics": values}
 
-    ids, values = per_user(run, split, protocol, ks, batch_size)
-    cache.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({"run": str(run), "ids": ids, "metrics": values}))
-    return ids, values
+    return json_cached(cache, f"{run.resolve()}|{split}|{protocol}|{ks}", compute,
+                       lambda saved: (saved["ids"], saved["metrics"]))
 
 
 def short(metric: str) -> str:
