@@ -18,6 +18,7 @@ embeddings where they started, and they can crowd the lists.
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +33,25 @@ def never_engaged_share(top: np.ndarray, counts: np.ndarray, k: int) -> float:
     return float((counts[top[:, :k]] == 0).mean())
 
 
+@functools.cache
+def _train_counts(data_path: str, protocol: str) -> np.ndarray:
+    """Training positive counts of a prepared dataset (counted once for all its runs)."""
+    from sessionrec_tf.data.dataset import PreparedDataset
+    from sessionrec_tf.data.reader import train_item_counts
+
+    return train_item_counts(PreparedDataset.load(data_path), protocol)
+
+
 def composition(run: Path, split: str, protocol: str, batch_size: int) -> dict[str, float]:
     """``{"never@10": share, "never@100": share, "catalog": share}`` of one run."""
-    from sessionrec_tf.data.reader import read_dataset, train_item_counts
+    from sessionrec_tf.data.reader import read_dataset
     from sessionrec_tf.data.vocab import NUM_RESERVED
     from sessionrec_tf.evaluation import Evaluator
     from sessionrec_tf.training.run import RunDirectory
 
     r = RunDirectory.load(run)
     model, data = r.restore()
-    counts = train_item_counts(data, protocol)
+    counts = _train_counts(str(Path(data.path).resolve()), protocol)
     evaluator = Evaluator(model, data, ks=KS, exclude_seen=r.config.train.exclude_seen)
     top = np.concatenate([evaluator.top_items(b).numpy() for b in
                           read_dataset(data, split, protocol, batch_size, deterministic=True)])
