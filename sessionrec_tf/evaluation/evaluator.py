@@ -14,7 +14,7 @@ Users whose target set is empty (possible only with relaxed filters) are skipped
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,11 +112,7 @@ class Evaluator:
         scann_overlap = 0.0
         t_model = 0.0
         t0 = time.time()
-        ds = read_dataset(self.data, split, protocol, self.batch_size, deterministic=True)
-        total = self.data.splits.get(protocol, {}).get(split, {}).get("users")
-        bar = tqdm(total=total, desc=f"evaluate {protocol}/{split}", unit="user",
-                   disable=not progress)
-        for batch in ds:
+        for batch in self._batches(split, protocol, "evaluate", progress):
             targets = batch["target_item_id"]
             t1 = time.time()
             user_emb = self._users(batch)
@@ -129,10 +125,8 @@ class Evaluator:
                 scann_overlap += float(np.sum(_overlap(approx.numpy(), top.numpy())[has]))
                 top = approx
             ranking.update_state(top, targets)
-            bar.update(int(targets.nrows()))
             if max_users is not None and int(ranking.users) >= max_users:
                 break
-        bar.close()
         seconds = time.time() - t0
         users, skipped = int(ranking.users), int(ranking.skipped)
         if users == 0:
@@ -156,6 +150,18 @@ class Evaluator:
             result["scann_options"] = scann.options.to_dict()
         return result
 
+    def _batches(self, split: str, protocol: str, desc: str, progress: bool
+                 ) -> Iterator[dict[str, tf.Tensor]]:
+        """The split's batches in order, with a progress bar counted in users (closed when
+        the caller stops early)."""
+        total = self.data.splits.get(protocol, {}).get(split, {}).get("users")
+        with tqdm(total=total, desc=f"{desc} {protocol}/{split}", unit="user",
+                  disable=not progress) as bar:
+            for batch in read_dataset(self.data, split, protocol, self.batch_size,
+                                      deterministic=True):
+                yield batch
+                bar.update(int(batch["target_item_id"].nrows()))
+
     def per_user(self, split: str = "valid", protocol: str = "loso", progress: bool = True
                  ) -> tuple[list[str], dict[str, np.ndarray]]:
         """Each user's metrics on ``split``: ``(user_ids [U], {"ndcg@10": [U], ...})`` for the
@@ -165,11 +171,7 @@ class Evaluator:
         check_request(self.data, protocol, self.ks, self.exclude_seen)
         ids: list[str] = []
         columns: dict[str, list[np.ndarray]] = {}
-        total = self.data.splits.get(protocol, {}).get(split, {}).get("users")
-        bar = tqdm(total=total, desc=f"per-user {protocol}/{split}", unit="user",
-                   disable=not progress)
-        for batch in read_dataset(self.data, split, protocol, self.batch_size,
-                                  deterministic=True):
+        for batch in self._batches(split, protocol, "per-user", progress):
             targets = batch["target_item_id"]
             has = targets.row_lengths() > 0
             if bool(tf.reduce_any(has)):
@@ -178,8 +180,6 @@ class Evaluator:
                 for name, v in values.items():
                     columns.setdefault(name, []).append(v.numpy().astype(np.float64))
                 ids += [u.decode() for u in tf.boolean_mask(batch["user_id"], has).numpy()]
-            bar.update(int(targets.nrows()))
-        bar.close()
         if not ids:
             raise DataError(f"no user of {protocol}/{split} has a target in {self.data.path}")
         return ids, {name: np.concatenate(v) for name, v in sorted(columns.items())}
