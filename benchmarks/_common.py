@@ -247,22 +247,3 @@ def run_dirs(spec: str) -> tuple[str, list[Path]]:
     if not seeds:
         raise SystemExit(f"error: --runs {spec!r}: {root} holds no run (run.json) nor seed<k> runs")
     return label, seeds
-
-
-def user_histories(data: Any, feature: str | None = None):  # noqa: ANN201
-    """Yield ``(sessions, labels, values)`` per user: lists of int arrays, one per session
-    (``values`` are the feature's vocabulary indices, or ``None`` without a feature)."""
-    import tensorflow as tf
-
-    from sessionrec_tf.data.tfrecord import parse_spec
-
-    spec = parse_spec(data.feature_names)
-    if feature is not None and feature not in data.feature_names:
-        raise SystemExit(f"--feature {feature!r}: {data.path} has features "
-                         f"{list(data.feature_names)}")
-    for raw in tf.data.TFRecordDataset(data.files).batch(512):
-        batch = tf.io.parse_example(raw, spec)
-        items = batch["item_id"].to_list()
-        labels = batch["label"].to_list()
-        values = batch[feature].to_list() if feature else [None] * len(items)
-        yield from zip(items, labels, values)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sessionrec_tf.data import PreparedDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, add_smoke, publish, smoke_data, user_histories  # noqa: E402
+from _common import REPO, add_smoke, publish, smoke_data  # noqa: E402
 
 
 def _share(target: set[int], source: set[int]) -> float:
@@ -48,6 +48,8 @@ def _share(target: set[int], source: set[int]) -> float:
 
 def overlaps(data: PreparedDataset, feature: str | None, lag: int) -> dict[str, object]:
     """Per-user shares (see the module docstring), averaged over users."""
+    from sessionrec_tf.data.negative_signal import user_histories
+
     cols: dict[str, list[float]] = {k: [] for k in (
         "item_seen", "item_last", "item_lag", "feat_any", "feat_last", "feat_lag")}
     users = targets = seen_targets = short = 0
@@ -99,7 +101,12 @@ def main() -> None:
     from sessionrec_tf.experiments.outputs import markdown_table
 
     data = PreparedDataset.load(REPO / args.data)
-    r = overlaps(data, args.feature, args.lag)
+    from sessionrec_tf.data.errors import DataError
+
+    try:
+        r = overlaps(data, args.feature, args.lag)
+    except DataError as err:  # e.g. a --feature the dataset does not have
+        raise SystemExit(f"error: {err}") from None
 
     def pct(x: object) -> str:
         return "n/a" if x is None else f"{100 * float(x):.1f}%"

@@ -1,5 +1,7 @@
 """Do a dataset's negatives say "never this item"? Data-only statistics that tell whether
 SessionRec's rank loss (``task.alpha``) is likely to help or hurt, before training anything.
+The statistics are :mod:`sessionrec_tf.data.negative_signal`'s (``sessionrec negatives``
+prints them for one dataset); this script tables several and records them.
 
     python benchmarks/negative_signal.py --data tfrecords/demo tfrecords/kuairand_2h \\
         [--label demo kuairand_2h] [--no-record]
@@ -32,78 +34,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, add_smoke, publish, smoke_data, user_histories  # noqa: E402
-
-
-def user_signal(sessions: list[list[int]], labels: list[list[int]]) -> dict[str, float]:
-    """Counts of one user's history (sessions in time order, items in time order within)."""
-    first_negative: dict[int, int] = {}
-    last_seen: dict[int, int] = {}
-    seen_pos: set[int] = set()  # items engaged / skipped before the last session
-    seen_neg: set[int] = set()
-    after = after_pos = positives = 0
-    position = 0
-    for s, (items, ys) in enumerate(zip(sessions, labels)):
-        before_last = s < len(sessions) - 1
-        for item, y in zip(items, ys):
-            start = first_negative.get(item)
-            if start is not None and start < position:
-                after += 1
-                after_pos += int(y == 1)
-            if y == 0 and item not in first_negative:
-                first_negative[item] = position
-            if before_last:
-                (seen_pos if y == 1 else seen_neg).add(item)
-            last_seen[item] = position
-            positives += int(y == 1)
-            position += 1
-    shown_again = sum(last_seen[i] > p for i, p in first_negative.items())
-    target = {i for i, y in zip(sessions[-1], labels[-1]) if y == 1} if sessions else set()
-    skipped = len(target & (seen_neg - seen_pos)) / len(target) if target else None
-    return {"rows": position, "positives": positives,
-            "negative_pairs": len(first_negative), "shown_again": shown_again,
-            "after": after, "after_pos": after_pos, "skipped_target_share": skipped}
-
-
-def negative_signal(data: Any) -> dict[str, float | int | None]:
-    """The statistics of the module docstring for one prepared dataset."""
-    from sessionrec_tf.data.vocab import NUM_RESERVED
-
-    totals = {"rows": 0, "positives": 0, "negative_pairs": 0, "shown_again": 0, "after": 0,
-              "after_pos": 0}
-    skipped: list[float] = []
-    users = 0
-    item_pos = np.zeros(data.num_items, np.int64)
-    item_neg = np.zeros(data.num_items, np.int64)
-    for sessions, labels, _ in tqdm(user_histories(data), desc=data.name, unit="user",
-                                    total=data.counts.get("users")):
-        for items, ys in zip(sessions, labels):
-            items, ys = np.asarray(items, np.int64), np.asarray(ys)
-            np.add.at(item_pos, items[ys == 1], 1)
-            np.add.at(item_neg, items[ys == 0], 1)
-        one = user_signal(sessions, labels)
-        users += 1
-        for key in totals:
-            totals[key] += one[key]
-        if one["skipped_target_share"] is not None:
-            skipped.append(one["skipped_target_share"])
-    base = totals["positives"] / max(totals["rows"], 1)
-    after = totals["after_pos"] / totals["after"] if totals["after"] else None
-    never = item_pos[NUM_RESERVED:] == 0  # catalogue items that are nobody's positive
-    return {"never_engaged_negatives": (float(item_neg[NUM_RESERVED:][never].sum()
-                                               / item_neg.sum()) if item_neg.sum() else None),
-            "never_engaged_catalog": float(never.mean()),
-            "users": users, **totals, "negative_share": 1 - base, "positive_rate": base,
-            "shown_again_share": totals["shown_again"] / max(totals["negative_pairs"], 1),
-            "positive_after_negative": after,
-            "lift": after / base if after is not None and base else None,
-            "skipped_target_share": float(np.mean(skipped)) if skipped else None}
+from _common import REPO, add_smoke, publish, smoke_data  # noqa: E402
 
 
 def main() -> None:
@@ -121,6 +54,7 @@ def main() -> None:
         p.error(f"--label needs one name per --data ({len(args.data)}), got {len(args.label)}")
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.data import PreparedDataset
+    from sessionrec_tf.data.negative_signal import negative_signal
     from sessionrec_tf.experiments.outputs import markdown_table
 
     def pct(x: float | None) -> str:

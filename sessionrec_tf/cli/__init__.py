@@ -1,10 +1,10 @@
 """The ``sessionrec`` command line: one module per command, each with ``register(sub)`` and
 ``run(args)``.
 
-prepare, train, tune, evaluate, experiment, export, score, validate, demo. The options
-written in the issues are the public interface (users' scripts depend on them), so they are
-only ever added to; flag defaults come from the option dataclasses and the choices from the
-component registries.
+prepare, train, tune, evaluate, experiment, export, score, validate, negatives, demo. The
+options written in the issues are the public interface (users' scripts depend on them), so
+they are only ever added to; flag defaults come from the option dataclasses and the choices
+from the component registries.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sessionrec_tf.cli import (  # noqa: E402
     evaluate,
     experiment,
     export,
+    negatives,
     prepare,
     score,
     train,
@@ -34,7 +35,8 @@ from sessionrec_tf.cli import (  # noqa: E402
 from sessionrec_tf.cli.common import CliError, parse_duration, parse_time  # noqa: E402
 from sessionrec_tf.cli.errors import corrupt_data_message  # noqa: E402
 
-COMMANDS = (prepare, train, tune, evaluate, experiment, export, score, validate, demo)
+COMMANDS = (prepare, train, tune, evaluate, experiment, export, score, validate, negatives,
+            demo)
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [c.register for c in COMMANDS]
 
 

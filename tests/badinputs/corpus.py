@@ -329,6 +329,10 @@ CASES: list[Case] = [
          ("dataset.json counts",), code=1, stdout=True, setup=_copy_data(
              _edit_meta(lambda m: m["counts"].update(users=5)))),
     Case("validate-not-a-dataset", "data", ("validate", "{tmp}"), ("dataset.json",)),
+    Case("negatives-not-a-dataset", "data", ("negatives", "{tmp}"), ("dataset.json",)),
+    Case("negatives-truncated-shard", "data", ("negatives", "{tmp}/data", "--quiet"),
+         ("users-00000-of-00002.tfrecord", "corrupt TFRecord shard"),
+         setup=_copy_data(_truncate_shard)),
     # ------------------------------------------------------------------ train
     Case("train-epochs-negative", "train", _train("--set", "train.epochs=-1"),
          ("train.epochs", ">= 1")),
