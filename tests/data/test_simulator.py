@@ -390,3 +390,42 @@ def test_pair_uniform_is_persistent_and_uniform() -> None:
     counts = np.histogram(u, bins=10, range=(0, 1))[0]
     assert counts.min() > 0.9 * 2_000 and counts.max() < 1.1 * 2_000
     assert np.abs(np.corrcoef(u, pair_uniform(12, users, items))[0, 1]) < 0.03
+
+
+def _group_lift(df: pd.DataFrame, group_of: dict[int, int]) -> float:
+    """Positive rate of exposures of an item whose taste group (another item of it) the user
+    answered with a negative earlier, over the frame's positive rate."""
+    df = df.sort_values(["user_id", "timestamp"], kind="stable").copy()
+    df["group"] = df["item_id"].map(group_of)
+    neg = df[df["label"] == 0]
+    first = (neg.groupby(["user_id", "group"])
+             .agg(t_neg=("timestamp", "min"), item_neg=("item_id", "first")).reset_index())
+    later = df.merge(first, on=["user_id", "group"])
+    later = later[(later["timestamp"] > later["t_neg"]) & (later["item_id"] != later["item_neg"])]
+    return float(later["label"].mean() / df["label"].mean())
+
+
+def test_taste_group_shares_a_dislike_across_the_items_of_a_group() -> None:
+    """taste_group g: one taste value per (user, g neighbouring items of a cluster), so a
+    negative on one item lowers the positive rate of the OTHER items of its group; per-item
+    taste (g = 1) says nothing about them. The default leaves the frame unchanged."""
+    from sessionrec_tf.data.sources.synthetic import _catalogue, _taste_key
+
+    options = {**MID, "taste_sd": 3.0, "popular_share": 0.0, "explore_share": 0.0}
+    v = SimulatorOptions(**options, taste_group=8).resolved()
+    cat = _catalogue(v, np.random.default_rng([v["seed"], 0]))
+    pos = np.arange(len(cat.cluster))
+    np.testing.assert_array_equal(_taste_key(cat, pos, 1), cat.item_id)
+    key = _taste_key(cat, pos, 8)
+    rank = pos - cat.starts[cat.cluster]
+    same = (cat.cluster[:-1] == cat.cluster[1:]) & (rank[:-1] // 8 == rank[1:] // 8)
+    assert ((key[:-1] == key[1:]) == same).all()  # groups: 8 ranks of one cluster
+    assert not np.isin(key, cat.item_id).any()
+    group_of = dict(zip(cat.item_id.tolist(), key.tolist()))
+    per_item = simulate(SimulatorOptions(**options), progress=False)
+    grouped = simulate(SimulatorOptions(**options, taste_group=8), progress=False)
+    np.testing.assert_array_equal(per_item["item_id"].to_numpy(), grouped["item_id"].to_numpy())
+    assert _group_lift(per_item, group_of) > 0.9
+    assert _group_lift(grouped, group_of) < 0.8
+    with pytest.raises(DataError, match="taste_group must be >= 1"):
+        SimulatorOptions(taste_group=0).resolved()

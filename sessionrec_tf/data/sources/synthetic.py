@@ -52,7 +52,10 @@ Response
     0`` (the default) a skip says nothing about that item for that user beyond its cluster and
     quality: an item skipped once is clicked at the base rate when shown again. With
     ``taste_sd > 0`` a skip is partly a lasting dislike, as in logs of explicit dislikes or
-    impressions of an item the user will keep ignoring.
+    impressions of an item the user will keep ignoring. ``taste_group`` g > 1 shares the taste
+    term among groups of g neighbouring items of a cluster (by popularity rank: ranks 0..g-1,
+    g..2g-1, ...): ``t_u,group(i)``, so a dislike of one item says the same about the others
+    of its group, a dislike that generalises across items (g = 1, the default: per item).
   * never-liked items (``junk_share``, default 0): in every cluster the least popular
     ``junk_share`` of its items (all but its most popular one at most) are never engaged: shown
     as usual, always a negative (like KuaiRand, where 64-72% of the items are only ever
@@ -157,6 +160,7 @@ DEFAULTS: dict[str, float | int] = {
     "quality_sd": 0.8,
     "extra_intent_p": INTENT_EXTRA_P,
     "taste_sd": 0.0,
+    "taste_group": 1,
     "junk_share": 0.0,
     "reshow_negatives": 1.0,
 }
@@ -183,6 +187,8 @@ class SimulatorOptions:
         intents per session ``1 + 2p``; 0 = one intent per session).
       taste_sd: standard deviation of the persistent per-(user, item) taste term in the
         response logit (0 = a skip carries no lasting item-level dislike).
+      taste_group: items sharing one taste value (neighbouring items of a cluster by
+        popularity rank; 1 = every item its own).
       junk_share: share of each cluster's items (its least popular ones) that nobody ever
         engages with: always negatives when shown (0 = none).
       reshow_negatives: probability that a (user, item) pair answered with a negative may be
@@ -206,6 +212,7 @@ class SimulatorOptions:
     quality_sd: float | None = None
     extra_intent_p: float | None = None
     taste_sd: float | None = None
+    taste_group: int | None = None
     junk_share: float | None = None
     reshow_negatives: float | None = None
     seed: int = 0
@@ -218,11 +225,12 @@ class SimulatorOptions:
             )
         values: dict[str, Any] = {**DEFAULTS, **PRESETS[self.size]}
         values.update({k: v for k, v in asdict(self).items() if v is not None})
-        for key in ("num_users", "num_items", "num_clusters", "seed"):
+        for key in ("num_users", "num_items", "num_clusters", "taste_group", "seed"):
             if int(values[key]) != values[key]:
                 raise DataError(f"source {SOURCE!r}: {key} must be an integer, got {values[key]}")
             values[key] = int(values[key])
-        for key in DEFAULTS.keys() | {"sessions_per_user", "mean_session_length"}:
+        for key in (DEFAULTS.keys() - {"taste_group"}) | {"sessions_per_user",
+                                                          "mean_session_length"}:
             values[key] = float(values[key])
         _validate(values)
         return values
@@ -263,6 +271,8 @@ def _validate(v: dict[str, Any]) -> None:
         problems.append(f"quality_sd must be >= 0, got {v['quality_sd']}")
     if v["taste_sd"] < 0:
         problems.append(f"taste_sd must be >= 0, got {v['taste_sd']}")
+    if v["taste_group"] < 1:
+        problems.append(f"taste_group must be >= 1, got {v['taste_group']}")
     if not 0.0 <= v["junk_share"] < 1.0:
         problems.append(f"junk_share must be in [0, 1), got {v['junk_share']}")
     if not 0.0 <= v["reshow_negatives"] <= 1.0:
@@ -496,7 +506,7 @@ def _simulate_chunk(
              + user_bias[sess_user[at_sess]])
         if v["taste_sd"] > 0:
             z = z + v["taste_sd"] * pair_normal(v["seed"], sess_user[at_sess] + user_offset,
-                                                cat.item_id[pos[at]])
+                                                _taste_key(cat, pos[at], v["taste_group"]))
         return z
 
     def respond(at: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -540,6 +550,16 @@ def _simulate_chunk(
         "category": category,
         "reshown_left": np.array(reshown_left),
     }
+
+
+def _taste_key(cat: _Catalogue, pos: np.ndarray, group: int) -> np.ndarray:
+    """What the taste term is keyed by: the item id (``group`` 1), else the item's group of
+    ``group`` neighbouring ranks in its cluster (keys from ``N`` up, apart from item ids)."""
+    if group == 1:
+        return cat.item_id[pos]
+    n = len(cat.cluster)
+    cluster = cat.cluster[pos]
+    return n + cluster * n + (pos - cat.starts[cluster]) // group
 
 
 def _reshown_after_negative(v: dict[str, Any], cat: _Catalogue, user: np.ndarray,
