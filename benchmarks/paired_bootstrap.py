@@ -71,8 +71,10 @@ def short(metric: str) -> str:
 
 
 def compare(seeds: dict[str, list[tuple[list[str], dict[str, list[float]]]]], versus: str,
-            metrics: list[str], rounds: int, seed: int) -> tuple[list[list[str]], list[dict]]:
-    """Table rows and JSON records: every label other than ``versus`` against it."""
+            metrics: list[str], rounds: int, seed: int, resample_seeds: bool = False
+            ) -> tuple[list[list[str]], list[dict]]:
+    """Table rows and JSON records: every label other than ``versus`` against it (with
+    ``resample_seeds``, also the two-level interval: users and each label's seeds)."""
     from sessionrec_tf.evaluation.significance import paired_bootstrap
 
     ids = seeds[versus][0][0]
@@ -92,12 +94,20 @@ def compare(seeds: dict[str, list[tuple[list[str], dict[str, list[float]]]]], ve
             pairs = min(len(runs), len(seeds[versus]))
             per_seed = [100 * (np.mean(runs[k][1][m]) - np.mean(seeds[versus][k][1][m]))
                         / np.mean(seeds[versus][k][1][m]) for k in range(pairs)]
-            rows.append([f"{label} vs {versus}", short(m), f"{gap.users:,}",
-                         f"{gap.reference:.4f}", f"{gap.ours:.4f}", f"{gap.gap:+.1f}%",
-                         f"[{gap.low:+.1f}%, {gap.high:+.1f}%]", f"{gap.share_not_ahead:.3f}",
-                         " / ".join(f"{g:+.1f}%" for g in per_seed), gap.verdict()])
-            records.append({"label": label, "versus": versus, "metric": m, **gap.to_dict(),
-                            "per_seed_gaps": per_seed, "verdict": gap.verdict()})
+            row = [f"{label} vs {versus}", short(m), f"{gap.users:,}",
+                   f"{gap.reference:.4f}", f"{gap.ours:.4f}", f"{gap.gap:+.1f}%",
+                   f"[{gap.low:+.1f}%, {gap.high:+.1f}%]", f"{gap.share_not_ahead:.3f}",
+                   " / ".join(f"{g:+.1f}%" for g in per_seed), gap.verdict()]
+            record = {"label": label, "versus": versus, "metric": m, **gap.to_dict(),
+                      "per_seed_gaps": per_seed, "verdict": gap.verdict()}
+            if resample_seeds:
+                both = paired_bootstrap(np.stack([np.asarray(v[m]) for _, v in runs]),
+                                        np.stack([np.asarray(v[m]) for _, v in seeds[versus]]),
+                                        rounds=rounds, seed=seed)
+                row += [f"[{both.low:+.1f}%, {both.high:+.1f}%]", both.verdict()]
+                record["seeds_resampled"] = {**both.to_dict(), "verdict": both.verdict()}
+            rows.append(row)
+            records.append(record)
     return rows, records
 
 
@@ -133,11 +143,15 @@ def main() -> None:
     p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
     p.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples of the users")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    p.add_argument("--resample-seeds", action="store_true",
+                   help="also a two-level interval that resamples each label's seeds as well "
+                        "as the users (training noise as well as user sampling)")
     add_record_args(p, smoke, "bootstrap.md/json/png")
     args = p.parse_args()
     if args.smoke:
         smoke_comparison(args, "smoke: paired bootstrap", "bootstrap")
         args.metrics, args.rounds = ["ndcg@10", "recall@50"], 200
+        args.resample_seeds = True
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.experiments.outputs import markdown_table, write_outputs
     from sessionrec_tf.metrics.ranking import METRIC_NAMES
@@ -163,9 +177,12 @@ def main() -> None:
             print(f"{label}: {d}", flush=True)
             seeds[label].append(cached(d, args.split, args.protocol, tuple(sorted(set(ks))),
                                        args.batch_size, cache))
-    rows, records = compare(seeds, args.versus, args.metrics, args.rounds, args.seed)
+    rows, records = compare(seeds, args.versus, args.metrics, args.rounds, args.seed,
+                            args.resample_seeds)
     header = ["comparison", "metric", "users", "reference", "label", "gap",
               "95% interval", "share not ahead", "per-seed gaps", "verdict"]
+    if args.resample_seeds:
+        header += ["95% interval, seeds resampled too", "verdict, seeds resampled too"]
     runs = "; ".join(f"{lab}: " + ", ".join(f"`{d}`" for d in dirs) for lab, dirs in specs)
     body = markdown_table(header, rows) + (
         f"\n\nSplit {args.protocol}/{args.split}. Each user's metric is the mean over the "
@@ -173,7 +190,10 @@ def main() -> None:
         f"interval: {args.rounds} paired bootstrap resamples of the users (seed {args.seed}); "
         "share not ahead: resamples where the label is not ahead (a one-sided p-value); "
         "per-seed gaps: seed k against seed k on all users; verdict: ahead / behind when the "
-        f"interval excludes 0, else tie. Runs: {runs}." + (f"\n\n{args.note}" if args.note
+        f"interval excludes 0, else tie. " + (
+            "Seeds resampled too: each round also draws each label's seeds with replacement "
+            "(a two-level bootstrap: training noise as well as user sampling). "
+            if args.resample_seeds else "") + f"Runs: {runs}." + (f"\n\n{args.note}" if args.note
                                                               else ""))
     if args.output:
         write_outputs(Path(args.output), "bootstrap", args.title, body,

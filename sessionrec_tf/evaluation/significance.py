@@ -7,8 +7,11 @@ relative gap ``100 * (mean(ours) - mean(reference)) / mean(reference)`` is recor
 percentile interval of those gaps is the confidence interval of the gap; ``share_not_ahead``
 (the rounds where ours is not ahead) reads as a one-sided p-value of "ours is ahead".
 
-Seeds are not resampled (3 seeds say little about a distribution); the seed spread is reported
-beside this in every results table. Randomness is seeded (``numpy.random.default_rng(seed)``):
+By default seeds are not resampled (3 seeds say little about a distribution); the seed
+spread is reported beside this in every results table. Given ``[seeds, users]`` arrays
+instead, the bootstrap is two-level: each round also resamples each model's seeds with
+replacement (independently for the two models), so the interval covers training noise too,
+not only which users the split holds. Randomness is seeded (``numpy.random.default_rng(seed)``):
 the same inputs give the same interval.
 
 Example::
@@ -40,6 +43,7 @@ class BootstrapGap:
     level: float
     share_not_ahead: float
     rounds: int
+    seeds_resampled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,19 +58,24 @@ def paired_bootstrap(ours: np.ndarray, reference: np.ndarray, rounds: int = 2000
     """Bootstrap interval of the relative gap of two paired per-user metrics.
 
     Args:
-      ours, reference: ``[U]`` one value per user, the same users in the same order.
-      rounds: resamples of the users.
+      ours, reference: ``[U]`` one value per user, the same users in the same order; or
+        ``[S, U]`` and ``[S', U]``, one row per seed, to resample the seeds too (module
+        docstring).
+      rounds: resamples of the users (and seeds).
       seed: seed of the resampling.
       level: coverage of the percentile interval.
       chunk: rounds drawn at once (memory ``chunk * U`` indices).
     """
     a = np.asarray(ours, np.float64)
     b = np.asarray(reference, np.float64)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"paired values must be two [users] arrays of one shape, got "
-                         f"{a.shape} and {b.shape}")
-    if len(a) < 2:
-        raise ValueError(f"a bootstrap over users needs at least 2 users, got {len(a)}")
+    two_level = a.ndim == 2
+    if a.ndim not in (1, 2) or b.ndim != a.ndim or a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"paired values must be two [users] (or [seeds, users]) arrays over "
+                         f"the same users, got {a.shape} and {b.shape}")
+    a2, b2 = (a, b) if two_level else (a[None], b[None])
+    n = a2.shape[1]
+    if n < 2:
+        raise ValueError(f"a bootstrap over users needs at least 2 users, got {n}")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("paired values must be finite")
     if b.mean() <= 0:
@@ -76,11 +85,21 @@ def paired_bootstrap(ours: np.ndarray, reference: np.ndarray, rounds: int = 2000
         raise ValueError(f"rounds must be >= 1 and level in (0, 1), got {rounds}, {level}")
     rng = np.random.default_rng(seed)
     gaps = np.empty(rounds, np.float64)
-    n = len(a)
+    # a user's value in a round: the mean over the round's seed draws (a fixed mean without
+    # seed resampling); sum over drawn seeds of row s = counts[s] * row s
     for start in range(0, rounds, chunk):
         size = min(chunk, rounds - start)
         idx = rng.integers(0, n, size=(size, n))
-        mean_a, mean_b = a[idx].mean(axis=1), b[idx].mean(axis=1)
+        means = []
+        for x in (a2, b2):
+            if two_level:
+                draws = rng.integers(0, len(x), size=(size, len(x)))
+                weights = np.stack([np.bincount(d, minlength=len(x)) for d in draws]) / len(x)
+            else:
+                weights = np.ones((size, 1))
+            user_values = weights @ x  # [size, U]
+            means.append(np.take_along_axis(user_values, idx, axis=1).mean(axis=1))
+        mean_a, mean_b = means
         with np.errstate(divide="ignore", invalid="ignore"):
             gaps[start:start + size] = 100.0 * (mean_a - mean_b) / mean_b
     # a resample whose reference mean is 0 has no relative gap: it counts as not ahead
@@ -90,4 +109,5 @@ def paired_bootstrap(ours: np.ndarray, reference: np.ndarray, rounds: int = 2000
     return BootstrapGap(
         users=n, ours=float(a.mean()), reference=float(b.mean()),
         gap=float(100.0 * (a.mean() - b.mean()) / b.mean()), low=float(low), high=float(high),
-        level=level, share_not_ahead=float(np.mean(finite <= 0)), rounds=rounds)
+        level=level, share_not_ahead=float(np.mean(finite <= 0)), rounds=rounds,
+        seeds_resampled=two_level)
