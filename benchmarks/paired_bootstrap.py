@@ -83,8 +83,10 @@ def compare(seeds: dict[str, list[tuple[list[str], dict[str, list[float]]]]], ve
             if run_ids != ids:
                 raise SystemExit(f"error: {label} seed run {k} is measured on other users than "
                                  f"{versus} (not the same data or split): nothing to pair")
-    mean = {label: {m: np.mean([np.asarray(v[m]) for _, v in runs], axis=0) for m in metrics}
-            for label, runs in seeds.items()}
+    per_seed_users = {label: {m: np.stack([np.asarray(v[m]) for _, v in runs]) for m in metrics}
+                      for label, runs in seeds.items()}  # [seeds, users]
+    mean = {label: {m: x.mean(axis=0) for m, x in by.items()}
+            for label, by in per_seed_users.items()}
     rows, records = [], []
     for label, runs in seeds.items():
         if label == versus:
@@ -101,8 +103,7 @@ def compare(seeds: dict[str, list[tuple[list[str], dict[str, list[float]]]]], ve
             record = {"label": label, "versus": versus, "metric": m, **gap.to_dict(),
                       "per_seed_gaps": per_seed, "verdict": gap.verdict()}
             if resample_seeds:
-                both = paired_bootstrap(np.stack([np.asarray(v[m]) for _, v in runs]),
-                                        np.stack([np.asarray(v[m]) for _, v in seeds[versus]]),
+                both = paired_bootstrap(per_seed_users[label][m], per_seed_users[versus][m],
                                         rounds=rounds, seed=seed)
                 row += [f"[{both.low:+.1f}%, {both.high:+.1f}%]", both.verdict()]
                 record["seeds_resampled"] = {**both.to_dict(), "verdict": both.verdict()}
@@ -190,7 +191,7 @@ def main() -> None:
         f"interval: {args.rounds} paired bootstrap resamples of the users (seed {args.seed}); "
         "share not ahead: resamples where the label is not ahead (a one-sided p-value); "
         "per-seed gaps: seed k against seed k on all users; verdict: ahead / behind when the "
-        f"interval excludes 0, else tie. " + (
+        "interval excludes 0, else tie. " + (
             "Seeds resampled too: each round also draws each label's seeds with replacement "
             "(a two-level bootstrap: training noise as well as user sampling). "
             if args.resample_seeds else "") + f"Runs: {runs}." + (f"\n\n{args.note}" if args.note

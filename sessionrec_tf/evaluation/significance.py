@@ -85,20 +85,19 @@ def paired_bootstrap(ours: np.ndarray, reference: np.ndarray, rounds: int = 2000
         raise ValueError(f"rounds must be >= 1 and level in (0, 1), got {rounds}, {level}")
     rng = np.random.default_rng(seed)
     gaps = np.empty(rounds, np.float64)
-    # a user's value in a round: the mean over the round's seed draws (a fixed mean without
-    # seed resampling); sum over drawn seeds of row s = counts[s] * row s
+    def round_means(x: np.ndarray, idx: np.ndarray, size: int) -> np.ndarray:
+        """``[size]`` means over each round's users (``idx``) of each user's value: its
+        mean over the round's seed draws (two-level), else the given mean."""
+        if not two_level:
+            return x[0][idx].mean(axis=1)
+        draws = rng.integers(0, len(x), size=(size, len(x)))
+        weights = (draws[:, :, None] == np.arange(len(x))).mean(axis=1)  # [size, S]
+        return np.take_along_axis(weights @ x, idx, axis=1).mean(axis=1)
+
     for start in range(0, rounds, chunk):
         size = min(chunk, rounds - start)
         idx = rng.integers(0, n, size=(size, n))
-        means = []
-        for x in (a2, b2):
-            if two_level:
-                draws = rng.integers(0, len(x), size=(size, len(x)))
-                weights = np.stack([np.bincount(d, minlength=len(x)) for d in draws]) / len(x)
-            else:
-                weights = np.ones((size, 1))
-            user_values = weights @ x  # [size, U]
-            means.append(np.take_along_axis(user_values, idx, axis=1).mean(axis=1))
+        means = [round_means(x, idx, size) for x in (a2, b2)]
         mean_a, mean_b = means
         with np.errstate(divide="ignore", invalid="ignore"):
             gaps[start:start + size] = 100.0 * (mean_a - mean_b) / mean_b

@@ -153,7 +153,7 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
 
     group_positives = pick(tf.logical_and(rest, is_pos))
     group_negatives = without_positives(pick(tf.logical_and(rest, tf.logical_not(is_pos))),
-                                         group_positives)
+                                        group_positives)
     return PartialQueries(true_indices(has), inputs, TargetRows(
         group_position=tf.range(groups),
         group_positives=group_positives,
@@ -164,7 +164,7 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
 
 
 def without_positives(negatives: tf.RaggedTensor, positives: tf.RaggedTensor
-                       ) -> tf.RaggedTensor:
+                      ) -> tf.RaggedTensor:
     """Drop from each row of ``negatives`` the ids present in the same row of ``positives``.
 
     Membership by sorted (row, id) keys and a binary search: O((P + Q) log P).

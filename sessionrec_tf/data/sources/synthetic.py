@@ -520,16 +520,15 @@ def _simulate_chunk(
     label = respond(everything, z)
     reshown_left = 0
     if v["reshow_negatives"] < 1.0:
-        for _ in range(RESHOW_ROUNDS):
-            bad = np.union1d(_reshown_after_negative(v, cat, sess_user[sess] + user_offset,
-                                                     pos, label),
-                             _repeats(sess, pos, len(cat.cluster)))
-            if len(bad) == 0:
+        user = sess_user[sess] + user_offset
+        for redraws in range(RESHOW_ROUNDS + 1):
+            reshown = _reshown_after_negative(v, cat, user, pos, label)
+            bad = np.union1d(reshown, _repeats(sess, pos, len(cat.cluster)))
+            if len(bad) == 0 or redraws == RESHOW_ROUNDS:
                 break
             pos[bad] = _expose(v, cat, sess[bad], intent, n_intent, rng)
             label[bad] = respond(bad, logit(bad))
-        reshown_left = len(_reshown_after_negative(v, cat, sess_user[sess] + user_offset,
-                                                   pos, label))
+        reshown_left = len(reshown)
     category = cat.cluster[pos]
 
     # Timestamps: cumulative gaps per user, starting at the user's start offset.
