@@ -429,3 +429,49 @@ def test_taste_group_shares_a_dislike_across_the_items_of_a_group() -> None:
     assert _group_lift(grouped, group_of) < 0.8
     with pytest.raises(DataError, match="taste_group must be >= 1"):
         SimulatorOptions(taste_group=0).resolved()
+
+
+def _preference(options: dict, df: pd.DataFrame) -> np.ndarray:
+    """q_i + t_ui of every row, recomputed from the catalogue and the taste hash."""
+    from sessionrec_tf.data.sources.synthetic import _catalogue
+
+    v = SimulatorOptions(**options).resolved()
+    cat = _catalogue(v, np.random.default_rng([v["seed"], 0]))
+    quality = np.empty(len(cat.item_id))
+    quality[cat.item_id] = cat.quality
+    item, user = df["item_id"].to_numpy(), df["user_id"].to_numpy()
+    return quality[item] + v["taste_sd"] * pair_normal(v["seed"], user, item)
+
+
+def test_exposure_candidates_show_near_misses() -> None:
+    """exposure_candidates m > 1: intent exposures are the best of m draws by the user's
+    item-level preference plus the platform's error, so shown items, and the negatives among
+    them, have a far higher preference than untargeted ones (near misses, not random draws);
+    a smaller error targets better; the positive rate stays; m = 1 leaves the frame unchanged."""
+    options = {**MID, "taste_sd": 1.5}
+    plain = simulate(SimulatorOptions(**options), progress=False)
+    same = simulate(SimulatorOptions(**options, exposure_candidates=1, exposure_noise=0.3),
+                    progress=False)
+    pd.testing.assert_frame_equal(plain, same)
+    means = {}
+    for noise in (None, 2.0, 0.0):
+        extra = {} if noise is None else {"exposure_candidates": 8, "exposure_noise": noise}
+        df = plain if noise is None else simulate(SimulatorOptions(**options, **extra),
+                                                  progress=False)
+        assert df["label"].mean() == pytest.approx(0.5, abs=0.02)
+        pref, negative = _preference(options, df), df["label"].to_numpy() == 0
+        means[noise] = (pref.mean(), pref[negative].mean())
+        sess = (df.groupby("user_id")["timestamp"].diff().fillna(1e9) > 1800).cumsum()
+        assert pd.DataFrame({"s": sess, "i": df["item_id"]}).duplicated().mean() < 0.02
+    assert means[None][1] < 0 < means[2.0][1] < means[0.0][1]  # negatives: near misses
+    assert means[None][0] + 0.8 < means[2.0][0] < means[0.0][0]
+    with pytest.raises(DataError, match="exposure_candidates must be >= 1"):
+        SimulatorOptions(exposure_candidates=0).resolved()
+    with pytest.raises(DataError, match="exposure_noise must be >= 0"):
+        SimulatorOptions(exposure_noise=-1.0).resolved()
+
+
+def test_exposure_candidates_are_named_in_the_description() -> None:
+    log = load_synthetic(None, **MID, exposure_candidates=4, exposure_noise=0.5)
+    assert "exposure_candidates=4, exposure_noise=0.5" in log.description
+    assert "exposure_candidates" not in load_synthetic(None, **MID).description

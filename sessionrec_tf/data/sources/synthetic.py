@@ -41,6 +41,12 @@ Exposure (each of the ``L`` interactions of a session, independently)
   * with probability ``explore_share`` a uniformly random item;
   * otherwise an item of one of the session's intent clusters (uniform over the intent
     clusters), popularity-weighted within the cluster (``i ~ p_i / π_c``).
+  * platform targeting (``exposure_candidates`` m, default 1 = off): each intent exposure
+    draws m candidates as above and shows the one a platform model scores highest, the score
+    being the user's item-level preference ``q_i + t_ui`` (see Response) plus the model's
+    error ``N(0, exposure_noise²)``. Shown items are then what the platform believed the user
+    would like, and a negative is a near miss of that model (as in KuaiRand's logs, whose
+    impressions a production recommender chose), not a random draw of the cluster.
 
 Response
   * ``P(label = 1) = σ(b + β · (1[c_i ∈ intent] + w_u(c_i)) + q_i + e_u + t_ui)`` with ``β =
@@ -99,6 +105,7 @@ The catalogue, the session structure and every chunk use their own random stream
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -163,7 +170,10 @@ DEFAULTS: dict[str, float | int] = {
     "taste_group": 1,
     "junk_share": 0.0,
     "reshow_negatives": 1.0,
+    "exposure_candidates": 1,
+    "exposure_noise": 1.0,
 }
+INTEGER_KNOBS = ("taste_group", "exposure_candidates")
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,10 @@ class SimulatorOptions:
         engages with: always negatives when shown (0 = none).
       reshow_negatives: probability that a (user, item) pair answered with a negative may be
         shown again (1 = exposures ignore past responses; 0 = never again, like KuaiRand).
+      exposure_candidates: candidates per intent exposure among which a platform model shows
+        its best-scored one (1 = no targeting: the first draw is shown).
+      exposure_noise: standard deviation of that platform model's error on the user's
+        item-level preference ``q_i + t_ui`` (0 = it knows the preference exactly).
       seed: random seed (non-negative); same options and seed give the identical frame.
     """
 
@@ -215,6 +229,8 @@ class SimulatorOptions:
     taste_group: int | None = None
     junk_share: float | None = None
     reshow_negatives: float | None = None
+    exposure_candidates: int | None = None
+    exposure_noise: float | None = None
     seed: int = 0
 
     def resolved(self) -> dict[str, Any]:
@@ -225,12 +241,12 @@ class SimulatorOptions:
             )
         values: dict[str, Any] = {**DEFAULTS, **PRESETS[self.size]}
         values.update({k: v for k, v in asdict(self).items() if v is not None})
-        for key in ("num_users", "num_items", "num_clusters", "taste_group", "seed"):
+        for key in ("num_users", "num_items", "num_clusters", *INTEGER_KNOBS, "seed"):
             if int(values[key]) != values[key]:
                 raise DataError(f"source {SOURCE!r}: {key} must be an integer, got {values[key]}")
             values[key] = int(values[key])
-        for key in (DEFAULTS.keys() - {"taste_group"}) | {"sessions_per_user",
-                                                          "mean_session_length"}:
+        for key in (DEFAULTS.keys() - set(INTEGER_KNOBS)) | {"sessions_per_user",
+                                                             "mean_session_length"}:
             values[key] = float(values[key])
         _validate(values)
         return values
@@ -277,6 +293,10 @@ def _validate(v: dict[str, Any]) -> None:
         problems.append(f"junk_share must be in [0, 1), got {v['junk_share']}")
     if not 0.0 <= v["reshow_negatives"] <= 1.0:
         problems.append(f"reshow_negatives must be in [0, 1], got {v['reshow_negatives']}")
+    if v["exposure_candidates"] < 1:
+        problems.append(f"exposure_candidates must be >= 1, got {v['exposure_candidates']}")
+    if v["exposure_noise"] < 0:
+        problems.append(f"exposure_noise must be >= 0, got {v['exposure_noise']}")
     if v["seed"] < 0:
         problems.append(f"seed must be >= 0, got {v['seed']}")
     if problems:
@@ -375,8 +395,12 @@ def _expose(
     intent: np.ndarray,
     n_intent: np.ndarray,
     rng: np.random.Generator,
+    preference: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Item positions shown at interactions of sessions ``sess`` (popular / explore / intent)."""
+    """Item positions shown at interactions of sessions ``sess`` (popular / explore / intent).
+
+    With ``exposure_candidates`` m > 1 an intent exposure shows the best of m candidates by
+    ``preference(sess, pos)`` (the user's item-level preference) plus the platform's error."""
     n, n_items = len(sess), len(cat.cluster)
     kind = rng.random(n)
     u = rng.random(n)
@@ -390,6 +414,15 @@ def _expose(
     fs = sess[focused]
     c = intent[fs, (rng.random(len(fs)) * n_intent[fs]).astype(np.int64)]
     pos[focused] = _draw_positions(cat, cat.starts[c], cat.starts[c + 1], u[focused])
+    m = v["exposure_candidates"]
+    if m > 1 and len(fs):
+        assert preference is not None
+        lo, hi = np.repeat(cat.starts[c], m - 1), np.repeat(cat.starts[c + 1], m - 1)
+        more = _draw_positions(cat, lo, hi, rng.random(len(lo))).reshape(len(fs), m - 1)
+        candidates = np.concatenate([pos[focused][:, None], more], axis=1)  # [focused, m]
+        score = preference(np.repeat(fs, m), candidates.ravel()).reshape(len(fs), m)
+        score = score + v["exposure_noise"] * rng.standard_normal(score.shape)
+        pos[focused] = candidates[np.arange(len(fs)), score.argmax(axis=1)]
     return pos
 
 
@@ -479,16 +512,27 @@ def _simulate_chunk(
     intent = np.take_along_axis(interest, slot, axis=1)
     intent_ok = np.arange(MAX_INTENT)[None, :] < n_intent[:, None]
 
+    def taste(at_sess: np.ndarray, at_pos: np.ndarray) -> np.ndarray:
+        """The persistent taste term ``t_ui`` (``taste_sd`` > 0)."""
+        return v["taste_sd"] * pair_normal(v["seed"], sess_user[at_sess] + user_offset,
+                                           _taste_key(cat, at_pos, v["taste_group"]))
+
+    def preference(at_sess: np.ndarray, at_pos: np.ndarray) -> np.ndarray:
+        """The user's item-level preference ``q_i + t_ui`` (the logit's per-item terms)."""
+        z = cat.quality[at_pos]
+        return z + taste(at_sess, at_pos) if v["taste_sd"] > 0 else z
+
     # Exposure, then re-draw repeated (session, item) pairs a few times.
     sess = np.repeat(rows, lengths)
     n = len(sess)
-    pos = _expose(v, cat, sess, intent, n_intent, rng)
+    pos = _expose(v, cat, sess, intent, n_intent, rng, preference)
     check = np.arange(n)
-    for _ in range(RESAMPLE_ROUNDS):
+    # targeting re-picks a session's best items often, so it gets more rounds
+    for _ in range(RESAMPLE_ROUNDS if v["exposure_candidates"] == 1 else RESHOW_ROUNDS):
         dup = check[_repeats(sess[check], pos[check], len(cat.cluster))]
         if len(dup) == 0:
             break
-        pos[dup] = _expose(v, cat, sess[dup], intent, n_intent, rng)
+        pos[dup] = _expose(v, cat, sess[dup], intent, n_intent, rng, preference)
         touched = np.zeros(n_rows, dtype=bool)
         touched[sess[dup]] = True
         check = np.flatnonzero(touched[sess])
@@ -504,10 +548,7 @@ def _simulate_chunk(
                             0.0).sum(axis=1)
         z = (v["affinity"] * (in_intent + affinity) + cat.quality[pos[at]]
              + user_bias[sess_user[at_sess]])
-        if v["taste_sd"] > 0:
-            z = z + v["taste_sd"] * pair_normal(v["seed"], sess_user[at_sess] + user_offset,
-                                                _taste_key(cat, pos[at], v["taste_group"]))
-        return z
+        return z + taste(at_sess, pos[at]) if v["taste_sd"] > 0 else z
 
     def respond(at: np.ndarray, z: np.ndarray) -> np.ndarray:
         engaged = rng.random(len(at)) < 1.0 / (1.0 + np.exp(-(b + z)))
@@ -526,7 +567,7 @@ def _simulate_chunk(
             bad = np.union1d(reshown, _repeats(sess, pos, len(cat.cluster)))
             if len(bad) == 0 or redraws == RESHOW_ROUNDS:
                 break
-            pos[bad] = _expose(v, cat, sess[bad], intent, n_intent, rng)
+            pos[bad] = _expose(v, cat, sess[bad], intent, n_intent, rng, preference)
             label[bad] = respond(bad, logit(bad))
         reshown_left = len(reshown)
     category = cat.cluster[pos]
@@ -673,5 +714,9 @@ def load_synthetic(path: str | None = None, *, progress: bool = True,
         description += (f"; reshow_negatives={v['reshow_negatives']:g}: "
                         f"{info['reshown_left']:,} exposures still re-show a blocked item after "
                         f"a negative (no other item of the session's clusters was left)")
+    if v["exposure_candidates"] > 1:
+        description += (f"; exposure_candidates={v['exposure_candidates']}, "
+                        f"exposure_noise={v['exposure_noise']:g}: intent exposures are a "
+                        f"platform model's best-scored candidate")
     info["positive_rate"] = info["positives"] / max(info["interactions"], 1)
     return LoadedLog(frame=frame, mapping=mapping, description=description, info=info)
