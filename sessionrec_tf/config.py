@@ -165,7 +165,9 @@ class TaskConfig:
     cuts per user and step (their losses are averaged). rank_negatives: which items the rank
     loss scores each positive against: ``session`` (Eq. 9, the target session's negatives) or
     a diagnostic control, ``other_user`` / ``uniform``
-    (:class:`~sessionrec_tf.tasks.rank.SessionRank`)."""
+    (:class:`~sessionrec_tf.tasks.rank.SessionRank`). rank_drop_shown: leave out of the rank
+    losses' negatives the items the user was shown before (an earlier session, or before a
+    partial-session query's cut)."""
 
     loss: str = "softmax"
     num_negatives: int = 128
@@ -176,6 +178,7 @@ class TaskConfig:
     temperature: float = 0.05
     alpha: float = 0.2
     rank_negatives: str = "session"
+    rank_drop_shown: bool = False
     prefix_weight: float = 0.0
     prefix_queries: int = 1
 

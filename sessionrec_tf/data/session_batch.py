@@ -236,6 +236,22 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
             return items
         return mask_innermost(items, tf.equal(self.fields["label"].flat_values, 1))
 
+    def first_shown(self) -> tf.Tensor:
+        """``[N]`` int64: for each interaction, the position (in its user's flat history) of
+        that user's first interaction with the same item; equal to the interaction's own
+        position when the item was not shown to the user before it."""
+        lay = self.layout
+        key = lay.inter_user * tf.constant(2**32, tf.int64) + self.fields["item_id"].flat_values
+        unique, index = tf.unique(key, out_idx=tf.int64)
+        first = tf.math.unsorted_segment_min(lay.pos_in_user, index, tf.size(unique))
+        return tf.gather(first, index)
+
+    def shown_before_session(self) -> tf.Tensor:
+        """``[N]`` bool: the interaction's item was shown to its user in an earlier session."""
+        lay = self.layout
+        session_start = tf.gather(lay.inner[:-1], lay.inter_session)  # flat position
+        return self.first_shown() < tf.gather(lay.pos_in_user, session_start)
+
     def random_session_cut(self, seed: tf.Tensor, offset: tf.Tensor | int = 0,
                            max_sessions: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """A random cut inside one session of each user, with a positive after it.

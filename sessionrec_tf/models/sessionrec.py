@@ -80,6 +80,11 @@ class SessionRec(tfrs.Model):
         embeddings ``[B, k, d]``), an item scored by its best-matching one
         (:mod:`sessionrec_tf.layers.interests`).
       user_vectors_seed: seed of their initial values.
+      rank_drop_shown: leave out of the rank losses' negatives every item the user was shown
+        before (in an earlier session; for a partial-session query, before its cut), so the
+        rank loss cannot learn "demote what was shown before" (issue 17: on logs where a
+        skipped item comes back and is engaged at the base rate, that lesson costs the head of
+        the list).
     """
 
     def __init__(
@@ -101,6 +106,7 @@ class SessionRec(tfrs.Model):
         prefix_seed: int = 0,
         user_vectors: int = 1,
         user_vectors_seed: int = 0,
+        rank_drop_shown: bool = False,
         name: str = "sessionrec",
     ) -> None:
         super().__init__(name=name)
@@ -130,6 +136,7 @@ class SessionRec(tfrs.Model):
             raise ValueError(f"prefix_queries must be >= 1, got {prefix_queries}")
         self.prefix_queries = int(prefix_queries)
         self.prefix_seed = int(prefix_seed)
+        self.rank_drop_shown = bool(rank_drop_shown)
         # partial-session queries as extra tokens of their users' sequences (exact for the
         # attention SSEs; a recurrent one encodes the cut histories as sequences)
         self.query_tokens = bool(getattr(sse, "accepts_query_tokens", False))
@@ -298,7 +305,9 @@ class SessionRec(tfrs.Model):
         ``prefix_draws`` overrides ``prefix_queries`` (the cuts averaged); ``prefix=False``
         leaves the partial-session term to the caller.
         """
-        targets = next_session_targets(seq["item_id"], seq["label"])
+        drop = (seq.shown_before_session() if self.rank_drop_shown and self.rank is not None
+                else None)
+        targets = next_session_targets(seq["item_id"], seq["label"], drop)
         flat_states = boolean_mask(states, mask)  # one row per encoded session
         positions = (targets.group_position if new_index is None
                      else tf.gather(new_index, targets.group_position))  # never removed
@@ -343,7 +352,11 @@ class SessionRec(tfrs.Model):
         offset = replica_offset(batch.layout.num_users) if training else 0
         return [partial_session_cuts(batch, tf.stack([
             tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), offset,
-            self.view.max_len) for i in range(draws)]
+            self.view.max_len, self._prefix_drop_shown) for i in range(draws)]
+
+    @property
+    def _prefix_drop_shown(self) -> bool:
+        return self.rank_drop_shown and self.prefix_rank is not None
 
     def _cut_histories(self, cuts: list[PartialQueries]) -> SessionBatch:
         """Every draw's cut histories, users concatenated, in the view's form (at most
@@ -372,7 +385,8 @@ class SessionRec(tfrs.Model):
         the history up to its cut. The reference for :meth:`partial_session_loss`."""
         batch = SessionBatch.from_dict(seq, self.view.keys)
         offset = replica_offset(batch.layout.num_users) if training else 0
-        inputs, targets = partial_session_queries(batch, seed, offset, self.view.max_len)
+        inputs, targets = partial_session_queries(batch, seed, offset, self.view.max_len,
+                                                  self._prefix_drop_shown)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training)
         queries = _last_state(states, mask)  # [G, d]: group g is query g

@@ -63,15 +63,23 @@ def group_queries(query_embeddings: tf.Tensor, targets: TargetRows) -> tf.Tensor
         return tf.identity(query_embeddings)
 
 
-def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor) -> TargetRows:
-    """Build the rows of a batch ``[batch, sessions, items]`` (see module docstring)."""
+def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor,
+                         drop_negatives: tf.Tensor | None = None) -> TargetRows:
+    """Build the rows of a batch ``[batch, sessions, items]`` (see module docstring).
+
+    ``drop_negatives``: optional ``[N]`` bool over the batch's interactions (flat values);
+    the negatives it marks are left out of every group's negatives (e.g.
+    :meth:`SessionBatch.shown_before_session`: items shown to the user before)."""
     sessions = item_ids.values  # [S, I]
     session_labels = labels.values
     n_sessions = sessions.nrows(out_type=tf.int64)
     session_user = row_ids(item_ids)  # [S]
     is_pos = tf.equal(session_labels, 1)
     positives = mask_innermost(sessions, is_pos)  # [S, P]
-    negatives = mask_innermost(sessions, tf.logical_not(is_pos))  # [S, Q]
+    is_neg = tf.logical_not(is_pos.flat_values)
+    if drop_negatives is not None:
+        is_neg = tf.logical_and(is_neg, tf.logical_not(drop_negatives))
+    negatives = mask_innermost(sessions, is_neg)  # [S, Q]
     with_positive = tf.where(positives.row_lengths() > 0)[:, 0]  # sorted session indices
     # first session with a positive after s; index len(with_positive) = "none" (sentinel)
     nxt = tf.searchsorted(with_positive, tf.range(1, n_sessions + 1), side="left",
@@ -108,15 +116,16 @@ class PartialQueries(NamedTuple):
 
 
 def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0,
-                            max_sessions: int | None = None
+                            max_sessions: int | None = None, drop_shown: bool = False
                             ) -> tuple[SessionBatch, TargetRows]:
     """``(inputs, targets)`` of :func:`partial_session_cuts`."""
-    cuts = partial_session_cuts(seq, seed, offset, max_sessions)
+    cuts = partial_session_cuts(seq, seed, offset, max_sessions, drop_shown)
     return cuts.inputs, cuts.targets
 
 
 def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0,
-                         max_sessions: int | None = None) -> PartialQueries:
+                         max_sessions: int | None = None,
+                         drop_shown: bool = False) -> PartialQueries:
     """One extra training query per user: the history up to a random cut INSIDE a session.
 
     The cut (:meth:`SessionBatch.random_session_cut`) leaves at least one interaction of its
@@ -132,6 +141,7 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
         the replicas before this one), so that the cuts do not depend on the replicas.
       max_sessions: cut only in a user's first ``max_sessions`` sessions (a query's history
         then fits the model's window without dropping its oldest session).
+      drop_shown: leave out of the negatives the items shown to the user before the cut.
 
     Returns:
       :class:`PartialQueries`: only the G users that have a cut, in batch order.
@@ -152,8 +162,11 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
             nrows=groups, validate=False)
 
     group_positives = pick(tf.logical_and(rest, is_pos))
-    group_negatives = without_positives(pick(tf.logical_and(rest, tf.logical_not(is_pos))),
-                                        group_positives)
+    negative = tf.logical_and(rest, tf.logical_not(is_pos))
+    if drop_shown:
+        negative = tf.logical_and(
+            negative, seq.first_shown() >= tf.gather(tf.maximum(cut, 0), inter_user))
+    group_negatives = without_positives(pick(negative), group_positives)
     return PartialQueries(true_indices(has), inputs, TargetRows(
         group_position=tf.range(groups),
         group_positives=group_positives,

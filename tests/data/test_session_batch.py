@@ -169,3 +169,22 @@ def test_boolean_mask_and_splits_equal_tensorflows_ops():
     np.testing.assert_array_equal(batch_ops.splits_from_lengths(lengths),
                                   tf.RaggedTensor.from_row_lengths(tf.zeros([6]),
                                                                    lengths).row_splits)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_first_shown_and_shown_before_session_match_the_reference(seed):
+    hist = _random_histories(seed, users=9)  # items from 1..29: many repeats per user
+    batch = _batch(hist)
+    want_first, want_before = [], []
+    for user in hist:
+        flat = [x[0] for s in user for x in s]
+        start = 0
+        for s in user:
+            for i, x in enumerate(s):
+                want_first.append(flat.index(x[0]))
+                want_before.append(x[0] in flat[:start])
+                assert want_first[-1] <= start + i
+            start += len(s)
+    assert batch.first_shown().numpy().tolist() == want_first
+    assert batch.shown_before_session().numpy().tolist() == want_before
+    assert any(want_before) and not all(want_before)

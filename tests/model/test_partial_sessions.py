@@ -269,3 +269,54 @@ def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
 def test_bad_partial_session_settings_are_refused(overrides, match):
     with pytest.raises(ConfigError, match=match):
         load_config("sessionrec_hstu", overrides)
+
+
+# users that see items again, in later sessions and inside a session
+REPEAT_ITEMS = [[[2, 3, 4], [3, 5, 2, 6, 4]], [[7, 8], [8, 9, 7, 10, 7]], [[11, 12, 11, 13]]]
+REPEAT_LABELS = [[[1, 0, 0], [1, 0, 0, 1, 0]], [[0, 1], [0, 1, 0, 0, 1]], [[1, 0, 0, 1]]]
+
+
+def test_partial_session_queries_drop_negatives_shown_before_the_cut():
+    seq = SessionBatch({"item_id": _ragged(REPEAT_ITEMS), "label": _ragged(REPEAT_LABELS)})
+    dropped = 0
+    for s in range(40):
+        seed = tf.constant([9, s], tf.int64)
+        cut, _ = seq.random_session_cut(seed)
+        _, plain = partial_session_queries(seq, seed)
+        _, targets = partial_session_queries(seq, seed, drop_shown=True)
+        want = []
+        for b in range(len(REPEAT_ITEMS)):
+            if cut[b] < 0:
+                continue
+            flat = [i for session in REPEAT_ITEMS[b] for i in session]
+            shown = set(flat[:int(cut[b])])
+            j, at = _session_of(REPEAT_LABELS[b], int(cut[b]))
+            rest = list(zip(REPEAT_ITEMS[b][j][at:], REPEAT_LABELS[b][j][at:]))
+            pos = {i for i, lab in rest if lab == 1}
+            want.append([i for i, lab in rest if lab == 0 and i not in pos and i not in shown])
+        assert targets.group_negatives.to_list() == want, s
+        assert targets.group_positives.to_list() == plain.group_positives.to_list()
+        dropped += plain.group_negatives.flat_values.shape[0] - sum(map(len, want))
+    assert dropped > 0
+
+
+def test_rank_drop_shown_changes_only_the_rank_terms(tiny_dataset):
+    """task.rank_drop_shown reaches the model; on the tiny simulator (items come back) it
+    changes the loss, and only through the rank losses: with alpha 0 it changes nothing."""
+    batch = next(iter(read_dataset(tiny_dataset, "train", batch_size=32, deterministic=True,
+                                   prefetch=False)))
+    seq = SessionBatch.from_dict(batch, ("item_id", "label"))
+    assert bool(tf.reduce_any(seq.shown_before_session()))
+    losses = {}
+    for alpha in (0.2, 0.0):
+        config = load_config("sessionrec_hstu", [*TINY_MODEL, "model.dropout=0",
+                                                 f"task.alpha={alpha}",
+                                                 "task.rank_drop_shown=true"])
+        tf.keras.utils.set_random_seed(0)
+        model = compile_model(build_model(config, tiny_dataset), config)
+        assert model.rank_drop_shown
+        for flag in (True, False):
+            model.rank_drop_shown = flag
+            losses[alpha, flag] = float(model.compute_loss(batch, training=False))
+    assert losses[0.2, True] != pytest.approx(losses[0.2, False], rel=1e-6)
+    assert losses[0.0, True] == losses[0.0, False]

@@ -685,3 +685,31 @@ def test_rank_session_mode_has_no_stream_and_config_round_trips(targets, table, 
         SessionRank(negatives="users")
     with pytest.raises(ValueError, match="need num_items"):
         SessionRank(negatives="uniform")
+
+
+def test_next_session_targets_drop_the_negatives_shown_before():
+    """``drop_negatives`` = items shown to the user in an earlier session (any label): those
+    negatives leave the groups, every other negative and every positive stays; another
+    user's history does not count."""
+    from sessionrec_tf.data.session_batch import SessionBatch
+
+    users = [
+        [([3, 4, 5], [1, 0, 1]), ([4, 6, 7, 7], [0, 1, 0, 0]), ([3, 8, 7, 9], [0, 1, 1, 0])],
+        [([4, 10], [1, 0]), ([10, 11, 4], [1, 0, 0])],
+        [([12], [0]), ([12, 13], [1, 0]), ([13], [1])],
+    ]
+    items, labels = ragged_batch(users)
+    shown = SessionBatch({"item_id": items, "label": labels}).shown_before_session()
+    got = next_session_targets(items, labels, shown)
+    plain = next_session_targets(items, labels)
+    want = []
+    for sessions in users:
+        for t in range(1, len(sessions)):
+            before = {i for s in sessions[:t] for i in s[0]}
+            pos = {i for i, lab in zip(*sessions[t]) if lab == 1}
+            want.append([i for i, lab in zip(*sessions[t])
+                         if lab == 0 and i not in pos and i not in before])
+    assert got.group_negatives.to_list() == want == [[7, 7], [9], [11], [13], []]
+    assert plain.group_negatives.to_list() == [[4, 7, 7], [3, 9], [11, 4], [13], []]
+    assert got.group_positives.to_list() == plain.group_positives.to_list()
+    assert got.group_position.numpy().tolist() == plain.group_position.numpy().tolist()
