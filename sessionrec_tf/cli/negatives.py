@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         ("LOSO targets skipped before", pct(stats["skipped_target_share"])),
         ("negatives on never-engaged items", pct(stats["never_engaged_negatives"])),
         ("catalogue never engaged", pct(stats["never_engaged_catalog"])),
+        ("rank-loss negatives shown in an earlier session",
+         "n/a" if stats["rank_negatives_shown_before"] is None
+         else pct(stats["rank_negatives_shown_before"])),
     ]
     width = max(len(k) for k, _ in lines)
     print(f"{data.path}:")

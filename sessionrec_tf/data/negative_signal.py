@@ -22,7 +22,11 @@ For each prepared dataset (histories in time order, every session):
   targets the rank loss teaches the model to demote;
 - ``never_engaged_negatives``: share of negatives whose item is a positive of no user (in any
   session), and ``never_engaged_catalog``: those items' share of the catalogue (the share of
-  a uniform sampler's negatives spent on them).
+  a uniform sampler's negatives spent on them);
+- ``rank_negatives_shown_before``: of the rank loss's next-session negatives (the negatives of
+  every session after a user's first that holds a positive, without items that are also
+  positives of that session), the share whose item was shown to the user in an earlier
+  session: what ``task.rank_drop_shown`` leaves out.
 
 Example::
 
@@ -71,10 +75,16 @@ def user_signal(sessions: list[list[int]], labels: list[list[int]]) -> dict[str,
     last_seen: dict[int, int] = {}
     seen_pos: set[int] = set()  # items engaged / skipped before the last session
     seen_neg: set[int] = set()
-    after = after_pos = positives = 0
+    after = after_pos = positives = rank_negatives = rank_shown = 0
     position = 0
+    shown: set[int] = set()  # items of the sessions before s
     for s, (items, ys) in enumerate(zip(sessions, labels)):
         before_last = s < len(sessions) - 1
+        liked = {i for i, y in zip(items, ys) if y == 1}
+        if s and liked:
+            negatives = [i for i, y in zip(items, ys) if y != 1 and i not in liked]
+            rank_negatives += len(negatives)
+            rank_shown += sum(i in shown for i in negatives)
         for item, y in zip(items, ys):
             start = first_negative.get(item)
             if start is not None and start < position:
@@ -87,12 +97,14 @@ def user_signal(sessions: list[list[int]], labels: list[list[int]]) -> dict[str,
             last_seen[item] = position
             positives += int(y == 1)
             position += 1
+        shown.update(items)
     shown_again = sum(last_seen[i] > p for i, p in first_negative.items())
     target = {i for i, y in zip(sessions[-1], labels[-1]) if y == 1} if sessions else set()
     skipped = len(target & (seen_neg - seen_pos)) / len(target) if target else None
     return {"rows": position, "positives": positives,
             "negative_pairs": len(first_negative), "shown_again": shown_again,
-            "after": after, "after_pos": after_pos, "skipped_target_share": skipped}
+            "after": after, "after_pos": after_pos, "skipped_target_share": skipped,
+            "rank_negatives": rank_negatives, "rank_negatives_shown": rank_shown}
 
 
 def negative_signal(data: PreparedDataset,
@@ -103,7 +115,7 @@ def negative_signal(data: PreparedDataset,
     from tqdm.auto import tqdm
 
     totals = {"rows": 0, "positives": 0, "negative_pairs": 0, "shown_again": 0, "after": 0,
-              "after_pos": 0}
+              "after_pos": 0, "rank_negatives": 0, "rank_negatives_shown": 0}
     skipped: list[float] = []
     users = 0
     item_pos = np.zeros(data.num_items, np.int64)
@@ -130,7 +142,10 @@ def negative_signal(data: PreparedDataset,
             "shown_again_share": totals["shown_again"] / max(totals["negative_pairs"], 1),
             "positive_after_negative": after,
             "lift": after / base if after is not None and base else None,
-            "skipped_target_share": float(np.mean(skipped)) if skipped else None}
+            "skipped_target_share": float(np.mean(skipped)) if skipped else None,
+            "rank_negatives_shown_before": (totals["rank_negatives_shown"]
+                                            / totals["rank_negatives"]
+                                            if totals["rank_negatives"] else None)}
 
 
 def alpha_hint(stats: dict[str, Any]) -> str:

@@ -23,6 +23,8 @@ def test_user_signal_counts_by_hand():
     assert got["rows"] == 10 and got["positives"] == 6
     # targets {2, 3, 4, 5}; skipped before and never positive: 3, 4 (2 was a positive)
     assert got["skipped_target_share"] == pytest.approx(0.5)
+    # rank negatives: session 1's 4, 3 (3 shown in session 0); the last session has none
+    assert (got["rank_negatives"], got["rank_negatives_shown"]) == (2, 1)
 
 
 def test_user_signal_without_negatives_shown_again():
@@ -46,6 +48,8 @@ def test_dataset_statistics_by_hand():
     assert got["never_engaged_catalog"] == pytest.approx(3 / 6)
     # user b's item 6 shown again after its negative and skipped again: rate 0 after a negative
     assert got["after"] == 1 and got["positive_after_negative"] == 0.0
+    # rank negatives: user b's second session's 6, shown in its first session
+    assert got["rank_negatives"] == 1 and got["rank_negatives_shown_before"] == 1.0
 
 
 
@@ -75,5 +79,6 @@ def test_negatives_command_prints_the_statistics_and_the_hint(tiny_dataset, caps
     assert main(["negatives", str(tiny_dataset.path), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "LOSO targets skipped before" in text
+    assert "rank-loss negatives shown in an earlier session" in text
     assert f"{100 * want['skipped_target_share']:.1f}%" in text
     assert text.strip().endswith(negative_signal.alpha_hint(want))
