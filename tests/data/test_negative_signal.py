@@ -82,3 +82,25 @@ def test_negatives_command_prints_the_statistics_and_the_hint(tiny_dataset, caps
     assert "rank-loss negatives shown in an earlier session" in text
     assert f"{100 * want['skipped_target_share']:.1f}%" in text
     assert text.strip().endswith(negative_signal.alpha_hint(want))
+
+
+def test_rank_negatives_shown_before_agrees_with_the_training_path(tiny_dataset):
+    """The statistic (plain Python) counts exactly the negatives that
+    ``task.rank_drop_shown`` removes in training (TensorFlow: next_session_targets with
+    SessionBatch.shown_before_session), on the tiny simulator's full histories."""
+    import tensorflow as tf
+
+    from sessionrec_tf.data.session_batch import SessionBatch
+    from sessionrec_tf.tasks.targets import next_session_targets
+
+    stats = negative_signal.negative_signal(tiny_dataset, progress=False)
+    histories = list(negative_signal.user_histories(tiny_dataset))
+    items = tf.ragged.constant([h[0] for h in histories], tf.int64, ragged_rank=2)
+    labels = tf.ragged.constant([h[1] for h in histories], tf.int64, ragged_rank=2)
+    batch = SessionBatch({"item_id": items, "label": labels})
+    kept = next_session_targets(items, labels, batch.shown_before_session())
+    every = next_session_targets(items, labels)
+    total = int(tf.size(every.group_negatives.flat_values))
+    dropped = total - int(tf.size(kept.group_negatives.flat_values))
+    assert (stats["rank_negatives"], stats["rank_negatives_shown"]) == (total, dropped)
+    assert 0 < dropped < total
