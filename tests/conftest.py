@@ -40,13 +40,14 @@ def tiny_dataset(tmp_path_factory):
                            PrepareOptions(), progress=False, log=None)
 
 
-# Tiny sizes, and the paper's training (no partial-session queries, one user vector): the
-# partial-session queries add their cuts and losses to the traced training step, which at this
-# size costs more than the training. Tests of the shipped options add SHIPPED_OPTIONS (one
-# draw: the draws share one code path) or set them explicitly. max_len 16: one SSE length
-# bucket (every bucket is a copy of the encoder in the traced training step).
-PAPER_OPTIONS = ["task.prefix_weight=0.0", "model.user_vectors=1"]
-SHIPPED_OPTIONS = ["task.prefix_weight=1.0", "model.user_vectors=2"]
+# Tiny sizes, and the paper's training (no partial-session queries, one user vector, every
+# negative in the rank loss): the partial-session queries add their cuts and losses to the
+# traced training step, which at this size costs more than the training. Tests of the shipped
+# options add SHIPPED_OPTIONS (one draw: the draws share one code path) or set them
+# explicitly. max_len 16: one SSE length bucket (every bucket is a copy of the encoder in the
+# traced training step).
+PAPER_OPTIONS = ["task.prefix_weight=0.0", "model.user_vectors=1", "task.rank_drop_shown=false"]
+SHIPPED_OPTIONS = ["task.prefix_weight=1.0", "model.user_vectors=2", "task.rank_drop_shown=true"]
 TINY_MODEL = [
     "model.embedding_dim=16", "model.num_layers=1", "model.max_len=16", "model.dropout=0.1",
     "task.num_negatives=16", "train.batch_size=32", "train.eval_batch_size=64",

@@ -157,8 +157,8 @@ def alpha_hint(stats: dict[str, Any]) -> str:
     if share >= SKIPPED_TARGETS_HINT:
         return (f"{100 * share:.1f}% of the LOSO targets were skipped before: skipped items "
                 "come back as targets, where the rank loss hurt (simulator): validate "
-                "task.alpha=0 against the default 0.2 (task.rank_drop_shown=true keeps the "
-                "rank loss without the negatives shown before: a partial repair)")
+                "task.alpha=0 against the default 0.2 (the shipped task.rank_drop_shown=true "
+                "already leaves out the negatives shown before: a partial repair)")
     return (f"{100 * share:.1f}% of the LOSO targets were skipped before: skipped items rarely "
             "come back, where the rank loss was neutral or helped (KuaiRand): the default "
             "task.alpha=0.2 is a sound start")

@@ -144,10 +144,12 @@ def test_ablation_cells_set_every_option_explicitly():
         assert sorted(keys) == ["model.embedding_mlp", "model.ise_label_split",
                                 "model.sse_input_scale", "model.sse_position_embedding",
                                 "model.user_vectors", "task.alpha", "task.prefix_queries",
-                                "task.prefix_weight", "train.early_stopping_window"], cell
+                                "task.prefix_weight", "task.rank_drop_shown",
+                                "train.early_stopping_window"], cell
     on = {c.label: dict(o.split("=") for o in c.overrides) for c in cells}
     hstu_input = {"model.sse_input_scale": "false", "model.sse_position_embedding": "false",
-                  "train.early_stopping_window": "1", "task.alpha": "0.2"}
+                  "train.early_stopping_window": "1", "task.alpha": "0.2",
+                  "task.rank_drop_shown": "false"}
     assert on["paper (mean)"] == {"model.ise_label_split": "false", "model.embedding_mlp": "[]",
                                   "task.prefix_weight": "0.0", "task.prefix_queries": "1",
                                   "model.user_vectors": "1", **hstu_input}
@@ -160,6 +162,7 @@ def test_ablation_cells_set_every_option_explicitly():
         **shipped, "model.sse_input_scale": "true", "model.sse_position_embedding": "true"}
     assert on["x4 + 2 vectors + input scale"] == {**shipped, "model.sse_input_scale": "true"}
     assert on["x4 + 2 vectors + no rank loss"] == {**shipped, "task.alpha": "0"}
+    assert on["x4 + 2 vectors + rank drop shown"] == {**shipped, "task.rank_drop_shown": "true"}
     assert on["x4 + 2 vectors + window 3"] == {**shipped, "train.early_stopping_window": "3"}
     assert on["partial sessions"]["task.prefix_weight"] == "1.0"
     assert on["partial sessions x4"]["task.prefix_queries"] == "4"

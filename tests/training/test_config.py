@@ -34,7 +34,7 @@ def test_the_paper_config_differs_from_the_shipped_one_only_in_the_chosen_option
             if isinstance(shipped[sec], dict) for k in shipped[sec]
             if shipped[sec][k] != paper[sec][k]}
     assert diff == {("model", "user_vectors"): (1, 2), ("task", "prefix_weight"): (0.0, 1.0),
-                    ("task", "prefix_queries"): (1, 4)}
+                    ("task", "prefix_queries"): (1, 4), ("task", "rank_drop_shown"): (False, True)}
 
 
 def test_paper_defaults():
