@@ -30,16 +30,19 @@ def test_every_shipped_grid_loads_and_its_cells_resolve(name):
 def test_ablation_cells_set_every_option_explicitly():
     grid = load_grid("ablation")
     keys = [{o.split("=")[0] for o in c.overrides} for c in grid.cells]
-    assert all(k == keys[0] for k in keys) and len(keys[0]) == 9
+    assert all(k == keys[0] for k in keys) and len(keys[0]) == 10
     paper = next(c for c in grid.cells if c.label == "paper (mean)")
     config = load_config("sessionrec_hstu", list(paper.overrides))
     assert (config.task.prefix_weight, config.model.user_vectors,
-            config.model.ise_label_split, config.model.embedding_mlp, config.task.alpha
-            ) == (0.0, 1, False, [], 0.2)
+            config.model.ise_label_split, config.model.embedding_mlp, config.task.alpha,
+            config.task.rank_drop_shown) == (0.0, 1, False, [], 0.2, False)
     both = next(c for c in grid.cells if c.label == "partial x4 + 2 user vectors")
     config = load_config("sessionrec_hstu", list(both.overrides))
     assert (config.task.prefix_weight, config.task.prefix_queries,
-            config.model.user_vectors) == (1.0, 4, 2)
+            config.model.user_vectors, config.task.rank_drop_shown) == (1.0, 4, 2, False)
+    shipped = next(c for c in grid.cells if c.label == "x4 + 2 vectors + rank drop shown")
+    assert load_config("sessionrec_hstu", list(shipped.overrides)) == load_config(
+        "sessionrec_hstu")
 
 
 def test_table3_cells_are_its_backbones_and_alpha_cells_follow_the_values():
