@@ -7,7 +7,9 @@
 Each ``--runs LABEL=DIR`` names a directory of ``seed<k>`` runs (or one run); each
 ``--table-runs LABEL=FILE.json:CELL`` takes the cell's per-seed records from an experiment's
 result file (e.g. ``benchmarks/results/X/table2.json``: runs whose directories are gone; the
-protocol is ``--protocol``, default loso). For every run,
+protocol is ``--protocol``, default loso). One label may take seeds from both (e.g. seed 0
+from an earlier machine's table and seeds 1-2 from run directories trained later); a seed
+given twice for a label is an error. For every run,
 the test metrics its experiment already recorded (``metrics.json``, evaluation
 ``<protocol>/test/exact``) are read; nothing is trained and no split is read again. The table
 shows mean ± std over seeds per metric, and with ``--versus`` the paired per-seed gaps (mean ±
@@ -64,6 +66,19 @@ def table_records(path: Path, cell: str, protocol: str
                if r["cell"] == cell and r["protocol"] == protocol and r["metrics"]]
     return ({int(r["seed"]): r["metrics"] for r in records},
             {int(r["seed"]): dict(r.get("best_valid") or {}) for r in records})
+
+
+def add_seeds(groups: dict[str, dict[int, dict[str, float]]],
+              valid: dict[str, dict[int, dict[str, float]]], label: str,
+              metrics: dict[int, dict[str, float]], valid_metrics: dict[int, dict[str, float]]
+              ) -> None:
+    """Add ``{seed: test metrics}`` (and the seeds' validation values) to ``label``'s group;
+    ``ValueError`` naming the seeds if the label already has one of them."""
+    twice = sorted(set(metrics) & set(groups.get(label, {})))
+    if twice:
+        raise ValueError(f"{label!r} is given seed(s) {twice} twice")
+    groups.setdefault(label, {}).update(metrics)
+    valid.setdefault(label, {}).update({s: valid_metrics.get(s, {}) for s in metrics})
 
 
 def mean_std(values: list[float]) -> str:
@@ -139,8 +154,11 @@ def main() -> None:
             if metrics is None:
                 missing.append(str(run))
             else:
-                groups.setdefault(label, {})[seed] = metrics
-                valid.setdefault(label, {})[seed] = recorded_valid(run)
+                try:
+                    add_seeds(groups, valid, label, {seed: metrics},
+                              {seed: recorded_valid(run)})
+                except ValueError as e:
+                    p.error(f"--runs {item!r}: {e}")
     for item in args.table_runs:
         label, sep, rest = item.partition("=")
         path, colon, cell = rest.rpartition(":")
@@ -150,7 +168,10 @@ def main() -> None:
         if not found:
             p.error(f"--table-runs {item!r}: no {args.protocol or 'loso'} record of cell "
                     f"{cell!r} in {path}")
-        groups[label], valid[label] = found, found_valid
+        try:
+            add_seeds(groups, valid, label, found, found_valid)
+        except ValueError as e:
+            p.error(f"--table-runs {item!r}: {e}")
     if args.versus and args.versus not in groups:
         p.error(f"--versus {args.versus!r} has no finished run; labels: {list(groups)}")
     if not groups:

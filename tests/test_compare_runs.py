@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -44,3 +45,16 @@ def test_validation_values_come_from_the_run_and_table_records(tmp_path):
     assert compare_runs.table_records(result, "A", "loso") == (
         {1: {"ndcg@10": 0.1}}, {1: {"recall@100": 0.3}})
     assert compare_runs.table_records(result, "B", "loso") == ({0: {"ndcg@10": 0.5}}, {0: {}})
+
+
+def test_one_label_takes_seeds_from_a_table_and_from_run_directories():
+    groups: dict = {}
+    valid: dict = {}
+    compare_runs.add_seeds(groups, valid, "HSTU+", {0: {"ndcg@10": 0.2}}, {0: {"recall@100": 0.5}})
+    compare_runs.add_seeds(groups, valid, "HSTU+", {1: {"ndcg@10": 0.4}, 2: {"ndcg@10": 0.3}},
+                           {1: {"recall@100": 0.6}})
+    assert groups == {"HSTU+": {0: {"ndcg@10": 0.2}, 1: {"ndcg@10": 0.4}, 2: {"ndcg@10": 0.3}}}
+    assert valid == {"HSTU+": {0: {"recall@100": 0.5}, 1: {"recall@100": 0.6}, 2: {}}}
+    with pytest.raises(ValueError, match=r"seed\(s\) \[2\] twice"):
+        compare_runs.add_seeds(groups, valid, "HSTU+", {2: {"ndcg@10": 0.9}}, {})
+    assert groups["HSTU+"][2] == {"ndcg@10": 0.3}  # unchanged by the refused addition
