@@ -7,7 +7,10 @@ One block, as in the reference implementation::
     A          = SiLU(Q K^T + rab_pos + rab_time) / n   # pointwise, NO softmax; causal mask
     y          = x + Linear(Dropout(U * LayerNorm(A V)))
 
-``n`` is a constant, the maximum sequence length. ``rab_pos[i, j]`` is a learned bias per
+``n`` is a constant, the maximum sequence length. Option ``attention="softmax"`` (ours, a
+diagnostic ablation, not the reference) replaces the pointwise line by the usual
+``A = softmax_j(Q K^T / sqrt(dqk) + rab_pos + rab_time)`` over the allowed keys (rows with no
+allowed key are zero); everything else in the block stays. ``rab_pos[i, j]`` is a learned bias per
 relative position ``j - i``; ``rab_time[i, j]`` a learned bias per log-bucket of the time gap
 ``bucket = floor(ln(max(|t_i - t_j|, 1)) / 0.301)``, clipped to ``num_time_buckets``. Both are
 shared by the heads of a block. For session tokens the time is the session's first
@@ -20,6 +23,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from sessionrec_tf.layers.dropout import SeededDropout
+from sessionrec_tf.sse.registry import HSTU_ATTENTIONS
 
 TIME_BUCKET_DIVISOR = 0.301
 
@@ -83,12 +87,17 @@ class RelativeBias(tf.keras.layers.Layer):
 
 
 class HSTUBlock(tf.keras.layers.Layer):
-    """One HSTU layer over ``[B, L, d]`` with a ``[B, L, L]`` attention mask."""
+    """One HSTU layer over ``[B, L, d]`` with a ``[B, L, L]`` attention mask; ``attention``
+    ``silu`` (pointwise, the reference) or ``softmax`` (see the module docstring)."""
 
     def __init__(self, dim: int, num_heads: int, qk_dim: int, v_dim: int, max_len: int,
                  dropout: float, num_time_buckets: int = 128, seed: int = 0,
-                 **kwargs: object) -> None:
+                 attention: str = "silu", **kwargs: object) -> None:
         super().__init__(**kwargs)
+        if attention not in HSTU_ATTENTIONS:
+            raise ValueError(f"attention: unknown value {attention!r}; valid values: "
+                             f"{list(HSTU_ATTENTIONS)}")
+        self.attention = attention
         self.dim, self.num_heads, self.qk_dim, self.v_dim = dim, num_heads, qk_dim, v_dim
         self.max_len = max_len
         self.norm_in = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="norm_in")
@@ -114,10 +123,15 @@ class HSTUBlock(tf.keras.layers.Layer):
         k = tf.transpose(tf.reshape(k, [batch, length, h, dqk]), [0, 2, 1, 3])
         v = tf.transpose(tf.reshape(v, [batch, length, h, dv]), [0, 2, 1, 3])
         bias = self.bias(timestamps, buckets, positions)[:, None]  # [B or 1, 1, L, L]
-        scores = tf.matmul(q, k, transpose_b=True) + bias
-        if scaled_mask is None:
-            scaled_mask = tf.cast(attn_mask, scores.dtype)[:, None] / float(self.max_len)
-        attn = tf.nn.silu(scores) * scaled_mask
+        if self.attention == "softmax":
+            scores = tf.matmul(q, k, transpose_b=True) * float(dqk) ** -0.5 + bias
+            allowed = tf.cast(attn_mask, scores.dtype)[:, None]  # [B, 1, L, L]
+            attn = tf.nn.softmax(scores + (1.0 - allowed) * -1e9, axis=-1) * allowed
+        else:
+            scores = tf.matmul(q, k, transpose_b=True) + bias
+            if scaled_mask is None:
+                scaled_mask = tf.cast(attn_mask, scores.dtype)[:, None] / float(self.max_len)
+            attn = tf.nn.silu(scores) * scaled_mask
         av = tf.transpose(tf.matmul(attn, v), [0, 2, 1, 3])
         av = tf.reshape(av, [batch, length, h * dv])
         return x + self.out(self.dropout(u * self.norm_attn(av), training=training))
@@ -138,6 +152,8 @@ class HSTUEncoder(tf.keras.layers.Layer):
       seed: seed of the dropout streams.
       input_scale: multiply the input tokens by ``sqrt(d)`` (as the reference implementation's
         input preprocessor does).
+      attention: ``silu`` (the reference's pointwise attention) or ``softmax`` (a diagnostic
+        ablation; see the module docstring).
       position_embedding: add a learned absolute position embedding ``P[i]`` (``i`` = token
         index from the start of the sequence, ``[max_len, d]`` table, truncated-normal init
         with std ``sqrt(1/d)``, as in the reference) before the input dropout.
@@ -149,7 +165,8 @@ class HSTUEncoder(tf.keras.layers.Layer):
     def __init__(self, dim: int, num_layers: int = 4, num_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, qk_dim: int | None = None, v_dim: int | None = None,
                  num_time_buckets: int = 128, seed: int = 0, input_scale: bool = False,
-                 position_embedding: bool = False, **kwargs: object) -> None:
+                 position_embedding: bool = False, attention: str = "silu",
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.max_len = max_len
         self.dim = dim
@@ -162,7 +179,8 @@ class HSTUEncoder(tf.keras.layers.Layer):
         self.input_dropout = SeededDropout(dropout, seed=seed * 1000 + 999, name="input_dropout")
         self.blocks = [
             HSTUBlock(dim, num_heads, qk_dim or per_head, v_dim or per_head, max_len, dropout,
-                      num_time_buckets, seed=seed * 1000 + i, name=f"hstu_block_{i}")
+                      num_time_buckets, seed=seed * 1000 + i, attention=attention,
+                      name=f"hstu_block_{i}")
             for i in range(num_layers)
         ]
         self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")

@@ -10,3 +10,5 @@ SSES = Registry("SSE", {
     "gru": "sessionrec_tf.sse.gru:GRUEncoder",
 })
 SSE_NAMES = SSES.names()
+# HSTU's attention (``model.sse_attention``): pointwise SiLU (the reference) or softmax.
+HSTU_ATTENTIONS = ("silu", "softmax")

@@ -76,8 +76,11 @@ def randomize_weights(layer: tf.keras.layers.Layer, seed: int, scale: float = 0.
 
 
 def np_hstu_block(block: HSTUBlock, x: np.ndarray, ts: np.ndarray, attn_mask: np.ndarray,
-                  max_len: int, num_heads: int, qk_dim: int, v_dim: int) -> np.ndarray:
-    """The HSTU block of spec section 4, in float64, from the block's weights."""
+                  max_len: int, num_heads: int, qk_dim: int, v_dim: int,
+                  softmax: bool = False) -> np.ndarray:
+    """The HSTU block of spec section 4, in float64, from the block's weights; ``softmax``:
+    weights ``exp(s_ij) / sum_j' exp(s_ij')`` over the allowed keys, ``s = q.k / sqrt(dqk) +
+    rab``, instead of ``SiLU(q.k + rab) / n``."""
     batch, length, _ = x.shape
     h = num_heads
     x_hat = np_layer_norm(x, w(block.norm_in.gamma), w(block.norm_in.beta),
@@ -92,12 +95,19 @@ def np_hstu_block(block: HSTUBlock, x: np.ndarray, ts: np.ndarray, attn_mask: np
     for b in range(batch):
         for head in range(h):
             for i in range(length):
-                for j in range(length):
-                    if not attn_mask[b, i, j]:
-                        continue
-                    score = (q[b, i, head] @ k[b, j, head] + pos_w[j - i + max_len - 1]
-                             + time_w[np_time_bucket(ts[b, i], ts[b, j])])
-                    av[b, i, head] += np_silu(score) / max_len * v[b, j, head]
+                allowed = [j for j in range(length) if attn_mask[b, i, j]]
+                scale = qk_dim ** -0.5 if softmax else 1.0
+                scores = np.array([q[b, i, head] @ k[b, j, head] * scale
+                                   + pos_w[j - i + max_len - 1]
+                                   + time_w[np_time_bucket(ts[b, i], ts[b, j])]
+                                   for j in allowed])
+                if softmax and allowed:
+                    weights = np.exp(scores - scores.max())
+                    weights /= weights.sum()
+                else:
+                    weights = np_silu(scores) / max_len
+                for j, weight in zip(allowed, weights):
+                    av[b, i, head] += weight * v[b, j, head]
     av = av.reshape(batch, length, h * v_dim)
     normed = np_layer_norm(av, w(block.norm_attn.gamma), w(block.norm_attn.beta),
                            block.norm_attn.epsilon)
@@ -162,6 +172,24 @@ def test_hstu_block_matches_numpy_reference(max_len):
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
     assert block.bias.pos_weights.shape == (2 * max_len - 1,)
     assert block.bias.time_weights.shape == (129,)
+
+
+def test_hstu_block_softmax_attention_matches_numpy_reference():
+    """``attention="softmax"``: softmax over the allowed keys (scaled q.k + rab); a query
+    row with no allowed key gives a zero attention output, not NaN."""
+    block = HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0, attention="softmax")
+    x = tiny_input(11)
+    attn = causal_padding_mask(MASK)
+    attn[1, 0, :] = False  # query row without any allowed key
+    block(tf.constant(x), tf.constant(TIMES), tf.constant(attn))
+    randomize_weights(block, seed=12)
+    got = block(tf.constant(x), tf.constant(TIMES), tf.constant(attn), training=False).numpy()
+    want = np_hstu_block(block, x.astype(np.float64), TIMES, attn, 5, 2, 4, 4, softmax=True)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+    silu = np_hstu_block(block, x.astype(np.float64), TIMES, attn, 5, 2, 4, 4)
+    assert np.abs(silu - want).max() > 1e-3  # the two attentions really differ here
+    with pytest.raises(ValueError, match="attention: unknown value 'relu'"):
+        HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0, attention="relu")
 
 
 def test_hstu_block_reference_is_sensitive_to_time_and_position_bias():
@@ -239,9 +267,16 @@ def test_hstu_encoder_input_scale_and_positions_match_numpy_reference(scale, pos
 def test_hstu_input_options_are_refused_for_other_sses():
     with pytest.raises(ValueError, match="options of the hstu SSE"):
         make_sse("gru", 8, position_embedding=True)
+    with pytest.raises(ValueError, match="options of the hstu SSE"):
+        make_sse("transformer", 8, attention="softmax")
     cfg = {"model": {"sse": "transformer", "sse_input_scale": True}}
     with pytest.raises(ValueError, match="model.sse_input_scale: an option of the hstu SSE"):
         config_from_dict(cfg)
+    cfg = {"model": {"sse": "gru", "sse_attention": "softmax"}}
+    with pytest.raises(ValueError, match="model.sse_attention: an option of the hstu SSE"):
+        config_from_dict(cfg)
+    with pytest.raises(ValueError, match="model.sse_attention: unknown value 'relu'"):
+        config_from_dict({"model": {"sse_attention": "relu"}})
 
 
 def np_transformer_block(block: TransformerBlock, x: np.ndarray, attn_mask: np.ndarray,
@@ -423,6 +458,7 @@ MODEL_CASES = {
     "session_hstu_label_split": ("session", "all", "hstu", {"ise_label_split": True}),
     "item_all_hstu_reference_input": ("item", "all", "hstu", {"sse_input_scale": True,
                                                               "sse_position_embedding": True}),
+    "session_hstu_softmax": ("session", "all", "hstu", {"sse_attention": "softmax"}),
 }
 
 
