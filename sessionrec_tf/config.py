@@ -20,7 +20,7 @@ import yaml
 
 from sessionrec_tf.ise.registry import ISE_NAMES, POOLING_ISES
 from sessionrec_tf.options import build, parse_scalar
-from sessionrec_tf.sse.registry import HSTU_ATTENTIONS, SSE_NAMES
+from sessionrec_tf.sse.registry import HSTU_ATTENTIONS, HSTU_RELATIVE_BIASES, SSE_NAMES
 from sessionrec_tf.tasks.registry import LOSS_NAMES, RANK_NEGATIVES, SAMPLER_NAMES
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -34,6 +34,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.ise": ISE_NAMES,
     "model.sse": SSE_NAMES,
     "model.sse_attention": HSTU_ATTENTIONS,
+    "model.sse_relative_bias": HSTU_RELATIVE_BIASES,
     "task.loss": LOSS_NAMES,
     "task.sampler": SAMPLER_NAMES,
     "task.rank_negatives": RANK_NEGATIVES,
@@ -130,7 +131,9 @@ class ModelConfig:
       (tokens times sqrt(d); a learned absolute position embedding); ``sse: hstu`` only.
       sse_attention: HSTU's attention, ``silu`` (pointwise, the reference) or ``softmax``
       (a diagnostic ablation: the usual softmax attention inside the HSTU block);
-      ``sse: hstu`` only.
+      ``sse: hstu`` only. sse_relative_bias: HSTU's learned attention bias tables,
+      ``position_time`` (relative position and log time gap, the reference), ``position``,
+      ``time`` or ``none`` (ablations); ``sse: hstu`` only.
       user_vectors: k user vectors per position (multi-interest, ours; 1 = the paper): an
       item is scored by its best-matching vector, in training and at serving
       (:mod:`sessionrec_tf.layers.interests`); exact top-K only (no ScaNN, no in-batch
@@ -152,6 +155,7 @@ class ModelConfig:
     sse_input_scale: bool = False
     sse_position_embedding: bool = False
     sse_attention: str = "silu"
+    sse_relative_bias: str = "position_time"
     num_layers: int = 4
     num_heads: int = 2
     dropout: float = 0.2
@@ -257,6 +261,8 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
                  if getattr(config.model, k)]
     if config.model.sse_attention != "silu":
         hstu_only.append("sse_attention")
+    if config.model.sse_relative_bias != "position_time":
+        hstu_only.append("sse_relative_bias")
     if hstu_only and config.model.sse != "hstu":
         raise ConfigError(f"model.{hstu_only[0]}: an option of the hstu SSE, not "
                           f"model.sse={config.model.sse!r}")

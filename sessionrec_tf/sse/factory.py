@@ -9,9 +9,10 @@ from sessionrec_tf.sse.registry import SSES
 
 def make_sse(name: str, dim: int, num_layers: int = 4, num_heads: int = 2, max_len: int = 200,
              dropout: float = 0.2, seed: int = 0, input_scale: bool = False,
-             position_embedding: bool = False, attention: str = "silu") -> tf.keras.layers.Layer:
+             position_embedding: bool = False, attention: str = "silu",
+             relative_bias: str = "position_time") -> tf.keras.layers.Layer:
     """Build the SSE called ``name`` (one of ``SSES``); ``input_scale``,
-    ``position_embedding`` and ``attention`` are HSTU options
+    ``position_embedding``, ``attention`` and ``relative_bias`` are HSTU options
     (:class:`~sessionrec_tf.sse.hstu.HSTUEncoder`).
 
     ``x [batch, L, d]``, ``mask [batch, L]`` -> ``[batch, L, d]`` causal user states.
@@ -20,10 +21,11 @@ def make_sse(name: str, dim: int, num_layers: int = 4, num_heads: int = 2, max_l
     if name == "hstu":
         return cls(dim, num_layers, num_heads, max_len, dropout, seed=seed,
                    input_scale=input_scale, position_embedding=position_embedding,
-                   attention=attention, name="sse_hstu")
-    if input_scale or position_embedding or attention != "silu":
-        raise ValueError(f"input_scale, position_embedding and attention are options of the "
-                         f"hstu SSE, not {name!r}")
+                   attention=attention, relative_bias=relative_bias, name="sse_hstu")
+    if input_scale or position_embedding or attention != "silu" \
+            or relative_bias != "position_time":
+        raise ValueError(f"input_scale, position_embedding, attention and relative_bias are "
+                         f"options of the hstu SSE, not {name!r}")
     if name == "gru":
         return cls(dim, num_layers, dropout, seed=seed, name="sse_gru")
     return cls(dim, num_layers, num_heads, max_len, dropout, seed=seed, name=f"sse_{name}")

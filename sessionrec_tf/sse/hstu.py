@@ -23,7 +23,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from sessionrec_tf.layers.dropout import SeededDropout
-from sessionrec_tf.sse.registry import HSTU_ATTENTIONS
+from sessionrec_tf.sse.registry import HSTU_ATTENTIONS, HSTU_RELATIVE_BIASES
 
 TIME_BUCKET_DIVISOR = 0.301
 
@@ -54,20 +54,33 @@ def gather_dense_grad(table: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
 
 
 class RelativeBias(tf.keras.layers.Layer):
-    """``rab_pos + rab_time``: ``[B, L]`` timestamps -> ``[B, L, L]`` additive attention bias."""
+    """``rab_pos + rab_time``: ``[B, L]`` timestamps -> ``[B, L, L]`` additive attention bias.
 
-    def __init__(self, max_len: int, num_time_buckets: int = 128, **kwargs: object) -> None:
+    ``terms``: which of the two tables exist, ``position_time`` (the reference), ``position``,
+    ``time`` or ``none`` (an ablation: the bias is zero).
+    """
+
+    def __init__(self, max_len: int, num_time_buckets: int = 128,
+                 terms: str = "position_time", **kwargs: object) -> None:
         super().__init__(**kwargs)
+        if terms not in HSTU_RELATIVE_BIASES:
+            raise ValueError(f"relative_bias: unknown value {terms!r}; valid values: "
+                             f"{list(HSTU_RELATIVE_BIASES)}")
         self.max_len = max_len
         self.num_time_buckets = num_time_buckets
+        self.terms = terms
+        self.use_position = terms in ("position_time", "position")
+        self.use_time = terms in ("position_time", "time")
 
     def build(self, input_shape: tf.TensorShape) -> None:
-        self.pos_weights = self.add_weight(
-            name="pos", shape=(2 * self.max_len - 1,),
-            initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
-        self.time_weights = self.add_weight(
-            name="time", shape=(self.num_time_buckets + 1,),
-            initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
+        if self.use_position:
+            self.pos_weights = self.add_weight(
+                name="pos", shape=(2 * self.max_len - 1,),
+                initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
+        if self.use_time:
+            self.time_weights = self.add_weight(
+                name="time", shape=(self.num_time_buckets + 1,),
+                initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
         super().build(input_shape)
 
     def call(self, timestamps: tf.Tensor, buckets: tf.Tensor | None = None,
@@ -75,15 +88,20 @@ class RelativeBias(tf.keras.layers.Layer):
         """``buckets``: precomputed :func:`time_buckets` (shared by the layers of a stack);
         ``positions``: ``[B, L]`` position of each token (default ``0 .. L-1``; query tokens,
         :mod:`sessionrec_tf.sse.query_tokens`, take the position of the session they cut)."""
-        if positions is None:
-            idx = tf.range(tf.shape(timestamps)[1])
-            rel = (idx[None, :] - idx[:, None])[None]  # j - i, [1, L, L]
-        else:
-            rel = positions[:, None, :] - positions[:, :, None]  # [B, L, L]
-        pos = gather_dense_grad(self.pos_weights, rel + self.max_len - 1)  # shifted to >= 0
-        if buckets is None:
-            buckets = time_buckets(timestamps, self.num_time_buckets)
-        return pos + gather_dense_grad(self.time_weights, buckets)
+        length = tf.shape(timestamps)[1]
+        bias = tf.zeros([1, length, length], tf.float32)
+        if self.use_position:
+            if positions is None:
+                idx = tf.range(length)
+                rel = (idx[None, :] - idx[:, None])[None]  # j - i, [1, L, L]
+            else:
+                rel = positions[:, None, :] - positions[:, :, None]  # [B, L, L]
+            bias = bias + gather_dense_grad(self.pos_weights, rel + self.max_len - 1)  # >= 0
+        if self.use_time:
+            if buckets is None:
+                buckets = time_buckets(timestamps, self.num_time_buckets)
+            bias = bias + gather_dense_grad(self.time_weights, buckets)
+        return bias
 
 
 class HSTUBlock(tf.keras.layers.Layer):
@@ -92,7 +110,8 @@ class HSTUBlock(tf.keras.layers.Layer):
 
     def __init__(self, dim: int, num_heads: int, qk_dim: int, v_dim: int, max_len: int,
                  dropout: float, num_time_buckets: int = 128, seed: int = 0,
-                 attention: str = "silu", **kwargs: object) -> None:
+                 attention: str = "silu", relative_bias: str = "position_time",
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         if attention not in HSTU_ATTENTIONS:
             raise ValueError(f"attention: unknown value {attention!r}; valid values: "
@@ -102,7 +121,7 @@ class HSTUBlock(tf.keras.layers.Layer):
         self.max_len = max_len
         self.norm_in = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="norm_in")
         self.uvqk = tf.keras.layers.Dense(num_heads * (2 * v_dim + 2 * qk_dim), name="uvqk")
-        self.bias = RelativeBias(max_len, num_time_buckets, name="rab")
+        self.bias = RelativeBias(max_len, num_time_buckets, relative_bias, name="rab")
         self.norm_attn = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="norm_attn")
         self.dropout = SeededDropout(dropout, seed=seed, name="dropout")
         self.out = tf.keras.layers.Dense(dim, name="out")
@@ -154,6 +173,8 @@ class HSTUEncoder(tf.keras.layers.Layer):
         input preprocessor does).
       attention: ``silu`` (the reference's pointwise attention) or ``softmax`` (a diagnostic
         ablation; see the module docstring).
+      relative_bias: the attention bias tables, ``position_time`` (the reference),
+        ``position``, ``time`` or ``none`` (ablations; :class:`RelativeBias`).
       position_embedding: add a learned absolute position embedding ``P[i]`` (``i`` = token
         index from the start of the sequence, ``[max_len, d]`` table, truncated-normal init
         with std ``sqrt(1/d)``, as in the reference) before the input dropout.
@@ -166,7 +187,7 @@ class HSTUEncoder(tf.keras.layers.Layer):
                  dropout: float = 0.2, qk_dim: int | None = None, v_dim: int | None = None,
                  num_time_buckets: int = 128, seed: int = 0, input_scale: bool = False,
                  position_embedding: bool = False, attention: str = "silu",
-                 **kwargs: object) -> None:
+                 relative_bias: str = "position_time", **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.max_len = max_len
         self.dim = dim
@@ -180,7 +201,7 @@ class HSTUEncoder(tf.keras.layers.Layer):
         self.blocks = [
             HSTUBlock(dim, num_heads, qk_dim or per_head, v_dim or per_head, max_len, dropout,
                       num_time_buckets, seed=seed * 1000 + i, attention=attention,
-                      name=f"hstu_block_{i}")
+                      relative_bias=relative_bias, name=f"hstu_block_{i}")
             for i in range(num_layers)
         ]
         self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
@@ -199,7 +220,7 @@ class HSTUEncoder(tf.keras.layers.Layer):
             attn_mask = tf.logical_and(causal[None], mask[:, None, :])
         scaled_mask = tf.cast(attn_mask, x.dtype)[:, None] / float(self.max_len)
         buckets = time_buckets(timestamps, self.blocks[0].bias.num_time_buckets) \
-            if self.blocks else None
+            if self.blocks and self.blocks[0].bias.use_time else None
         if self.input_scale:
             x = x * float(self.dim) ** 0.5
         if self.positions is not None:

@@ -12,3 +12,5 @@ SSES = Registry("SSE", {
 SSE_NAMES = SSES.names()
 # HSTU's attention (``model.sse_attention``): pointwise SiLU (the reference) or softmax.
 HSTU_ATTENTIONS = ("silu", "softmax")
+# HSTU's relative attention bias (``model.sse_relative_bias``): which learned tables exist.
+HSTU_RELATIVE_BIASES = ("position_time", "position", "time", "none")

@@ -77,10 +77,11 @@ def randomize_weights(layer: tf.keras.layers.Layer, seed: int, scale: float = 0.
 
 def np_hstu_block(block: HSTUBlock, x: np.ndarray, ts: np.ndarray, attn_mask: np.ndarray,
                   max_len: int, num_heads: int, qk_dim: int, v_dim: int,
-                  softmax: bool = False) -> np.ndarray:
+                  softmax: bool = False, terms: str = "position_time") -> np.ndarray:
     """The HSTU block of spec section 4, in float64, from the block's weights; ``softmax``:
     weights ``exp(s_ij) / sum_j' exp(s_ij')`` over the allowed keys, ``s = q.k / sqrt(dqk) +
-    rab``, instead of ``SiLU(q.k + rab) / n``."""
+    rab``, instead of ``SiLU(q.k + rab) / n``; ``terms``: the rab tables that exist (a
+    missing table adds zero)."""
     batch, length, _ = x.shape
     h = num_heads
     x_hat = np_layer_norm(x, w(block.norm_in.gamma), w(block.norm_in.beta),
@@ -90,7 +91,9 @@ def np_hstu_block(block: HSTUBlock, x: np.ndarray, ts: np.ndarray, attn_mask: np
     v = uvqk[..., h * v_dim: 2 * h * v_dim].reshape(batch, length, h, v_dim)
     q = uvqk[..., 2 * h * v_dim: 2 * h * v_dim + h * qk_dim].reshape(batch, length, h, qk_dim)
     k = uvqk[..., 2 * h * v_dim + h * qk_dim:].reshape(batch, length, h, qk_dim)
-    pos_w, time_w = w(block.bias.pos_weights), w(block.bias.time_weights)
+    pos_w = (w(block.bias.pos_weights) if "position" in terms
+             else np.zeros(2 * max_len - 1))
+    time_w = w(block.bias.time_weights) if "time" in terms else np.zeros(129)
     av = np.zeros((batch, length, h, v_dim))
     for b in range(batch):
         for head in range(h):
@@ -192,6 +195,22 @@ def test_hstu_block_softmax_attention_matches_numpy_reference():
         HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0, attention="relu")
 
 
+@pytest.mark.parametrize("terms", ["position", "time", "none"])
+def test_hstu_block_relative_bias_ablations_match_numpy_reference(terms):
+    """``relative_bias``: only the named tables exist; the others add nothing."""
+    block = HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0, relative_bias=terms)
+    x, attn = tiny_input(13), causal_padding_mask(MASK)
+    block(tf.constant(x), tf.constant(TIMES), tf.constant(attn))
+    randomize_weights(block, seed=14)
+    names = sorted(v.name.split("/")[-1].split(":")[0] for v in block.bias.weights)
+    assert names == sorted({"position": ["pos"], "time": ["time"], "none": []}[terms])
+    got = block(tf.constant(x), tf.constant(TIMES), tf.constant(attn), training=False).numpy()
+    want = np_hstu_block(block, x.astype(np.float64), TIMES, attn, 5, 2, 4, 4, terms=terms)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="relative_bias: unknown value 'rope'"):
+        HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0, relative_bias="rope")
+
+
 def test_hstu_block_reference_is_sensitive_to_time_and_position_bias():
     """Guard against a vacuous comparison: the rab tables really change the output."""
     block = HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0)
@@ -277,6 +296,9 @@ def test_hstu_input_options_are_refused_for_other_sses():
         config_from_dict(cfg)
     with pytest.raises(ValueError, match="model.sse_attention: unknown value 'relu'"):
         config_from_dict({"model": {"sse_attention": "relu"}})
+    cfg = {"model": {"sse": "transformer", "sse_relative_bias": "none"}}
+    with pytest.raises(ValueError, match="model.sse_relative_bias: an option of the hstu SSE"):
+        config_from_dict(cfg)
 
 
 def np_transformer_block(block: TransformerBlock, x: np.ndarray, attn_mask: np.ndarray,
@@ -459,6 +481,8 @@ MODEL_CASES = {
     "item_all_hstu_reference_input": ("item", "all", "hstu", {"sse_input_scale": True,
                                                               "sse_position_embedding": True}),
     "session_hstu_softmax": ("session", "all", "hstu", {"sse_attention": "softmax"}),
+    "session_hstu_no_relative_bias": ("session", "all", "hstu", {"sse_relative_bias": "none"}),
+    "session_hstu_time_bias_only": ("session", "all", "hstu", {"sse_relative_bias": "time"}),
 }
 
 
