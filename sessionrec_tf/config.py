@@ -133,7 +133,8 @@ class ModelConfig:
       (a diagnostic ablation: the usual softmax attention inside the HSTU block);
       ``sse: hstu`` only. sse_relative_bias: HSTU's learned attention bias tables,
       ``position_time`` (relative position and log time gap, the reference), ``position``,
-      ``time`` or ``none`` (ablations); ``sse: hstu`` only.
+      ``time`` or ``none`` (ablations); ``sse: hstu`` only. sse_gating: HSTU's gate ``U``
+      on the attention output (the reference); ``false`` is an ablation; ``sse: hstu`` only.
       user_vectors: k user vectors per position (multi-interest, ours; 1 = the paper): an
       item is scored by its best-matching vector, in training and at serving
       (:mod:`sessionrec_tf.layers.interests`); exact top-K only (no ScaNN, no in-batch
@@ -156,6 +157,7 @@ class ModelConfig:
     sse_position_embedding: bool = False
     sse_attention: str = "silu"
     sse_relative_bias: str = "position_time"
+    sse_gating: bool = True
     num_layers: int = 4
     num_heads: int = 2
     dropout: float = 0.2
@@ -263,6 +265,8 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
         hstu_only.append("sse_attention")
     if config.model.sse_relative_bias != "position_time":
         hstu_only.append("sse_relative_bias")
+    if not config.model.sse_gating:
+        hstu_only.append("sse_gating")
     if hstu_only and config.model.sse != "hstu":
         raise ConfigError(f"model.{hstu_only[0]}: an option of the hstu SSE, not "
                           f"model.sse={config.model.sse!r}")

@@ -59,7 +59,8 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
     sse = make_sse(m.sse, m.embedding_dim, num_layers=m.num_layers, num_heads=m.num_heads,
                    max_len=m.max_len, dropout=m.dropout, seed=seed + 2,
                    input_scale=m.sse_input_scale, position_embedding=m.sse_position_embedding,
-                   attention=m.sse_attention, relative_bias=m.sse_relative_bias)
+                   attention=m.sse_attention, relative_bias=m.sse_relative_bias,
+                   gating=m.sse_gating)
     keys = (*INTERACTION_KEYS, *dataset.interaction_feature_names)
     view = make_view(m.paradigm, m.max_len, keys, m.item_input)
     similarity = Similarity(t.l2_normalize, t.temperature)

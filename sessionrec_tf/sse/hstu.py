@@ -111,16 +111,18 @@ class HSTUBlock(tf.keras.layers.Layer):
     def __init__(self, dim: int, num_heads: int, qk_dim: int, v_dim: int, max_len: int,
                  dropout: float, num_time_buckets: int = 128, seed: int = 0,
                  attention: str = "silu", relative_bias: str = "position_time",
-                 **kwargs: object) -> None:
+                 gating: bool = True, **kwargs: object) -> None:
         super().__init__(**kwargs)
         if attention not in HSTU_ATTENTIONS:
             raise ValueError(f"attention: unknown value {attention!r}; valid values: "
                              f"{list(HSTU_ATTENTIONS)}")
         self.attention = attention
+        self.gating = bool(gating)
         self.dim, self.num_heads, self.qk_dim, self.v_dim = dim, num_heads, qk_dim, v_dim
         self.max_len = max_len
         self.norm_in = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="norm_in")
-        self.uvqk = tf.keras.layers.Dense(num_heads * (2 * v_dim + 2 * qk_dim), name="uvqk")
+        u_dim = v_dim if self.gating else 0  # without the gate there is no U
+        self.uvqk = tf.keras.layers.Dense(num_heads * (u_dim + v_dim + 2 * qk_dim), name="uvqk")
         self.bias = RelativeBias(max_len, num_time_buckets, relative_bias, name="rab")
         self.norm_attn = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="norm_attn")
         self.dropout = SeededDropout(dropout, seed=seed, name="dropout")
@@ -136,7 +138,8 @@ class HSTUBlock(tf.keras.layers.Layer):
         h, dv, dqk = self.num_heads, self.v_dim, self.qk_dim
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
         uvqk = tf.nn.silu(self.uvqk(self.norm_in(x)))
-        u, v, q, k = tf.split(uvqk, [h * dv, h * dv, h * dqk, h * dqk], axis=-1)
+        u_width = h * dv if self.gating else 0
+        u, v, q, k = tf.split(uvqk, [u_width, h * dv, h * dqk, h * dqk], axis=-1)
         # [B, L, H*D] -> [B, H, L, D]; batched matmuls (einsum takes a slow path here)
         q = tf.transpose(tf.reshape(q, [batch, length, h, dqk]), [0, 2, 1, 3])
         k = tf.transpose(tf.reshape(k, [batch, length, h, dqk]), [0, 2, 1, 3])
@@ -153,7 +156,8 @@ class HSTUBlock(tf.keras.layers.Layer):
             attn = tf.nn.silu(scores) * scaled_mask
         av = tf.transpose(tf.matmul(attn, v), [0, 2, 1, 3])
         av = tf.reshape(av, [batch, length, h * dv])
-        return x + self.out(self.dropout(u * self.norm_attn(av), training=training))
+        gated = u * self.norm_attn(av) if self.gating else self.norm_attn(av)
+        return x + self.out(self.dropout(gated, training=training))
 
 
 class HSTUEncoder(tf.keras.layers.Layer):
@@ -175,6 +179,8 @@ class HSTUEncoder(tf.keras.layers.Layer):
         ablation; see the module docstring).
       relative_bias: the attention bias tables, ``position_time`` (the reference),
         ``position``, ``time`` or ``none`` (ablations; :class:`RelativeBias`).
+      gating: multiply the normalised attention output by ``U`` (the reference); ``False``
+        (an ablation) drops ``U`` from the projection: ``y = x + Linear(Dropout(LN(A V)))``.
       position_embedding: add a learned absolute position embedding ``P[i]`` (``i`` = token
         index from the start of the sequence, ``[max_len, d]`` table, truncated-normal init
         with std ``sqrt(1/d)``, as in the reference) before the input dropout.
@@ -187,7 +193,8 @@ class HSTUEncoder(tf.keras.layers.Layer):
                  dropout: float = 0.2, qk_dim: int | None = None, v_dim: int | None = None,
                  num_time_buckets: int = 128, seed: int = 0, input_scale: bool = False,
                  position_embedding: bool = False, attention: str = "silu",
-                 relative_bias: str = "position_time", **kwargs: object) -> None:
+                 relative_bias: str = "position_time", gating: bool = True,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.max_len = max_len
         self.dim = dim
@@ -201,7 +208,7 @@ class HSTUEncoder(tf.keras.layers.Layer):
         self.blocks = [
             HSTUBlock(dim, num_heads, qk_dim or per_head, v_dim or per_head, max_len, dropout,
                       num_time_buckets, seed=seed * 1000 + i, attention=attention,
-                      relative_bias=relative_bias, name=f"hstu_block_{i}")
+                      relative_bias=relative_bias, gating=gating, name=f"hstu_block_{i}")
             for i in range(num_layers)
         ]
         self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")

@@ -77,20 +77,24 @@ def randomize_weights(layer: tf.keras.layers.Layer, seed: int, scale: float = 0.
 
 def np_hstu_block(block: HSTUBlock, x: np.ndarray, ts: np.ndarray, attn_mask: np.ndarray,
                   max_len: int, num_heads: int, qk_dim: int, v_dim: int,
-                  softmax: bool = False, terms: str = "position_time") -> np.ndarray:
+                  softmax: bool = False, terms: str = "position_time",
+                  gating: bool = True) -> np.ndarray:
     """The HSTU block of spec section 4, in float64, from the block's weights; ``softmax``:
     weights ``exp(s_ij) / sum_j' exp(s_ij')`` over the allowed keys, ``s = q.k / sqrt(dqk) +
     rab``, instead of ``SiLU(q.k + rab) / n``; ``terms``: the rab tables that exist (a
-    missing table adds zero)."""
+    missing table adds zero); ``gating=False``: no ``U`` (the projection is ``V, Q, K``) and
+    the normalised attention output is not multiplied by it."""
     batch, length, _ = x.shape
     h = num_heads
     x_hat = np_layer_norm(x, w(block.norm_in.gamma), w(block.norm_in.beta),
                           block.norm_in.epsilon)
     uvqk = np_silu(x_hat @ w(block.uvqk.kernel) + w(block.uvqk.bias))
-    u = uvqk[..., : h * v_dim]
-    v = uvqk[..., h * v_dim: 2 * h * v_dim].reshape(batch, length, h, v_dim)
-    q = uvqk[..., 2 * h * v_dim: 2 * h * v_dim + h * qk_dim].reshape(batch, length, h, qk_dim)
-    k = uvqk[..., 2 * h * v_dim + h * qk_dim:].reshape(batch, length, h, qk_dim)
+    o = h * v_dim if gating else 0  # width of U (absent without the gate)
+    u = uvqk[..., :o]
+    v = uvqk[..., o: o + h * v_dim].reshape(batch, length, h, v_dim)
+    q = uvqk[..., o + h * v_dim: o + h * v_dim + h * qk_dim].reshape(batch, length, h, qk_dim)
+    k = uvqk[..., o + h * v_dim + h * qk_dim:].reshape(batch, length, h, qk_dim)
+    assert k.shape[-1] == qk_dim
     pos_w = (w(block.bias.pos_weights) if "position" in terms
              else np.zeros(2 * max_len - 1))
     time_w = w(block.bias.time_weights) if "time" in terms else np.zeros(129)
@@ -114,7 +118,7 @@ def np_hstu_block(block: HSTUBlock, x: np.ndarray, ts: np.ndarray, attn_mask: np
     av = av.reshape(batch, length, h * v_dim)
     normed = np_layer_norm(av, w(block.norm_attn.gamma), w(block.norm_attn.beta),
                            block.norm_attn.epsilon)
-    return x + (u * normed) @ w(block.out.kernel) + w(block.out.bias)
+    return x + ((u * normed) if gating else normed) @ w(block.out.kernel) + w(block.out.bias)
 
 
 def causal_padding_mask(mask: np.ndarray) -> np.ndarray:
@@ -211,6 +215,17 @@ def test_hstu_block_relative_bias_ablations_match_numpy_reference(terms):
         HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0, relative_bias="rope")
 
 
+def test_hstu_block_without_gate_matches_numpy_reference():
+    block = HSTUBlock(8, 2, qk_dim=3, v_dim=4, max_len=5, dropout=0.0, gating=False)
+    x, attn = tiny_input(15), causal_padding_mask(MASK)
+    block(tf.constant(x), tf.constant(TIMES), tf.constant(attn))
+    assert block.uvqk.kernel.shape == (8, 2 * (4 + 2 * 3))  # V, Q, K only
+    randomize_weights(block, seed=16)
+    got = block(tf.constant(x), tf.constant(TIMES), tf.constant(attn), training=False).numpy()
+    want = np_hstu_block(block, x.astype(np.float64), TIMES, attn, 5, 2, 3, 4, gating=False)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
 def test_hstu_block_reference_is_sensitive_to_time_and_position_bias():
     """Guard against a vacuous comparison: the rab tables really change the output."""
     block = HSTUBlock(8, 2, qk_dim=4, v_dim=4, max_len=5, dropout=0.0)
@@ -298,6 +313,9 @@ def test_hstu_input_options_are_refused_for_other_sses():
         config_from_dict({"model": {"sse_attention": "relu"}})
     cfg = {"model": {"sse": "transformer", "sse_relative_bias": "none"}}
     with pytest.raises(ValueError, match="model.sse_relative_bias: an option of the hstu SSE"):
+        config_from_dict(cfg)
+    cfg = {"model": {"sse": "gru", "sse_gating": False}}
+    with pytest.raises(ValueError, match="model.sse_gating: an option of the hstu SSE"):
         config_from_dict(cfg)
 
 
@@ -483,6 +501,7 @@ MODEL_CASES = {
     "session_hstu_softmax": ("session", "all", "hstu", {"sse_attention": "softmax"}),
     "session_hstu_no_relative_bias": ("session", "all", "hstu", {"sse_relative_bias": "none"}),
     "session_hstu_time_bias_only": ("session", "all", "hstu", {"sse_relative_bias": "time"}),
+    "session_hstu_no_gate": ("session", "all", "hstu", {"sse_gating": False}),
 }
 
 
