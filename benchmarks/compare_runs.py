@@ -91,29 +91,39 @@ def mean_std(values: list[float]) -> str:
 
 def table(groups: dict[str, dict[int, dict[str, float]]], versus: str | None,
           shown: tuple[tuple[str, str], ...],
-          valid: dict[str, dict[int, dict[str, float]]] | None = None) -> str:
+          valid: dict[str, dict[int, dict[str, float]]] | None = None,
+          pairs: dict[str, str] | None = None) -> str:
     """The Markdown table; ``valid`` (``{label: {seed: {metric: value}}}``) adds a column per
-    validation metric recorded (the value each run's epoch was chosen on)."""
+    validation metric recorded (the value each run's epoch was chosen on); ``pairs``
+    (``{label: reference label}``) measures those labels' gaps against their own reference
+    instead of ``versus`` (a ``vs`` column then names each row's reference)."""
     valid = valid or {}
+    pairs = pairs or {}
     valid_metrics = sorted({m for by_seed in valid.values() for v in by_seed.values()
                             for m in v})
     head = "| runs | seeds | " + "".join(f"valid {m} | " for m in valid_metrics) + " | ".join(
         name for name, _ in shown)
-    if versus:
+    if pairs:
+        head += " | vs | " + " | ".join(f"gap {name} (ahead)" for name, _ in shown)
+    elif versus:
         head += " | " + " | ".join(f"gap {name} vs {versus} (ahead)" for name, _ in shown)
-    rows = [head + " |", "|---|---|" + "---|" * (len(valid_metrics)
-                                                + len(shown) * (2 if versus else 1))]
-    ref = groups.get(versus, {}) if versus else {}
+    gaps = bool(versus or pairs)
+    rows = [head + " |", "|---|---|" + "---|" * (len(valid_metrics) + bool(pairs)
+                                                + len(shown) * (2 if gaps else 1))]
     for label, by_seed in groups.items():
         cells = [mean_std([v[m] for v in valid.get(label, {}).values() if m in v])
                  for m in valid_metrics]
         cells += [mean_std([m[key] for m in by_seed.values()]) for _, key in shown]
-        if versus:
+        against = pairs.get(label, versus)
+        if pairs:
+            cells.append(against or "-")
+        if gaps:
+            ref = groups.get(against, {}) if against else {}
             paired = sorted(set(by_seed) & set(ref))
             for _, key in shown:
                 gap = np.array([100 * (by_seed[s][key] - ref[s][key]) / ref[s][key]
                                 for s in paired if ref[s][key] > 0])
-                cells.append("-" if label == versus or not len(gap) else
+                cells.append("-" if label == against or not len(gap) else
                              f"{gap.mean():+.1f}% ± {gap.std(ddof=1) if len(gap) > 1 else 0:.1f}"
                              f" ({int((gap > 0).sum())}/{len(gap)})")
         seeds = ",".join(str(s) for s in sorted(by_seed))
@@ -129,6 +139,10 @@ def main() -> None:
     p.add_argument("--table-runs", action="append", default=[], metavar="LABEL=FILE.json:CELL",
                    help="a label and a cell of an experiment's result file (its records)")
     p.add_argument("--versus", help="the label the others' paired gaps are measured against")
+    p.add_argument("--pair", action="append", default=[], metavar="LABEL=REFERENCE",
+                   help="measure LABEL's paired gaps against REFERENCE instead of --versus "
+                        "(repeatable; e.g. each session-level model against its own backbone's "
+                        "item-level model)")
     p.add_argument("--protocol", help="evaluation protocol to read (default: each run's own)")
     p.add_argument("--title", required=not smoke)
     p.add_argument("--note", default="")
@@ -174,9 +188,16 @@ def main() -> None:
             p.error(f"--table-runs {item!r}: {e}")
     if args.versus and args.versus not in groups:
         p.error(f"--versus {args.versus!r} has no finished run; labels: {list(groups)}")
+    pairs: dict[str, str] = {}
+    for item in args.pair:
+        label, sep, reference = item.partition("=")
+        if not sep or label not in groups or reference not in groups:
+            p.error(f"--pair expects LABEL=REFERENCE with two labels that have finished runs, "
+                    f"got {item!r}; labels: {list(groups)}")
+        pairs[label] = reference
     if not groups:
         p.error("no run with recorded test metrics")
-    body = table(groups, args.versus, shown, valid)
+    body = table(groups, args.versus, shown, valid, pairs)
     if missing:
         body += "\n\nNot finished (no recorded test metrics), left out: " + ", ".join(
             f"`{m}`" for m in missing)

@@ -29,6 +29,24 @@ def test_table_shows_validation_and_paired_gaps():
     assert new == "| new | 0,1 | 0.6000 ± 0.0000 | 0.3000 ± 0.0000 | +12.5% ± 53.0 (1/2) |"
 
 
+def test_pairs_measure_each_label_against_its_own_reference():
+    groups = {"a": {0: {"ndcg@10": 0.2}, 1: {"ndcg@10": 0.4}},
+              "a2": {0: {"ndcg@10": 0.3}, 1: {"ndcg@10": 0.3}},
+              "b": {0: {"ndcg@10": 0.1}, 1: {"ndcg@10": 0.1}},
+              "b2": {0: {"ndcg@10": 0.15}, 1: {"ndcg@10": 0.12}}}
+    text = compare_runs.table(groups, "a", (("N@10", "ndcg@10"),), None, {"b2": "b"})
+    head, rule, a, a2, b, b2 = text.splitlines()
+    assert head == "| runs | seeds | N@10 | vs | gap N@10 (ahead) |"
+    assert rule.count("---") == 5
+    assert a == "| a | 0,1 | 0.3000 ± 0.1414 | a | - |"
+    # a2 vs a (the --versus default): +50%, -25% -> mean +12.5%, sample std 53.0; ahead 1/2
+    assert a2 == "| a2 | 0,1 | 0.3000 ± 0.0000 | a | +12.5% ± 53.0 (1/2) |"
+    # b vs a: -50%, -75% -> -62.5%, std 17.7
+    assert b == "| b | 0,1 | 0.1000 ± 0.0000 | a | -62.5% ± 17.7 (0/2) |"
+    # b2 vs b (its pair): +50%, +20% -> +35%, std 21.2; ahead 2/2
+    assert b2 == "| b2 | 0,1 | 0.1350 ± 0.0212 | b | +35.0% ± 21.2 (2/2) |"
+
+
 def test_validation_values_come_from_the_run_and_table_records(tmp_path):
     run = tmp_path / "seed0"
     run.mkdir()
