@@ -259,14 +259,8 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
         value = getattr(getattr(config, section), name)
         if value not in valid:
             raise ConfigError(f"{key}: unknown value {value!r}; valid values: {list(valid)}")
-    hstu_only = [k for k in ("sse_input_scale", "sse_position_embedding")
-                 if getattr(config.model, k)]
-    if config.model.sse_attention != "silu":
-        hstu_only.append("sse_attention")
-    if config.model.sse_relative_bias != "position_time":
-        hstu_only.append("sse_relative_bias")
-    if not config.model.sse_gating:
-        hstu_only.append("sse_gating")
+    hstu_only = [k for k, default in hstu_option_defaults().items()
+                 if getattr(config.model, k) != default]
     if hstu_only and config.model.sse != "hstu":
         raise ConfigError(f"model.{hstu_only[0]}: an option of the hstu SSE, not "
                           f"model.sse={config.model.sse!r}")
@@ -281,6 +275,16 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
         raise ConfigError(f"model.ise_label_split: only for the pooling ISEs "
                           f"{list(POOLING_ISES)}, not model.ise={config.model.ise!r}")
     return config
+
+
+HSTU_OPTIONS = ("sse_input_scale", "sse_position_embedding", "sse_attention",
+                "sse_relative_bias", "sse_gating")
+
+
+def hstu_option_defaults() -> dict[str, Any]:
+    """The ``model`` keys that only the hstu SSE has, with their defaults."""
+    fields = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
+    return {k: fields[k] for k in HSTU_OPTIONS}
 
 
 def shipped_configs() -> list[str]:
@@ -305,8 +309,16 @@ def load_config(path_or_name: str | Path, overrides: list[str] | None = None) ->
 
 
 def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
-    """``["model.sse=gru", "train.epochs=3"]``: values parsed as YAML scalars, type-checked."""
+    """``["model.sse=gru", "train.epochs=3"]``: values parsed as YAML scalars, type-checked.
+
+    Overriding ``model.sse`` with another SSE than ``hstu`` resets the config's HSTU-only
+    options (``HSTU_OPTIONS``) that are not overridden too, so ``--config sessionrec_hstu
+    --set model.sse=gru`` is the shipped config with a GRU SSE; an HSTU option set together
+    with another SSE is still refused.
+    """
     data = config.to_dict()
+    overridden = {item.split("=", 1)[0].strip() for item in overrides}
+    new_sse = None
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"an override expects key=value, got {item!r}")
@@ -322,4 +334,10 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
             raise ConfigError(f"unknown config key {key!r} in override {item!r}; valid keys "
                               f"there: {list(node)}")
         node[parts[-1]] = parse_scalar(raw)
+        if key.strip() == "model.sse":
+            new_sse = node[parts[-1]]
+    if new_sse is not None and new_sse != "hstu":
+        for name, default in hstu_option_defaults().items():
+            if f"model.{name}" not in overridden:
+                data["model"][name] = default
     return config_from_dict(data)

@@ -34,7 +34,20 @@ def test_the_paper_config_differs_from_the_shipped_one_only_in_the_chosen_option
             if isinstance(shipped[sec], dict) for k in shipped[sec]
             if shipped[sec][k] != paper[sec][k]}
     assert diff == {("model", "user_vectors"): (1, 2), ("task", "prefix_weight"): (0.0, 1.0),
-                    ("task", "prefix_queries"): (1, 4), ("task", "rank_drop_shown"): (False, True)}
+                    ("task", "prefix_queries"): (1, 4), ("task", "rank_drop_shown"): (False, True),
+                    ("model", "sse_gating"): (True, False)}
+
+
+def test_switching_the_sse_resets_the_configs_hstu_only_options():
+    gru = load_config("sessionrec_hstu", ["model.sse=gru"]).model
+    assert (gru.sse, gru.sse_gating) == ("gru", True)  # the shipped HSTU option is dropped
+    assert gru.user_vectors == 2  # other options stay
+    hstu = load_config("sessionrec_hstu", ["model.num_layers=2"]).model
+    assert (hstu.sse, hstu.sse_gating) == ("hstu", False)
+    with pytest.raises(ValueError, match="model.sse_gating: an option of the hstu SSE"):
+        load_config("sessionrec_hstu", ["model.sse=gru", "model.sse_gating=false"])
+    with pytest.raises(ValueError, match="model.sse_input_scale: an option of the hstu SSE"):
+        load_config("sessionrec_hstu", ["model.sse=transformer", "model.sse_input_scale=true"])
 
 
 def test_paper_defaults():
