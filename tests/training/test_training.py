@@ -206,7 +206,9 @@ def test_run_directory_and_bad_inputs(tiny_dataset, tmp_path):
                                              "train.deterministic=true",
                                              "train.early_stopping_patience=10",
                                              "model.sse=gru"])
-    with pytest.raises(DataError, match=r"different config \(differs in \['model.sse'\]\)"):
+    # (switching the SSE also resets the shipped config's HSTU-only option sse_gating)
+    with pytest.raises(DataError, match=r"different config \(differs in \['model.sse', "
+                                        r"'model.sse_gating'\]\)"):
         Trainer(config, tiny_dataset, tmp_path / "r", verbose=0)
     # a dataset with other vocabularies is refused
     other = prepare_dataset("synthetic", None, tmp_path / "other",
