@@ -134,7 +134,9 @@ class ModelConfig:
       ``sse: hstu`` only. sse_relative_bias: HSTU's learned attention bias tables,
       ``position_time`` (relative position and log time gap, the reference), ``position``,
       ``time`` or ``none`` (ablations); ``sse: hstu`` only. sse_gating: HSTU's gate ``U``
-      on the attention output (the reference); ``false`` is an ablation; ``sse: hstu`` only.
+      on the attention output (the reference); ``false`` drops it (the shipped
+      ``sessionrec_hstu`` does: it validated better on KuaiRand-30m, see
+      ``benchmarks/RESULTS.md``); ``sse: hstu`` only.
       user_vectors: k user vectors per position (multi-interest, ours; 1 = the paper): an
       item is scored by its best-matching vector, in training and at serving
       (:mod:`sessionrec_tf.layers.interests`); exact top-K only (no ScaNN, no in-batch
@@ -259,10 +261,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
         value = getattr(getattr(config, section), name)
         if value not in valid:
             raise ConfigError(f"{key}: unknown value {value!r}; valid values: {list(valid)}")
-    hstu_only = [k for k, default in hstu_option_defaults().items()
-                 if getattr(config.model, k) != default]
+    hstu_only = list(hstu_options(config.model))
     if hstu_only and config.model.sse != "hstu":
-        raise ConfigError(f"model.{hstu_only[0]}: an option of the hstu SSE, not "
+        raise ConfigError(f"model.sse_{hstu_only[0]}: an option of the hstu SSE, not "
                           f"model.sse={config.model.sse!r}")
     check_ranges(config)
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":
@@ -285,6 +286,13 @@ def hstu_option_defaults() -> dict[str, Any]:
     """The ``model`` keys that only the hstu SSE has, with their defaults."""
     fields = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
     return {k: fields[k] for k in HSTU_OPTIONS}
+
+
+def hstu_options(model: ModelConfig) -> dict[str, Any]:
+    """The HSTU options ``model`` sets away from their defaults, as keyword arguments of
+    :class:`~sessionrec_tf.sse.hstu.HSTUEncoder` (``sse_gating`` -> ``gating``)."""
+    return {k.removeprefix("sse_"): getattr(model, k)
+            for k, default in hstu_option_defaults().items() if getattr(model, k) != default}
 
 
 def shipped_configs() -> list[str]:

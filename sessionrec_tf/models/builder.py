@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from sessionrec_tf.config import ExperimentConfig
+from sessionrec_tf.config import ExperimentConfig, hstu_options
 from sessionrec_tf.data.dataset import PreparedDataset
 from sessionrec_tf.data.reader import train_item_counts
 from sessionrec_tf.data.tfrecord import INTERACTION_KEYS
@@ -58,9 +58,7 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
                    label_split=m.ise_label_split)
     sse = make_sse(m.sse, m.embedding_dim, num_layers=m.num_layers, num_heads=m.num_heads,
                    max_len=m.max_len, dropout=m.dropout, seed=seed + 2,
-                   input_scale=m.sse_input_scale, position_embedding=m.sse_position_embedding,
-                   attention=m.sse_attention, relative_bias=m.sse_relative_bias,
-                   gating=m.sse_gating)
+                   hstu_options=hstu_options(m))
     keys = (*INTERACTION_KEYS, *dataset.interaction_feature_names)
     view = make_view(m.paradigm, m.max_len, keys, m.item_input)
     similarity = Similarity(t.l2_normalize, t.temperature)

@@ -7,15 +7,18 @@ One block, as in the reference implementation::
     A          = SiLU(Q K^T + rab_pos + rab_time) / n   # pointwise, NO softmax; causal mask
     y          = x + Linear(Dropout(U * LayerNorm(A V)))
 
-``n`` is a constant, the maximum sequence length. Option ``attention="softmax"`` (ours, a
-diagnostic ablation, not the reference) replaces the pointwise line by the usual
-``A = softmax_j(Q K^T / sqrt(dqk) + rab_pos + rab_time)`` over the allowed keys (rows with no
-allowed key are zero); everything else in the block stays. ``rab_pos[i, j]`` is a learned bias per
-relative position ``j - i``; ``rab_time[i, j]`` a learned bias per log-bucket of the time gap
-``bucket = floor(ln(max(|t_i - t_j|, 1)) / 0.301)``, clipped to ``num_time_buckets``. Both are
-shared by the heads of a block. For session tokens the time is the session's first
-interaction. (The reference buckets ``t_{i+1} - t_j``, the time of the *next* event; we use
-``t_i - t_j`` so the user state never depends on when the next session happens.)
+``n`` is a constant, the maximum sequence length. Option ``gating=False`` (ours; the shipped
+``sessionrec_hstu`` uses it) drops ``U``: ``y = x + Linear(Dropout(LayerNorm(A V)))``. Option
+``relative_bias`` keeps only some of the ``rab`` terms (ablations). Option
+``attention="softmax"`` (ours, a diagnostic ablation, not the reference) replaces the pointwise
+line by the usual ``A = softmax_j(Q K^T / sqrt(dqk) + rab_pos + rab_time)`` over the allowed
+keys (rows with no allowed key are zero); everything else in the block stays. ``rab_pos[i, j]``
+is a learned bias per relative position ``j - i``; ``rab_time[i, j]`` a learned bias per
+log-bucket of the time gap ``bucket = floor(ln(max(|t_i - t_j|, 1)) / 0.301)``, clipped to
+``num_time_buckets``. Both are shared by the heads of a block. For session tokens the time is
+the session's first interaction. (The reference buckets ``t_{i+1} - t_j``, the time of the
+*next* event; we use ``t_i - t_j`` so the user state never depends on when the next session
+happens.)
 """
 
 from __future__ import annotations
@@ -89,19 +92,21 @@ class RelativeBias(tf.keras.layers.Layer):
         ``positions``: ``[B, L]`` position of each token (default ``0 .. L-1``; query tokens,
         :mod:`sessionrec_tf.sse.query_tokens`, take the position of the session they cut)."""
         length = tf.shape(timestamps)[1]
-        bias = tf.zeros([1, length, length], tf.float32)
+        terms = []
         if self.use_position:
             if positions is None:
                 idx = tf.range(length)
                 rel = (idx[None, :] - idx[:, None])[None]  # j - i, [1, L, L]
             else:
                 rel = positions[:, None, :] - positions[:, :, None]  # [B, L, L]
-            bias = bias + gather_dense_grad(self.pos_weights, rel + self.max_len - 1)  # >= 0
+            terms.append(gather_dense_grad(self.pos_weights, rel + self.max_len - 1))  # >= 0
         if self.use_time:
             if buckets is None:
                 buckets = time_buckets(timestamps, self.num_time_buckets)
-            bias = bias + gather_dense_grad(self.time_weights, buckets)
-        return bias
+            terms.append(gather_dense_grad(self.time_weights, buckets))
+        if not terms:
+            return tf.zeros([1, length, length], tf.float32)
+        return terms[0] + terms[1] if len(terms) == 2 else terms[0]
 
 
 class HSTUBlock(tf.keras.layers.Layer):

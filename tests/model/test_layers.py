@@ -300,9 +300,9 @@ def test_hstu_encoder_input_scale_and_positions_match_numpy_reference(scale, pos
 
 def test_hstu_input_options_are_refused_for_other_sses():
     with pytest.raises(ValueError, match="options of the hstu SSE"):
-        make_sse("gru", 8, position_embedding=True)
+        make_sse("gru", 8, hstu_options={"position_embedding": True})
     with pytest.raises(ValueError, match="options of the hstu SSE"):
-        make_sse("transformer", 8, attention="softmax")
+        make_sse("transformer", 8, hstu_options={"attention": "softmax"})
     cfg = {"model": {"sse": "transformer", "sse_input_scale": True}}
     with pytest.raises(ValueError, match="model.sse_input_scale: an option of the hstu SSE"):
         config_from_dict(cfg)

@@ -58,7 +58,7 @@ def _sse(name: str):
     tf.keras.utils.set_random_seed(0)
     if name == "hstu_positions":
         return make_sse("hstu", DIM, num_layers=2, num_heads=2, max_len=16, dropout=0.0,
-                        position_embedding=True, input_scale=True)
+                        hstu_options={"position_embedding": True, "input_scale": True})
     return make_sse(name, DIM, num_layers=2, num_heads=2, max_len=16, dropout=0.0)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from sessionrec_tf.config import (
@@ -9,6 +11,8 @@ from sessionrec_tf.config import (
     ExperimentConfig,
     apply_overrides,
     config_from_dict,
+    hstu_option_defaults,
+    hstu_options,
     load_config,
     shipped_configs,
 )
@@ -48,6 +52,19 @@ def test_switching_the_sse_resets_the_configs_hstu_only_options():
         load_config("sessionrec_hstu", ["model.sse=gru", "model.sse_gating=false"])
     with pytest.raises(ValueError, match="model.sse_input_scale: an option of the hstu SSE"):
         load_config("sessionrec_hstu", ["model.sse=transformer", "model.sse_input_scale=true"])
+
+
+def test_hstu_options_carry_only_what_differs_from_the_encoders_own_defaults():
+    from sessionrec_tf.sse.hstu import HSTUEncoder
+
+    params = inspect.signature(HSTUEncoder.__init__).parameters
+    # the builder passes only non-default options, so both sides must agree on the defaults
+    assert {k: params[k.removeprefix("sse_")].default
+            for k in hstu_option_defaults()} == hstu_option_defaults()
+    assert hstu_options(load_config("sessionrec_hstu").model) == {"gating": False}
+    assert hstu_options(load_config("sessionrec_hstu_paper").model) == {}
+    shipped = load_config("sessionrec_hstu", ["model.sse_attention=softmax"]).model
+    assert hstu_options(shipped) == {"gating": False, "attention": "softmax"}
 
 
 def test_paper_defaults():
