@@ -26,8 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "rate, temperature, dropout, weight decay, negatives, alpha)")
     add_budget(p, "epochs/patience of every trial (as for experiment)")
     p.add_argument("--seed", type=int, default=0, help="seed of the TPE sampler")
-    p.add_argument("--warmup-epochs", type=int, default=2,
-                   help="epochs before a trial can be pruned")
+    p.add_argument("--warmup-epochs", type=int, default=None,
+                   help="epochs before a trial can be pruned (default: early stopping's grace "
+                        "period, max(patience, early_stopping_start_epoch): 2 for budget "
+                        "small, 60 for long)")
+    p.add_argument("--include-defaults", action="store_true",
+                   help="a new search's first trial is the config's own values of the "
+                        "searched keys (those inside the space); the same flag for every "
+                        "model of a comparison")
     add_set(p, "override applied to every trial")
     p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     p.set_defaults(func=run)
@@ -46,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     data = PreparedDataset.load(args.data)
     summary = tune(args.config, data, Path(args.output), args.trials, space,
                    BUDGETS[args.budget], args.set, seed=args.seed,
-                   warmup_epochs=args.warmup_epochs, verbose=args.verbose)
+                   warmup_epochs=args.warmup_epochs, verbose=args.verbose,
+                   include_defaults=args.include_defaults)
     best = summary["best"]
     print(f"{summary['study']}: {len(summary['trials'])} trials; best " + (
         f"trial {best['number']} ({best['value']:.4f}): {' '.join(best['overrides'])}"

@@ -42,6 +42,13 @@ class Param:
         data = config.to_dict()
         return all(data[k.split(".")[0]][k.split(".")[1]] == v for k, v in self.when.items())
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one this parameter can take."""
+        if self.kind == "categorical":
+            return value in self.choices
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            self.low <= value <= self.high and (self.kind == "float" or value == int(value))
+
     def suggest(self, trial: Any) -> Any:
         """Draw a value from an Optuna trial."""
         if self.kind == "float":
@@ -73,6 +80,20 @@ class SearchSpace:
 
     def applicable(self, config: ExperimentConfig) -> list[Param]:
         return [p for p in self.params if p.applies(config)]
+
+    def defaults(self, config: ExperimentConfig) -> tuple[dict[str, Any], list[str]]:
+        """The values ``config`` itself gives the parameters that apply to it: those inside
+        the space (an Optuna trial to enqueue), and the keys whose value lies outside."""
+        data = config.to_dict()
+        inside, outside = {}, []
+        for p in self.applicable(config):
+            section, _, name = p.key.partition(".")
+            value = data[section][name]
+            if p.contains(value):
+                inside[p.key] = value
+            else:
+                outside.append(p.key)
+        return inside, outside
 
     def suggest(self, trial: Any, config: ExperimentConfig) -> list[str]:
         """``key=value`` overrides drawn by ``trial`` for the parameters that apply."""
