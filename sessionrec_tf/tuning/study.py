@@ -75,8 +75,9 @@ def default_warmup(config: ExperimentConfig) -> int:
     grace period (``early_stopping_start_epoch``, at least ``early_stopping_patience``). A run
     that early stopping would let continue must not be cut by the pruner either: on small real
     data (budget ``long``, no stopping before epoch 60) the HSTU models dip after epoch ~9 and
-    pass that peak only after epoch ~40, so a median at epoch 3 selects fast starters, not the
-    best runs (seen: 8 of the first 11 KuaiRand trials pruned at epochs 3-4)."""
+    pass that peak only after epoch ~40, so a median at epoch 3 ranks trials by how fast they
+    start, not by where they end (seen: 8 of the first 11 KuaiRand trials pruned, 7 at epochs
+    3-4)."""
     return max(config.train.early_stopping_patience, config.train.early_stopping_start_epoch)
 
 
