@@ -31,6 +31,7 @@ EXCLUDE_SEEN = ("positives", "all", "none")
 CHOICES: dict[str, tuple[str, ...]] = {
     "model.paradigm": ("session", "item"),
     "model.item_input": ("all", "positives"),
+    "model.ise_input": ("all", "positives"),
     "model.ise": ISE_NAMES,
     "model.sse": SSE_NAMES,
     "model.sse_attention": HSTU_ATTENTIONS,
@@ -127,6 +128,9 @@ class ModelConfig:
       :mod:`sessionrec_tf.sse.bucketing`). ise_label_split: pooling ISEs pool a session's
       positives and negatives separately and merge the two pools with a learned linear map
       (:class:`~sessionrec_tf.ise.pooling.PoolingISE`); only for ``mean``/``max``/``max_relu``.
+      ise_input: for ``session``: ``all`` (a session token pools positives and negatives, the
+      paper) or ``positives`` (it pools the positives only; negatives stay rank-loss targets;
+      a session without positives pools to zeros); pooling ISEs only.
       sse_input_scale, sse_position_embedding: the reference HSTU's input preprocessing
       (tokens times sqrt(d); a learned absolute position embedding); ``sse: hstu`` only.
       sse_attention: HSTU's attention, ``silu`` (pointwise, the reference) or ``softmax``
@@ -151,6 +155,7 @@ class ModelConfig:
     use_label: bool = True
     ise: str = "mean"
     ise_label_split: bool = False
+    ise_input: str = "all"
     ise_layers: int = 1
     ise_heads: int = 1
     ise_max_items: int = 256
@@ -275,6 +280,16 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if config.model.ise_label_split and config.model.ise not in POOLING_ISES:
         raise ConfigError(f"model.ise_label_split: only for the pooling ISEs "
                           f"{list(POOLING_ISES)}, not model.ise={config.model.ise!r}")
+    if config.model.ise_input == "positives":
+        if config.model.paradigm != "session":
+            raise ConfigError("model.ise_input: positives is for model.paradigm='session'; "
+                              "item-level models use model.item_input")
+        if config.model.ise not in POOLING_ISES:
+            raise ConfigError(f"model.ise_input: positives only for the pooling ISEs "
+                              f"{list(POOLING_ISES)}, not model.ise={config.model.ise!r}")
+        if config.model.ise_label_split:
+            raise ConfigError("model.ise_input: positives and model.ise_label_split exclude "
+                              "each other (there is no negative pool to split)")
     return config
 
 

@@ -1,20 +1,23 @@
 """Pooling session encoders: mean, max, and max after ReLU over a session's item tokens.
 
 With ``label_split`` the positives and the negatives of a session are pooled separately and
-the two pools are merged by a learned linear map. Why it matters: with the default linear
-embedding (``model.embedding_mlp: []``) an interaction token is ``W [e_item; e_label] + b``,
-so the mean over a session is ``W_item mean(e_item) + W_label mean(e_label) + b``: the token
-tells how MANY items were positive but not WHICH ones (swap the labels of two items of a
-session and the token does not change). Item-level models read every (item, label) token on
-its own; a mean-pooled session token with many negatives mixes the items the user engaged
-with and the ones they skipped into one average.
+the two pools are merged by a learned linear map. With ``positives_only`` only a session's
+positives are pooled (its negatives stay targets of the rank loss but are not read as input,
+like the item-level HSTU/SASRec/GRU4Rec baselines); a session without positives pools to zeros.
+Why ``label_split`` matters: with the default linear embedding (``model.embedding_mlp: []``)
+an interaction token is ``W [e_item; e_label] + b``, so the mean over a session is
+``W_item mean(e_item) + W_label mean(e_label) + b``: the token tells how MANY items were
+positive but not WHICH ones (swap the labels of two items of a session and the token does not
+change). Item-level models read every (item, label) token on its own; a mean-pooled session
+token with many negatives mixes the items the user engaged with and the ones they skipped into
+one average.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from sessionrec_tf.data.batch_ops import row_ids
+from sessionrec_tf.data.batch_ops import row_ids, true_indices
 
 MODES = ("mean", "max", "max_relu")
 
@@ -31,9 +34,12 @@ class PoolingISE(tf.keras.layers.Layer):
     learns what the split adds. A session without negatives (or without positives) pools that
     side to zeros.
 
+    With ``positives_only=True`` (also needs ``labels``) it pools the positives alone.
+
     Args:
       mode: ``mean``, ``max`` or ``max_relu``.
       label_split: pool positives and negatives separately (see the module docstring).
+      positives_only: pool only the positives (exclusive with ``label_split``).
 
     Example::
 
@@ -42,18 +48,21 @@ class PoolingISE(tf.keras.layers.Layer):
     """
 
     def __init__(self, mode: str = "mean", label_split: bool = False,
-                 **kwargs: object) -> None:
+                 positives_only: bool = False, **kwargs: object) -> None:
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"unknown pooling mode {mode!r}; valid: {list(MODES)}")
+        if label_split and positives_only:
+            raise ValueError("PoolingISE: label_split and positives_only exclude each other")
         self.mode = mode
         self.label_split = bool(label_split)
+        self.positives_only = bool(positives_only)
         self.merge: tf.keras.layers.Dense | None = None
 
     @property
     def uses_labels(self) -> bool:
         """True when :meth:`call` needs the interaction labels."""
-        return self.label_split
+        return self.label_split or self.positives_only
 
     def build(self, input_shape: object = None) -> None:
         if self.label_split and self.merge is None:
@@ -80,6 +89,11 @@ class PoolingISE(tf.keras.layers.Layer):
         values = tokens.flat_values
         session_of_item = row_ids(tokens.values)
         n_sessions = tokens.values.nrows()
+        if self.positives_only:
+            if labels is None:
+                raise ValueError("PoolingISE(positives_only=True) needs the interaction labels")
+            kept = true_indices(tf.equal(labels.flat_values, 1))
+            values, session_of_item = tf.gather(values, kept), tf.gather(session_of_item, kept)
         pooled = self._pool(values, session_of_item, n_sessions)
         if self.label_split:
             if labels is None:
@@ -90,4 +104,5 @@ class PoolingISE(tf.keras.layers.Layer):
         return tf.RaggedTensor.from_row_splits(pooled, tokens.row_splits, validate=False)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "mode": self.mode, "label_split": self.label_split}
+        return {**super().get_config(), "mode": self.mode, "label_split": self.label_split,
+                "positives_only": self.positives_only}

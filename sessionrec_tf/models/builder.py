@@ -55,7 +55,8 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
     seed = config.train.seed
     ise = make_ise(m.ise, m.embedding_dim, num_layers=m.ise_layers, num_heads=m.ise_heads,
                    dropout=m.dropout, max_items=m.ise_max_items, seed=seed + 1,
-                   label_split=m.ise_label_split)
+                   label_split=m.ise_label_split,
+                   positives_only=m.ise_input == "positives")
     sse = make_sse(m.sse, m.embedding_dim, num_layers=m.num_layers, num_heads=m.num_heads,
                    max_len=m.max_len, dropout=m.dropout, seed=seed + 2,
                    hstu_options=hstu_options(m))

@@ -496,6 +496,7 @@ MODEL_CASES = {
     "item_positives_gru": ("item", "positives", "gru"),
     "item_all_transformer": ("item", "all", "transformer"),
     "session_hstu_label_split": ("session", "all", "hstu", {"ise_label_split": True}),
+    "session_hstu_ise_positives": ("session", "all", "hstu", {"ise_input": "positives"}),
     "item_all_hstu_reference_input": ("item", "all", "hstu", {"sse_input_scale": True,
                                                               "sse_position_embedding": True}),
     "session_hstu_softmax": ("session", "all", "hstu", {"sse_attention": "softmax"}),
@@ -605,6 +606,23 @@ def test_transformer_position_used_at_serving_is_trained(tiny_dataset):
     assert np.linalg.norm(grad[0]) > 0, "positions[0] is never trained"
 
 
+def test_ise_input_positives_reads_no_negative(tiny_dataset, tiny_batch):
+    """With ``model.ise_input: positives`` the user embedding ignores which items the user
+    rejected; with the default ``all`` it does not."""
+    label = tiny_batch["label"]
+    assert (label.flat_values.numpy() == 0).any()
+    ids = tiny_batch["item_id"]
+    other = tf.where(tf.equal(label.flat_values, 0), (ids.flat_values % 5) + 1, ids.flat_values)
+    changed = {**tiny_batch, "item_id": ids.with_flat_values(other)}
+    assert (other.numpy() != ids.flat_values.numpy()).any()
+    moved = {}
+    for ise_input in ("positives", "all"):
+        model = _model(tiny_dataset, "session", "all", "hstu", {"ise_input": ise_input})
+        before = model(tiny_batch, training=False).numpy()
+        moved[ise_input] = np.abs(model(changed, training=False).numpy() - before).max()
+    assert moved["positives"] < 1e-6 and moved["all"] > 1e-4, moved
+
+
 def test_model_call_is_the_state_after_the_last_session(tiny_dataset, tiny_batch):
     model = _model(tiny_dataset, "session", "all", "hstu")
     states, mask, _ = model.encode(tiny_batch, training=False)
@@ -712,6 +730,32 @@ def test_linear_tokens_mean_pooling_hides_which_items_were_positive():
                   - tokens[1].flat_values.numpy()).max() > 1e-3  # tokens do differ
     apart = [split(t, labels=lab).flat_values.numpy() for t, lab in zip(tokens, labels)]
     assert np.abs(apart[0] - apart[1]).max() > 1e-3
+
+
+@pytest.mark.parametrize("mode", ["mean", "max", "max_relu"])
+def test_positives_only_pooling_equals_numpy_reference(mode):
+    rt, sessions = ise_tokens(11)
+    labels, per_session = _ise_labels(sessions, seed=12)
+    assert any(not lab.any() for lab in per_session)  # a session without positives
+    out = PoolingISE(mode, positives_only=True)(rt, labels=labels)
+    _check_structure(out, ISE_LAYOUT, ISE_DIM)
+    pool = {"mean": lambda s: s.mean(0), "max": lambda s: s.max(0),
+            "max_relu": lambda s: np.maximum(s, 0).max(0)}[mode]
+    want = np.stack([pool(s[lab == 1].astype(np.float64)) if lab.any() else np.zeros(ISE_DIM)
+                     for s, lab in zip(sessions, per_session)])
+    np.testing.assert_allclose(out.flat_values.numpy(), want, atol=1e-5)
+
+
+def test_positives_only_needs_labels_a_pooling_ise_and_no_label_split():
+    rt, _ = ise_tokens(1)
+    with pytest.raises(ValueError, match="needs the interaction labels"):
+        PoolingISE("mean", positives_only=True)(rt)
+    with pytest.raises(ValueError, match="exclude each other"):
+        PoolingISE("mean", label_split=True, positives_only=True)
+    with pytest.raises(ValueError, match="positives_only is only for the pooling ISEs"):
+        make_ise("transformer", ISE_DIM, positives_only=True)
+    assert make_ise("mean", ISE_DIM, positives_only=True).uses_labels
+    assert PoolingISE("max", positives_only=True).get_config()["positives_only"] is True
 
 
 def test_label_split_needs_labels_and_a_pooling_ise():

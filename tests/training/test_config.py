@@ -143,6 +143,20 @@ def test_label_split_is_refused_for_a_sequential_ise():
         load_config("sessionrec_hstu", ["model.ise=gru", "model.ise_label_split=true"])
 
 
+@pytest.mark.parametrize("overrides, message", [
+    (["model.paradigm=item", "task.prefix_weight=0"],
+     "model.ise_input: positives is for model.paradigm='session'"),
+    (["model.ise=gru"], "model.ise_input: positives only for the pooling ISEs"),
+    (["model.ise_label_split=true"], "exclude each other"),
+    (["model.ise_input=negatives"], "model.ise_input"),
+])
+def test_ise_input_positives_is_refused_where_it_cannot_apply(overrides, message):
+    assert load_config("sessionrec_hstu", ["model.ise_input=positives"]).model.ise_input == \
+        "positives"
+    with pytest.raises(ConfigError, match=message):
+        load_config("sessionrec_hstu", ["model.ise_input=positives", *overrides])
+
+
 @pytest.mark.parametrize("override, message", [
     ("train.epochs=0", "train.epochs: must be >= 1, got 0"),
     ("train.batch_size=-4", "train.batch_size: must be >= 1"),
