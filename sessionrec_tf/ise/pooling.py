@@ -89,15 +89,14 @@ class PoolingISE(tf.keras.layers.Layer):
         values = tokens.flat_values
         session_of_item = row_ids(tokens.values)
         n_sessions = tokens.values.nrows()
+        if self.uses_labels and labels is None:
+            option = "label_split" if self.label_split else "positives_only"
+            raise ValueError(f"PoolingISE({option}=True) needs the interaction labels")
         if self.positives_only:
-            if labels is None:
-                raise ValueError("PoolingISE(positives_only=True) needs the interaction labels")
             kept = true_indices(tf.equal(labels.flat_values, 1))
             values, session_of_item = tf.gather(values, kept), tf.gather(session_of_item, kept)
         pooled = self._pool(values, session_of_item, n_sessions)
         if self.label_split:
-            if labels is None:
-                raise ValueError("PoolingISE(label_split=True) needs the interaction labels")
             positive = tf.cast(tf.equal(labels.flat_values, 1), session_of_item.dtype)
             halves = self._pool(values, 2 * session_of_item + positive, 2 * n_sessions)
             pooled = pooled + self.merge(tf.reshape(halves, [-1, 2 * values.shape[-1]]))

@@ -40,7 +40,7 @@ class Param:
 
     def applies(self, config: ExperimentConfig) -> bool:
         data = config.to_dict()
-        return all(data[k.split(".")[0]][k.split(".")[1]] == v for k, v in self.when.items())
+        return all(_lookup(data, k) == v for k, v in self.when.items())
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is one this parameter can take."""
@@ -87,8 +87,7 @@ class SearchSpace:
         data = config.to_dict()
         inside, outside = {}, []
         for p in self.applicable(config):
-            section, _, name = p.key.partition(".")
-            value = data[section][name]
+            value = _lookup(data, p.key)
             if p.contains(value):
                 inside[p.key] = value
             else:
@@ -102,6 +101,12 @@ class SearchSpace:
     def to_dict(self) -> dict[str, Any]:
         return {p.key: {"type": p.kind, "low": p.low, "high": p.high, "log": p.log,
                         "choices": list(p.choices), "when": p.when} for p in self.params}
+
+
+def _lookup(data: dict[str, Any], key: str) -> Any:
+    """The value of ``section.name`` in a config's ``to_dict()``."""
+    section, _, name = key.partition(".")
+    return data[section][name]
 
 
 def _param(path: Path, key: str, spec: Any) -> Param:
