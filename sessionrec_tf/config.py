@@ -39,6 +39,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "task.loss": LOSS_NAMES,
     "task.sampler": SAMPLER_NAMES,
     "task.rank_negatives": RANK_NEGATIVES,
+    "task.item_targets": ("next_item", "next_session"),
     "train.protocol": ("loso", "loio", "temporal"),
     "train.exclude_seen": EXCLUDE_SEEN,
     "train.strategy": ("default", "mirrored", "multi_worker"),
@@ -185,7 +186,10 @@ class TaskConfig:
     a diagnostic control, ``other_user`` / ``uniform``
     (:class:`~sessionrec_tf.tasks.rank.SessionRank`). rank_drop_shown: leave out of the rank
     losses' negatives the items the user was shown before (an earlier session, or before a
-    partial-session query's cut)."""
+    partial-session query's cut). item_targets (item paradigm): ``next_item`` (each input
+    item predicts the next one, the baselines) or ``next_session`` (a diagnostic: only the
+    state after each session's last input item is a query, predicting all of the next
+    session's positives, SessionRec's training queries on item tokens)."""
 
     loss: str = "softmax"
     num_negatives: int = 128
@@ -199,6 +203,7 @@ class TaskConfig:
     rank_drop_shown: bool = False
     prefix_weight: float = 0.0
     prefix_queries: int = 1
+    item_targets: str = "next_item"
 
 
 @dataclass
@@ -274,6 +279,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":
         raise ConfigError("task.prefix_weight: partial-session queries need "
                           f"model.paradigm='session', not {config.model.paradigm!r}")
+    if config.task.item_targets == "next_session" and config.model.paradigm != "item":
+        raise ConfigError("task.item_targets: next_session is for model.paradigm='item' "
+                          "(SessionRec's queries are already one per session)")
     if config.model.user_vectors > 1 and config.task.in_batch_negatives:
         raise ConfigError("model.user_vectors: several user vectors need sampled negatives; "
                           "set task.in_batch_negatives=false")

@@ -89,6 +89,7 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
                       eval_ks=config.train.eval_ks, exclude_seen=config.train.exclude_seen,
                       user_vectors=m.user_vectors, user_vectors_seed=seed + 6,
                       rank_drop_shown=t.rank_drop_shown,
+                      item_session_targets=t.item_targets == "next_session",
                       sse_buckets=length_bucket_bounds(m.max_len) if m.sse_length_buckets
                       else None,
                       name=re.sub(r"[^A-Za-z0-9_.-]", "_", config.name) or "sessionrec")

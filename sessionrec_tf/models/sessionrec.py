@@ -42,6 +42,7 @@ from sessionrec_tf.tasks.targets import (
     next_session_targets,
     partial_session_cuts,
     partial_session_queries,
+    select_groups,
 )
 
 
@@ -85,6 +86,11 @@ class SessionRec(tfrs.Model):
         rank loss cannot learn "demote what was shown before" (issue 17: on logs where a
         skipped item comes back and is engaged at the base rate, that lesson costs the head of
         the list).
+      item_session_targets: item view only (``task.item_targets: next_session``): train like
+        SessionRec's queries on the item-level sequence: only the state after each session's
+        last input item is a query, and it predicts every positive of the next session
+        (instead of every item predicting the next one). Serving is unchanged. Isolates the
+        training queries from the session tokens (issue 17).
     """
 
     def __init__(
@@ -107,6 +113,7 @@ class SessionRec(tfrs.Model):
         user_vectors: int = 1,
         user_vectors_seed: int = 0,
         rank_drop_shown: bool = False,
+        item_session_targets: bool = False,
         name: str = "sessionrec",
     ) -> None:
         super().__init__(name=name)
@@ -137,6 +144,10 @@ class SessionRec(tfrs.Model):
         self.prefix_queries = int(prefix_queries)
         self.prefix_seed = int(prefix_seed)
         self.rank_drop_shown = bool(rank_drop_shown)
+        if item_session_targets and not isinstance(view, ItemView):
+            raise ValueError("item_session_targets (task.item_targets: next_session) needs "
+                             "the item view")
+        self.item_session_targets = bool(item_session_targets)
         # partial-session queries as extra tokens of their users' sequences (exact for the
         # attention SSEs; a recurrent one encodes the cut histories as sequences)
         self.query_tokens = bool(getattr(sse, "accepts_query_tokens", False))
@@ -235,6 +246,8 @@ class SessionRec(tfrs.Model):
         query tokens of their users' sequences with an attention SSE
         (:meth:`_encode_with_cuts`), else as more sequences in the same encoder call.
         """
+        if self.item_session_targets:
+            return self._item_session_loss(inputs, training, drop_last=True)[0]
         seq = self.view(inputs, extra=1)
         encoder_input, new_index = seq.drop_last_session()
         if self.prefix_weight <= 0:
@@ -292,9 +305,27 @@ class SessionRec(tfrs.Model):
             main_tokens, main["session_timestamp"], training, queries)
         return states, mask, [tf.gather_nd(query_states, at) for at in slots]
 
+    def _item_session_loss(self, inputs: Mapping[str, tf.Tensor], training: bool,
+                           drop_last: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Eq. 10 with next-session targets on the item view (``item_session_targets``):
+        the sessions of ``inputs`` give the targets, the item view of the same history (without
+        each user's last session when ``drop_last``, the training window) gives the states; a
+        target session's query is the state after the last input item before it
+        (:meth:`ItemView.session_rows`), and a target session without one (nothing kept
+        before it, or out of the ``max_len`` window) has no query.
+        Returns ``(loss, states [B, L, d], mask [B, L])``."""
+        full = SessionBatch.from_dict(inputs, self.view.keys)
+        encoded, new_index = full.drop_last_session() if drop_last else (full, None)
+        states, mask = self.encode_sequence(self.view(encoded), training=training,
+                                            vectors=False)
+        loss = self._sequence_loss(full, states, mask, new_index, training,
+                                   rows=self.view.session_rows(encoded))
+        return loss, states, mask
+
     def _sequence_loss(self, seq: SessionBatch, states: tf.Tensor,
                        mask: tf.Tensor, new_index: tf.Tensor | None, training: bool,
-                       prefix_draws: int | None = None, prefix: bool = True) -> tf.Tensor:
+                       prefix_draws: int | None = None, prefix: bool = True,
+                       rows: tf.Tensor | None = None) -> tf.Tensor:
         """Eq. 10 (plus the partial-session term) of ``seq`` given encoder states.
 
         ``states``/``mask`` (SSE states, before the user-vector map: ``vectors=False``)
@@ -303,7 +334,9 @@ class SessionRec(tfrs.Model):
         all of ``seq`` (``new_index=None``): a causal encoder gives the same state at every
         position either way; the last one is never a query.
         ``prefix_draws`` overrides ``prefix_queries`` (the cuts averaged); ``prefix=False``
-        leaves the partial-session term to the caller.
+        leaves the partial-session term to the caller. ``rows``: the states are not one per
+        encoded session but ``rows[s]`` is encoded session ``s``'s state (-1: none, the group
+        is dropped); see :meth:`_item_session_loss`.
         """
         drop = (seq.shown_before_session() if self.rank_drop_shown and self.rank is not None
                 else None)
@@ -311,6 +344,11 @@ class SessionRec(tfrs.Model):
         flat_states = boolean_mask(states, mask)  # one row per encoded session
         positions = (targets.group_position if new_index is None
                      else tf.gather(new_index, targets.group_position))  # never removed
+        if rows is not None:
+            positions = tf.gather(rows, positions)
+            has_query = positions >= 0
+            targets = select_groups(targets, has_query)
+            positions = boolean_mask(positions, has_query)
         queries = self.user_vectors_of(tf.gather(flat_states, positions))  # one per group
         loss = self._eq10(self.retrieval, self.rank, queries, targets, training)
         if prefix and self.prefix_weight > 0:
@@ -418,6 +456,25 @@ class SessionRec(tfrs.Model):
         metrics["loss"] = global_sum(loss)
         return metrics
 
+    def _validation_encode(self, inputs: Mapping[str, tf.Tensor]
+                           ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """``(loss, states [B, L, d], mask [B, L])`` of ONE encode of a validation batch's
+        serving window (:meth:`test_step`)."""
+        if self.item_session_targets:
+            return self._item_session_loss(inputs, False, drop_last=False)
+        seq = self.view(inputs)
+        if self.prefix_weight > 0 and self.query_tokens:
+            # the cuts as query tokens: still one encode (they do not change the states)
+            cuts = self._partial_cuts(seq, training=False, draws=1)
+            states, mask, queries = self._encode_with_cuts(SessionBatch(seq.fields), cuts,
+                                                           training=False)
+            loss = self._sequence_loss(seq, states, mask, None, training=False, prefix=False)
+            loss += self.prefix_weight * self._draws_loss(queries, cuts, training=False)
+            return loss, states, mask
+        states, mask = self.encode_sequence(seq, training=False, vectors=False)
+        return (self._sequence_loss(seq, states, mask, None, training=False, prefix_draws=1),
+                states, mask)
+
     @released_custom_gradients()
     def test_step(self, inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """Loss on the batch's own sequences, plus full-catalog Recall/NDCG@K on targets.
@@ -432,19 +489,7 @@ class SessionRec(tfrs.Model):
         if "target_item_id" not in inputs:
             loss = self.compute_loss(inputs, training=False)
         else:
-            seq = self.view(inputs)
-            if self.prefix_weight > 0 and self.query_tokens:
-                # the cuts as query tokens: still one encode (they do not change the states)
-                cuts = self._partial_cuts(seq, training=False, draws=1)
-                states, mask, queries = self._encode_with_cuts(SessionBatch(seq.fields), cuts,
-                                                               training=False)
-                loss = self._sequence_loss(seq, states, mask, None, training=False,
-                                           prefix=False)
-                loss += self.prefix_weight * self._draws_loss(queries, cuts, training=False)
-            else:
-                states, mask = self.encode_sequence(seq, training=False, vectors=False)
-                loss = self._sequence_loss(seq, states, mask, None, training=False,
-                                           prefix_draws=1)
+            loss, states, mask = self._validation_encode(inputs)
             users = self.retrieval.similarity.embed(
                 self.user_vectors_of(_last_state(states, mask)))
             retriever = ExactTopK(max(self.eval_ks)).index(self.candidate_embeddings())

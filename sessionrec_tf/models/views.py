@@ -6,6 +6,8 @@
   flattened and every interaction becomes a session of one item, ``[batch, items, 1]``; the
   most recent ``max_len`` interactions are kept. With ``include_negatives=False`` (HSTU,
   SASRec, GRU4Rec) negatives are removed first; with ``True`` (HSTU+) they stay in the input.
+  :meth:`ItemView.session_rows` maps each original session to the item position whose state
+  has read the history up to that session's end (``task.item_targets: next_session``).
 
 Both take a batch dict (or a :class:`~sessionrec_tf.data.session_batch.SessionBatch`) and
 return a ``SessionBatch`` of the same fields, so the rest of the stack (embedding, ISE, SSE,
@@ -48,24 +50,47 @@ class ItemView:
 
     def __call__(self, batch: Mapping[str, tf.Tensor], extra: int = 0) -> SessionBatch:
         """The last ``max_len + extra`` interactions, each its own session."""
+        kept, per_user_kept = self._kept(batch)
+        splits = [splits_from_lengths(per_user_kept),
+                  tf.range(tf.size(kept, out_type=tf.int64) + 1)]  # one item per session
+        flat = SessionBatch({k: tf.RaggedTensor.from_nested_row_splits(
+            tf.gather(batch[k].flat_values, kept), splits, validate=False)
+            for k in self.keys})
+        return flat.keep_last_sessions(self.max_len + extra)
+
+    def session_rows(self, batch: Mapping[str, tf.Tensor], extra: int = 0) -> tf.Tensor:
+        """``[S]`` int64: for each session of ``batch`` (its flat ``[batch, sessions]``
+        list), the flat row of ``self(batch, extra)`` (user after user, oldest first) that
+        holds the user's last kept interaction at or before that session's end: its state has
+        read the history up to the end of that session. -1 when there is none (no kept
+        interaction yet, or it fell out of the ``max_len + extra`` window)."""
+        kept, per_user_kept = self._kept(batch)
+        items = batch["item_id"]
+        ends = items.values.row_splits[1:]  # [S] flat end (exclusive) of each session
+        count = tf.searchsorted(kept, ends, side="left", out_type=tf.int64)  # kept before it
+        session_user = repeat_range(items.row_lengths())
+        window = tf.minimum(per_user_kept, self.max_len + extra)
+        first = tf.gather(splits_from_lengths(per_user_kept), session_user)
+        dropped = tf.gather(per_user_kept - window, session_user)
+        position = count - 1 - first - dropped  # in the user's window
+        row = tf.gather(splits_from_lengths(window), session_user) + position
+        return tf.where(position >= 0, row, tf.constant(-1, tf.int64))
+
+    def _kept(self, batch: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(kept [K], per_user [B])``: the flat indices of the interactions the view keeps
+        (before the window; negatives removed unless ``include_negatives``), sorted, and
+        how many each user has."""
         items = batch["item_id"]
         per_user = items.row_splits  # sessions per user
         inter_per_user = tf.gather(items.values.row_splits, per_user)
         counts = inter_per_user[1:] - inter_per_user[:-1]
         keep = (tf.ones_like(items.flat_values, tf.bool) if self.include_negatives
                 else tf.equal(batch["label"].flat_values, 1))
-        user_of = repeat_range(counts)
         kept = true_indices(keep)  # boolean_mask, shared by the fields
-        kept_user = tf.gather(user_of, kept)
+        kept_user = tf.gather(repeat_range(counts), kept)
         n_users = tf.size(counts, out_type=tf.int64)
-        per_user_kept = tf.math.bincount(kept_user, minlength=n_users, maxlength=n_users,
-                                         dtype=tf.int64)
-        splits = [splits_from_lengths(per_user_kept),
-                  tf.range(tf.size(kept_user, out_type=tf.int64) + 1)]  # one item per session
-        flat = SessionBatch({k: tf.RaggedTensor.from_nested_row_splits(
-            tf.gather(batch[k].flat_values, kept), splits, validate=False)
-            for k in self.keys})
-        return flat.keep_last_sessions(self.max_len + extra)
+        return kept, tf.math.bincount(kept_user, minlength=n_users, maxlength=n_users,
+                                      dtype=tf.int64)
 
 
 def make_view(paradigm: str, max_len: int, keys: Sequence[str],

@@ -101,6 +101,19 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor,
     )
 
 
+def select_groups(targets: TargetRows, keep: tf.Tensor) -> TargetRows:
+    """The groups of ``targets`` where the ``[G]`` bool ``keep`` is true, in order."""
+    index = true_indices(keep)
+    positives = tf.gather(targets.group_positives, index)
+    return TargetRows(
+        group_position=tf.gather(targets.group_position, index),
+        group_positives=positives,
+        group_negatives=tf.gather(targets.group_negatives, index),
+        row_group=row_ids(positives),
+        positive_ids=positives.flat_values,
+    )
+
+
 class PartialQueries(NamedTuple):
     """The partial-session queries of one draw (:func:`partial_session_cuts`).
 
