@@ -42,6 +42,15 @@ class TargetRows:
     row_group: tf.Tensor
     positive_ids: tf.Tensor
 
+    @classmethod
+    def of_groups(cls, group_position: tf.Tensor, group_positives: tf.RaggedTensor,
+                  group_negatives: tf.RaggedTensor) -> TargetRows:
+        """The rows of groups given their positions, positives and negatives (one row per
+        positive)."""
+        return cls(group_position=group_position, group_positives=group_positives,
+                   group_negatives=group_negatives, row_group=row_ids(group_positives),
+                   positive_ids=group_positives.flat_values)
+
     @property
     def num_rows(self) -> tf.Tensor:
         return tf.shape(self.positive_ids, out_type=tf.int64)[0]
@@ -92,26 +101,15 @@ def next_session_targets(item_ids: tf.RaggedTensor, labels: tf.RaggedTensor,
     target = boolean_mask(target, valid)
     group_positives = tf.gather(positives, target)
     group_negatives = without_positives(tf.gather(negatives, target), group_positives)
-    return TargetRows(
-        group_position=group_position,
-        group_positives=group_positives,
-        group_negatives=group_negatives,
-        row_group=row_ids(group_positives),
-        positive_ids=group_positives.flat_values,
-    )
+    return TargetRows.of_groups(group_position, group_positives, group_negatives)
 
 
 def select_groups(targets: TargetRows, keep: tf.Tensor) -> TargetRows:
     """The groups of ``targets`` where the ``[G]`` bool ``keep`` is true, in order."""
     index = true_indices(keep)
-    positives = tf.gather(targets.group_positives, index)
-    return TargetRows(
-        group_position=tf.gather(targets.group_position, index),
-        group_positives=positives,
-        group_negatives=tf.gather(targets.group_negatives, index),
-        row_group=row_ids(positives),
-        positive_ids=positives.flat_values,
-    )
+    return TargetRows.of_groups(tf.gather(targets.group_position, index),
+                                tf.gather(targets.group_positives, index),
+                                tf.gather(targets.group_negatives, index))
 
 
 class PartialQueries(NamedTuple):
@@ -180,13 +178,8 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
         negative = tf.logical_and(
             negative, seq.first_shown() >= tf.gather(tf.maximum(cut, 0), inter_user))
     group_negatives = without_positives(pick(negative), group_positives)
-    return PartialQueries(true_indices(has), inputs, TargetRows(
-        group_position=tf.range(groups),
-        group_positives=group_positives,
-        group_negatives=group_negatives,
-        row_group=row_ids(group_positives),
-        positive_ids=group_positives.flat_values,
-    ))
+    return PartialQueries(true_indices(has), inputs, TargetRows.of_groups(
+        tf.range(groups), group_positives, group_negatives))
 
 
 def without_positives(negatives: tf.RaggedTensor, positives: tf.RaggedTensor
