@@ -181,7 +181,11 @@ class TaskConfig:
     0 = off): per user and step, the history up to a random cut inside a session predicts the
     rest of that session, as a mid-session serving request would
     (:func:`~sessionrec_tf.tasks.targets.partial_session_queries`). prefix_queries: independent
-    cuts per user and step (their losses are averaged). rank_negatives: which items the rank
+    cuts per user and step (their losses are averaged). prefix_marker: add a learned vector to
+    the token of a partial-session query's cut session (an open session), so the SSE can tell
+    it from a session that is over (a one-item prefix pools to the same token as a one-item
+    session); serving requests are unchanged (:mod:`sessionrec_tf.layers.open_session`).
+    rank_negatives: which items the rank
     loss scores each positive against: ``session`` (Eq. 9, the target session's negatives) or
     a diagnostic control, ``other_user`` / ``uniform``
     (:class:`~sessionrec_tf.tasks.rank.SessionRank`). rank_drop_shown: leave out of the rank
@@ -203,6 +207,7 @@ class TaskConfig:
     rank_drop_shown: bool = False
     prefix_weight: float = 0.0
     prefix_queries: int = 1
+    prefix_marker: bool = False
     item_targets: str = "next_item"
 
 
@@ -279,6 +284,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":
         raise ConfigError("task.prefix_weight: partial-session queries need "
                           f"model.paradigm='session', not {config.model.paradigm!r}")
+    if config.task.prefix_marker and config.task.prefix_weight <= 0:
+        raise ConfigError("task.prefix_marker: marks partial-session queries; it needs "
+                          "task.prefix_weight > 0")
     if config.task.item_targets == "next_session" and config.model.paradigm != "item":
         raise ConfigError("task.item_targets: next_session is for model.paradigm='item' "
                           "(SessionRec's queries are already one per session)")

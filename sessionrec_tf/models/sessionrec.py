@@ -27,6 +27,7 @@ from sessionrec_tf.data.batch_ops import boolean_mask
 from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.embedding.item_embedding import ItemEmbedding
 from sessionrec_tf.layers.interests import UserVectors
+from sessionrec_tf.layers.open_session import OpenSessionMarker, last_token_of_rows
 from sessionrec_tf.metrics.catalog import CatalogRanking
 from sessionrec_tf.models.gradient_registry import released_custom_gradients
 from sessionrec_tf.models.views import ItemView, SessionView
@@ -77,6 +78,9 @@ class SessionRec(tfrs.Model):
       prefix_weight: weight of the partial-session loss (0 = no partial-session queries).
       prefix_queries: independent cuts (partial-session queries) per user and step.
       prefix_seed: seed of the cuts (stateless, keyed by the optimizer step).
+      prefix_marker: add a learned vector (:class:`OpenSessionMarker`) to the token of each
+        partial-session query's cut session, so the SSE can tell a session that goes on from
+        one that is over (serving requests, whose sessions are over, are unchanged).
       user_vectors: k > 1 gives every position k user vectors (states ``[B, L, k, d]``, user
         embeddings ``[B, k, d]``), an item scored by its best-matching one
         (:mod:`sessionrec_tf.layers.interests`).
@@ -110,6 +114,7 @@ class SessionRec(tfrs.Model):
         prefix_weight: float = 0.0,
         prefix_queries: int = 1,
         prefix_seed: int = 0,
+        prefix_marker: bool = False,
         user_vectors: int = 1,
         user_vectors_seed: int = 0,
         rank_drop_shown: bool = False,
@@ -143,6 +148,11 @@ class SessionRec(tfrs.Model):
             raise ValueError(f"prefix_queries must be >= 1, got {prefix_queries}")
         self.prefix_queries = int(prefix_queries)
         self.prefix_seed = int(prefix_seed)
+        if prefix_marker and self.prefix_weight <= 0:
+            raise ValueError("prefix_marker marks partial-session queries: it needs "
+                             "prefix_weight > 0")
+        self.open_marker = (OpenSessionMarker(name="open_session") if prefix_marker
+                            else None)
         self.rank_drop_shown = bool(rank_drop_shown)
         if item_session_targets and not isinstance(view, ItemView):
             raise ValueError("item_session_targets (task.item_targets: next_session) needs "
@@ -168,23 +178,30 @@ class SessionRec(tfrs.Model):
         return states, mask, seq
 
     def encode_sequence(self, seq: Mapping[str, tf.RaggedTensor],
-                        training: bool | None = None, vectors: bool = True
+                        training: bool | None = None, vectors: bool = True,
+                        open_from: tf.Tensor | int | None = None
                         ) -> tuple[tf.Tensor, tf.Tensor]:
         """States ``[B, L, d]`` (``[B, L, k, d]`` with k user vectors) and mask ``[B, L]`` of
         a batch already in the view's form. ``vectors=False``: the SSE states ``[B, L, d]``
         before the user-vector map (:meth:`user_vectors_of`), which is position-wise, so it can
-        be applied to the few states a caller gathers instead of every padded position."""
-        states, mask = self._sequence_states(seq, training)
+        be applied to the few states a caller gathers instead of every padded position.
+        ``open_from``: the rows from this one on end with an open (cut) session, whose token
+        gets the open-session marker (with ``prefix_marker``; else ignored)."""
+        states, mask = self._sequence_states(seq, training, open_from)
         return (self.user_vectors_of(states) if vectors else states), mask
 
     def user_vectors_of(self, states: tf.Tensor) -> tf.Tensor:
         """``[..., d] -> [..., k, d]`` with k user vectors (identity with one)."""
         return states if self.interests is None else self.interests(states)
 
-    def _sequence_states(self, seq: Mapping[str, tf.RaggedTensor],
-                         training: bool | None) -> tuple[tf.Tensor, tf.Tensor]:
-        return self._encode_sessions(self._session_tokens(seq, training),
-                                     seq["session_timestamp"], training)
+    def _sequence_states(self, seq: Mapping[str, tf.RaggedTensor], training: bool | None,
+                         open_from: tf.Tensor | int | None = None
+                         ) -> tuple[tf.Tensor, tf.Tensor]:
+        tokens = self._session_tokens(seq, training)
+        if open_from is not None and self.open_marker is not None:
+            tokens = tokens.with_values(self.open_marker(
+                tokens.values, where=last_token_of_rows(tokens, open_from)))
+        return self._encode_sessions(tokens, seq["session_timestamp"], training)
 
     def _session_tokens(self, seq: Mapping[str, tf.RaggedTensor],
                         training: bool | None) -> tf.RaggedTensor:
@@ -263,10 +280,10 @@ class SessionRec(tfrs.Model):
             return loss + self.prefix_weight * self._draws_loss(queries, cuts, training)
         # the sequences and the partial-session queries' cut histories in ONE encoder call
         # (one copy of the encoder in the traced step; equal to two calls, tested)
+        users = main.num_users
         states, mask = self.encode_sequence(
             SessionBatch.concat([main, self._cut_histories(cuts)]), training=training,
-            vectors=False)
-        users = main.num_users
+            vectors=False, open_from=users)
         loss = self._sequence_loss(seq, states[:users], mask[:users], new_index, training,
                                    prefix=False)
         return loss + self.prefix_weight * self._partial_loss(
@@ -295,7 +312,10 @@ class SessionRec(tfrs.Model):
         times = tf.concat([_last_session_value(cut.inputs["session_timestamp"])
                            for cut in cuts], 0)
         shape = tf.stack([tf.cast(main.num_users, tf.int64), tf.constant(len(cuts), tf.int64)])
-        grid = tf.scatter_nd(where, tokens.values[splits[-1]:],
+        partial = tokens.values[splits[-1]:]  # [sum G_i, d] the cut sessions' tokens
+        if self.open_marker is not None:
+            partial = self.open_marker(partial)
+        grid = tf.scatter_nd(where, partial,
                              tf.concat([shape, tf.shape(tokens.values, tf.int64)[1:]], 0))
         grid.set_shape([None, len(cuts), tokens.values.shape[-1]])  # [B, Q, d]
         queries = QueryTokens(tokens=grid,
@@ -376,7 +396,7 @@ class SessionRec(tfrs.Model):
         the traced step instead of one per draw."""
         cuts = self._partial_cuts(seq, training, draws)
         states, mask = self.encode_sequence(self._cut_histories(cuts), training=training,
-                                            vectors=False)
+                                            vectors=False, open_from=0)
         return self._partial_loss(cuts, states, mask, training)
 
     def _partial_cuts(self, seq: SessionBatch, training: bool, draws: int | None = None
@@ -420,13 +440,14 @@ class SessionRec(tfrs.Model):
     def partial_session_draw(self, seq: SessionBatch, seed: tf.Tensor,
                              training: bool) -> tf.Tensor:
         """Loss of one cut per user (``seed``): each query is the state :meth:`call` gives for
-        the history up to its cut. The reference for :meth:`partial_session_loss`."""
+        the history up to its cut (the cut session marked open with ``prefix_marker``). The
+        reference for :meth:`partial_session_loss`."""
         batch = SessionBatch.from_dict(seq, self.view.keys)
         offset = replica_offset(batch.layout.num_users) if training else 0
         inputs, targets = partial_session_queries(batch, seed, offset, self.view.max_len,
                                                   self._prefix_drop_shown)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
-        states, mask = self.encode_sequence(inputs, training=training)
+        states, mask = self.encode_sequence(inputs, training=training, open_from=0)
         queries = _last_state(states, mask)  # [G, d]: group g is query g
         return self._eq10(self.prefix_retrieval, self.prefix_rank, queries, targets, training)
 

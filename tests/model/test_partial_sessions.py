@@ -179,7 +179,17 @@ ENCODINGS = [
          "model.sse_position_embedding=true")),
     (1, ("model.sse=transformer", "model.num_layers=2", "model.max_len=4")),
     (1, ("model.sse=gru",)),
+    # the open-session marker on the cut sessions' tokens (both paths; set to random values)
+    (2, ("task.prefix_marker=true",)),
+    (1, ("model.sse=gru", "task.prefix_marker=true")),
 ]
+
+
+def _random_marker(model) -> np.ndarray:
+    """Give the open-session marker random values (it starts at zeros: a no-op)."""
+    value = np.random.default_rng(3).normal(0, 0.5, model.open_marker.vector.shape)
+    model.open_marker.vector.assign(value.astype(np.float32))
+    return value
 
 
 @pytest.mark.parametrize("vectors, overrides", ENCODINGS)
@@ -192,6 +202,8 @@ def test_one_encoder_call_for_sequences_and_cuts_equals_two(tiny_dataset, vector
     # are the same.
     model, batch = _dropout_free(tiny_dataset, 0.7, 2, vectors, step=3, overrides=overrides)
     assert model.query_tokens == ("model.sse=gru" not in overrides)
+    if model.open_marker is not None:
+        _random_marker(model)
     seq = model.view(batch, extra=1)
     if "model.max_len=4" in overrides:  # users longer than the window are in the batch
         assert int(tf.reduce_max(seq["item_id"].row_lengths())) == 5
@@ -207,11 +219,16 @@ def test_one_encoder_call_for_sequences_and_cuts_equals_two(tiny_dataset, vector
     np.testing.assert_allclose(got, plain + 0.7 * partial, rtol=1e-5)
 
 
-def test_query_tokens_give_the_gradients_of_separate_cut_histories(tiny_dataset):
+@pytest.mark.parametrize("marker", [False, True])
+def test_query_tokens_give_the_gradients_of_separate_cut_histories(tiny_dataset, marker):
     # the fast path (query tokens) against the cut histories encoded as sequences: same loss
-    # and the same gradient for every weight (2 layers, users longer than the window)
+    # and the same gradient for every weight (2 layers, users longer than the window); with
+    # the open-session marker, its vector too
     model, batch = _dropout_free(tiny_dataset, 1.0, 3, 2, step=7,
-                                 overrides=("model.num_layers=2", "model.max_len=4"))
+                                 overrides=("model.num_layers=2", "model.max_len=4",
+                                            f"task.prefix_marker={str(marker).lower()}"))
+    if marker:
+        _random_marker(model)
     tasks = [model.retrieval, model.prefix_retrieval]
     counters = [t.counter.numpy() for t in tasks]
     results = []
@@ -232,6 +249,61 @@ def test_query_tokens_give_the_gradients_of_separate_cut_histories(tiny_dataset)
         assert np.abs(b).max() > 0, variable.name
         np.testing.assert_array_less(np.abs(a - b).max(), 1e-4 * np.abs(b).max(),
                                      err_msg=variable.name)
+
+
+def _sse_inputs(model, run) -> list[np.ndarray]:
+    """The padded token inputs ``[rows, L, d]`` of every SSE call made by ``run()``."""
+    seen, call = [], model.sse.call
+
+    def spy(x, *args, **kwargs):
+        seen.append(x.numpy())
+        return call(x, *args, **kwargs)
+
+    model.sse.call = spy
+    try:
+        run()
+    finally:
+        del model.sse.call
+    return seen
+
+
+def test_open_session_marker_is_added_to_the_cut_sessions_only(tiny_dataset):
+    # GRU: the sequences and the cut histories go through one SSE call; against the same
+    # call with the marker at zero, the only change is +v on each cut history's last token
+    model, batch = _dropout_free(tiny_dataset, 1.0, 2, 1, step=2, overrides=(
+        "model.sse=gru", "model.sse_length_buckets=false", "task.prefix_marker=true"))
+    vector = _random_marker(model)
+    seq = model.view(batch, extra=1)
+    users = int(seq.drop_last_session()[0].num_users)
+    cuts = model._partial_cuts(seq, training=False)
+    lengths = np.concatenate([model._cut_histories([c])["item_id"].row_lengths().numpy()
+                              for c in cuts])
+    assert len(lengths) > 0
+
+    def inputs() -> np.ndarray:
+        (x,) = _sse_inputs(model, lambda: model.compute_loss(batch, training=False))
+        return x
+
+    marked = inputs()
+    model.open_marker.vector.assign(np.zeros_like(vector))
+    want = inputs()
+    for r, n in enumerate(lengths):  # rows after the users' own sequences: the cut histories
+        want[users + r, n - 1] += vector
+    np.testing.assert_allclose(marked, want, rtol=1e-6, atol=1e-6)
+
+
+def test_open_session_marker_leaves_serving_unchanged(tiny_dataset):
+    model, batch = _dropout_free(tiny_dataset, 1.0, 2, 2, step=0,
+                                 overrides=("task.prefix_marker=true",))
+    before = model(batch, training=False).numpy()
+    _random_marker(model)
+    loss_before = model.partial_session_loss(model.view(batch, extra=1), training=False)
+    np.testing.assert_array_equal(model(batch, training=False).numpy(), before)
+    model.open_marker.vector.assign(np.zeros(model.open_marker.vector.shape, np.float32))
+    loss_zero = model.partial_session_loss(model.view(batch, extra=1), training=False)
+    assert abs(float(loss_before) - float(loss_zero)) > 1e-4  # the queries do use it
+    layer = type(model.open_marker).from_config(model.open_marker.get_config())
+    assert layer.initializer == "zeros" and layer.name == "open_session"
 
 
 def test_concatenated_batches_keep_every_user_in_order(tiny_dataset):
@@ -265,6 +337,7 @@ def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
     (["task.prefix_weight=-1"], r"task.prefix_weight: must be >= 0"),
     (["task.prefix_weight=1", "model.paradigm=item"], r"need model.paradigm='session'"),
     (["task.prefix_queries=0"], r"task.prefix_queries: must be >= 1"),
+    (["task.prefix_weight=0", "task.prefix_marker=true"], r"task.prefix_marker: .* needs"),
 ])
 def test_bad_partial_session_settings_are_refused(overrides, match):
     with pytest.raises(ConfigError, match=match):
