@@ -47,7 +47,7 @@ def tiny_dataset(tmp_path_factory):
 # explicitly. max_len 16: one SSE length bucket (every bucket is a copy of the encoder in the
 # traced training step).
 PAPER_OPTIONS = ["task.prefix_weight=0.0", "model.user_vectors=1", "task.rank_drop_shown=false"]
-SHIPPED_OPTIONS = ["task.prefix_weight=1.0", "model.user_vectors=2", "task.rank_drop_shown=true"]
+SHIPPED_OPTIONS = ["task.prefix_weight=0.5", "model.user_vectors=2", "task.rank_drop_shown=true"]
 TINY_MODEL = [
     "model.embedding_dim=16", "model.num_layers=1", "model.max_len=16", "model.dropout=0.1",
     "task.num_negatives=16", "train.batch_size=32", "train.eval_batch_size=64",

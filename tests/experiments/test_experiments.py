@@ -163,6 +163,8 @@ def test_ablation_cells_set_every_option_explicitly():
     assert on["x4 + 2 vectors + input scale"] == {**shipped, "model.sse_input_scale": "true"}
     assert on["x4 + 2 vectors + no rank loss"] == {**shipped, "task.alpha": "0"}
     assert on["x4 + 2 vectors + rank drop shown"] == {**shipped, "task.rank_drop_shown": "true"}
+    assert on["x4 at weight 0.5 + 2 vectors + rank drop shown"] == {
+        **shipped, "task.rank_drop_shown": "true", "task.prefix_weight": "0.5"}
     assert on["x4 + 2 vectors + window 3"] == {**shipped, "train.early_stopping_window": "3"}
     assert on["partial sessions"]["task.prefix_weight"] == "1.0"
     assert on["partial sessions x4"]["task.prefix_queries"] == "4"

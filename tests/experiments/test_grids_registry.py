@@ -40,7 +40,8 @@ def test_ablation_cells_set_every_option_explicitly():
     config = load_config("sessionrec_hstu", list(both.overrides))
     assert (config.task.prefix_weight, config.task.prefix_queries,
             config.model.user_vectors, config.task.rank_drop_shown) == (1.0, 4, 2, False)
-    shipped = next(c for c in grid.cells if c.label == "x4 + 2 vectors + rank drop shown")
+    shipped = next(c for c in grid.cells
+                   if c.label == "x4 at weight 0.5 + 2 vectors + rank drop shown")
     assert load_config("sessionrec_hstu", list(shipped.overrides)) == load_config(
         "sessionrec_hstu")
 
