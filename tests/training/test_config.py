@@ -37,7 +37,7 @@ def test_the_paper_config_differs_from_the_shipped_one_only_in_the_chosen_option
     diff = {(sec, k): (paper[sec][k], shipped[sec][k]) for sec in shipped
             if isinstance(shipped[sec], dict) for k in shipped[sec]
             if shipped[sec][k] != paper[sec][k]}
-    assert diff == {("model", "user_vectors"): (1, 2), ("task", "prefix_weight"): (0.0, 1.0),
+    assert diff == {("model", "user_vectors"): (1, 2), ("task", "prefix_weight"): (0.0, 0.5),
                     ("task", "prefix_queries"): (1, 4), ("task", "rank_drop_shown"): (False, True),
                     ("model", "sse_gating"): (True, False)}
 
