@@ -20,6 +20,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from sessionrec_tf.data.batch_ops import boolean_mask
+
 
 class OpenSessionMarker(tf.keras.layers.Layer):
     """``[N, d] -> [N, d]``: adds a learned vector to the rows ``where`` is true (all rows
@@ -53,6 +55,6 @@ def last_token_of_rows(sessions: tf.RaggedTensor, first_row: tf.Tensor | int) ->
     splits = sessions.row_splits
     rows = tf.range(sessions.nrows(out_type=splits.dtype), dtype=splits.dtype)
     keep = tf.logical_and(rows >= tf.cast(first_row, splits.dtype), splits[1:] > splits[:-1])
-    last = tf.boolean_mask(splits[1:] - 1, keep)
+    last = boolean_mask(splits[1:] - 1, keep)
     return tf.scatter_nd(last[:, None], tf.ones_like(last, tf.int32),
                          tf.reshape(splits[-1], [1])) > 0
