@@ -66,6 +66,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "task.alpha": (0, None, False),
     "task.prefix_weight": (0, None, False),
     "task.prefix_queries": (1, None, False),
+    "task.prefix_min_session": (2, None, False),
     "train.batch_size": (1, None, False),
     "train.epochs": (1, None, False),
     "train.learning_rate": (0, None, True),
@@ -185,6 +186,9 @@ class TaskConfig:
     the token of a partial-session query's cut session (an open session), so the SSE can tell
     it from a session that is over (a one-item prefix pools to the same token as a one-item
     session); serving requests are unchanged (:mod:`sessionrec_tf.layers.open_session`).
+    prefix_min_session: cut only in sessions of at least this many interactions (2, the
+    default, = every session that can be cut; larger values leave logs of short sessions
+    few or no partial-session queries).
     rank_negatives: which items the rank
     loss scores each positive against: ``session`` (Eq. 9, the target session's negatives) or
     a diagnostic control, ``other_user`` / ``uniform``
@@ -208,6 +212,7 @@ class TaskConfig:
     prefix_weight: float = 0.0
     prefix_queries: int = 1
     prefix_marker: bool = False
+    prefix_min_session: int = 2
     item_targets: str = "next_item"
 
 
@@ -284,6 +289,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":
         raise ConfigError("task.prefix_weight: partial-session queries need "
                           f"model.paradigm='session', not {config.model.paradigm!r}")
+    if config.task.prefix_min_session != 2 and config.task.prefix_weight <= 0:
+        raise ConfigError("task.prefix_min_session: limits partial-session queries; it needs "
+                          "task.prefix_weight > 0")
     if config.task.prefix_marker and config.task.prefix_weight <= 0:
         raise ConfigError("task.prefix_marker: marks partial-session queries; it needs "
                           "task.prefix_weight > 0")

@@ -253,13 +253,15 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         return self.first_shown() < tf.gather(lay.pos_in_user, session_start)
 
     def random_session_cut(self, seed: tf.Tensor, offset: tf.Tensor | int = 0,
-                           max_sessions: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+                           max_sessions: int | None = None, min_length: int = 2
+                           ) -> tuple[tf.Tensor, tf.Tensor]:
         """A random cut inside one session of each user, with a positive after it.
 
         The candidates of user ``b`` are the flat history positions ``c`` that are not the
         first interaction of their session and have a positive at ``c`` or later in the same
         session (and, with ``max_sessions``, lie in one of the user's first ``max_sessions``
-        sessions, so that the history up to the cut has at most ``max_sessions`` sessions);
+        sessions, so that the history up to the cut has at most ``max_sessions`` sessions;
+        with ``min_length`` > 2, lie in a session of at least ``min_length`` interactions);
         one is drawn uniformly (stateless, from ``seed``, a ``[2]`` int64 tensor).
         User ``b`` uses uniform number ``offset + b`` of the seed's stream: a replica holding
         rows ``[offset, offset + B)`` of a global batch draws what one device draws for them.
@@ -282,6 +284,10 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         if max_sessions is not None:
             candidate = tf.logical_and(
                 candidate, tf.gather(lay.session_index, lay.inter_session) < max_sessions)
+        if min_length > 2:  # a candidate's session has >= 2 interactions already
+            length = lay.inner[1:] - lay.inner[:-1]
+            candidate = tf.logical_and(
+                candidate, tf.gather(length, lay.inter_session) >= min_length)
         as_int = tf.cast(candidate, tf.int64)
         count = tf.math.unsorted_segment_sum(as_int, lay.inter_user, lay.num_users)
         rank = tf.cumsum(as_int, exclusive=True) - tf.gather(

@@ -78,6 +78,8 @@ class SessionRec(tfrs.Model):
       prefix_weight: weight of the partial-session loss (0 = no partial-session queries).
       prefix_queries: independent cuts (partial-session queries) per user and step.
       prefix_seed: seed of the cuts (stateless, keyed by the optimizer step).
+      prefix_min_session: cut only in sessions of at least this many interactions (2: every
+        session that can be cut).
       prefix_marker: add a learned vector (:class:`OpenSessionMarker`) to the token of each
         partial-session query's cut session, so the SSE can tell a session that goes on from
         one that is over (serving requests, whose sessions are over, are unchanged).
@@ -115,6 +117,7 @@ class SessionRec(tfrs.Model):
         prefix_queries: int = 1,
         prefix_seed: int = 0,
         prefix_marker: bool = False,
+        prefix_min_session: int = 2,
         user_vectors: int = 1,
         user_vectors_seed: int = 0,
         rank_drop_shown: bool = False,
@@ -148,6 +151,10 @@ class SessionRec(tfrs.Model):
             raise ValueError(f"prefix_queries must be >= 1, got {prefix_queries}")
         self.prefix_queries = int(prefix_queries)
         self.prefix_seed = int(prefix_seed)
+        if prefix_min_session < 2:
+            raise ValueError(f"prefix_min_session must be >= 2 (a cut leaves one interaction "
+                             f"before it and one after), got {prefix_min_session}")
+        self.prefix_min_session = int(prefix_min_session)
         if prefix_marker and self.prefix_weight <= 0:
             raise ValueError("prefix_marker marks partial-session queries: it needs "
                              "prefix_weight > 0")
@@ -410,7 +417,8 @@ class SessionRec(tfrs.Model):
         offset = replica_offset(batch.layout.num_users) if training else 0
         return [partial_session_cuts(batch, tf.stack([
             tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), offset,
-            self.view.max_len, self._prefix_drop_shown) for i in range(draws)]
+            self.view.max_len, self._prefix_drop_shown, self.prefix_min_session)
+            for i in range(draws)]
 
     @property
     def _prefix_drop_shown(self) -> bool:
@@ -445,7 +453,8 @@ class SessionRec(tfrs.Model):
         batch = SessionBatch.from_dict(seq, self.view.keys)
         offset = replica_offset(batch.layout.num_users) if training else 0
         inputs, targets = partial_session_queries(batch, seed, offset, self.view.max_len,
-                                                  self._prefix_drop_shown)
+                                                  self._prefix_drop_shown,
+                                                  self.prefix_min_session)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training, open_from=0)
         queries = _last_state(states, mask)  # [G, d]: group g is query g

@@ -33,15 +33,16 @@ def _ragged(v) -> tf.RaggedTensor:
     return tf.ragged.constant(v, dtype=tf.int64, ragged_rank=2, row_splits_dtype=tf.int64)
 
 
-def _candidates(labels) -> list[set[int]]:
-    """Per user, the flat positions c with c not first in its session and a positive at c or
-    later in the same session (written from the docstring, one loop per interaction)."""
+def _candidates(labels, min_length: int = 2) -> list[set[int]]:
+    """Per user, the flat positions c with c not first in its session, a positive at c or
+    later in the same session, and a session of >= ``min_length`` interactions (written from
+    the docstring, one loop per interaction)."""
     out = []
     for user in labels:
         found, start = set(), 0
         for session in user:
             for i in range(1, len(session)):
-                if any(lab == 1 for lab in session[i:]):
+                if len(session) >= min_length and any(lab == 1 for lab in session[i:]):
                     found.add(start + i)
             start += len(session)
         out.append(found)
@@ -80,6 +81,25 @@ def test_random_cut_draws_every_candidate_and_nothing_else():
                 want_rest += [jj == j and i >= at for i in range(len(session))]
                 flat += len(session)
         assert rest.tolist() == want_rest, s
+    assert drawn == want
+
+
+@pytest.mark.parametrize("min_length, want", [
+    (3, [{1, 2}, {2, 3}, set(), set(), set()]),
+    (4, [set(), {2, 3}, set(), set(), set()]),
+])
+def test_random_cut_min_length_draws_only_in_long_sessions(min_length, want):
+    items, labels = _ragged(ITEMS), _ragged(LABELS)
+    assert _candidates(LABELS, min_length) == want
+    drawn: list[set[int]] = [set() for _ in ITEMS]
+    for s in range(200):
+        cut, _ = SessionBatch({"item_id": items, "label": labels}).random_session_cut(
+            tf.constant([3, s], tf.int64), min_length=min_length)
+        for b, c in enumerate(cut.numpy()):
+            if want[b]:
+                drawn[b].add(int(c))
+            else:
+                assert c == -1
     assert drawn == want
 
 
@@ -182,6 +202,8 @@ ENCODINGS = [
     # the open-session marker on the cut sessions' tokens (both paths; set to random values)
     (2, ("task.prefix_marker=true",)),
     (1, ("model.sse=gru", "task.prefix_marker=true")),
+    # cuts only in sessions of >= 3 interactions (fewer users have a query)
+    (2, ("task.prefix_min_session=3",)),
 ]
 
 
@@ -338,6 +360,9 @@ def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
     (["task.prefix_weight=1", "model.paradigm=item"], r"need model.paradigm='session'"),
     (["task.prefix_queries=0"], r"task.prefix_queries: must be >= 1"),
     (["task.prefix_weight=0", "task.prefix_marker=true"], r"task.prefix_marker: .* needs"),
+    (["task.prefix_min_session=1"], r"task.prefix_min_session: must be >= 2"),
+    (["task.prefix_weight=0", "task.prefix_min_session=3"],
+     r"task.prefix_min_session: .* needs"),
 ])
 def test_bad_partial_session_settings_are_refused(overrides, match):
     with pytest.raises(ConfigError, match=match):
