@@ -51,6 +51,8 @@ def main() -> None:
                    help="paradigm_map only: override for the SessionRec-HSTU cell only")
     p.add_argument("--reference", default="hstu_plus",
                    help="paradigm_map only: the config compared with (default hstu_plus)")
+    p.add_argument("--reference-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="paradigm_map only: override for the reference cell only")
     p.add_argument("--split", default="test", choices=["test", "valid"],
                    help="paradigm_map only: the split reported (valid never reads test)")
     args = p.parse_args()
@@ -104,7 +106,8 @@ def main() -> None:
                 payload = ex.paradigm_map(out, knob, values, args.seeds, budget, args.set,
                                           base=args.base_size,
                                           session_overrides=args.session_set,
-                                          reference=args.reference, split=args.split)
+                                          reference=args.reference, split=args.split,
+                                          reference_overrides=args.reference_set)
             except ValueError as err:
                 p.error(str(err))
             md = out / f"{payload['name']}.md"

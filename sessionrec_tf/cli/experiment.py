@@ -8,7 +8,8 @@ import argparse
 from sessionrec_tf.cli.common import CliError, add_budget, add_set, flag
 
 # Request fields whose flag is not simply ``--field-name``.
-_FLAGS = {"session_overrides": "--session-set", "ks": "--k", "overrides": "--set"}
+_FLAGS = {"session_overrides": "--session-set", "reference_overrides": "--reference-set",
+          "ks": "--k", "overrides": "--set"}
 
 
 def label(field: str) -> str:
@@ -66,6 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"{_only('reference')}: the config the SessionRec-HSTU cell is compared "
                         "with (default hstu_plus), e.g. --reference sessionrec_hstu "
                         "--session-set task.alpha=0 maps an option against the shipped config")
+    p.add_argument("--reference-set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"{_only('reference_overrides')}: override for the reference cell "
+                        "only, e.g. --reference-set model.sse_gating=false maps SessionRec-HSTU "
+                        "against HSTU+ without its gate")
     p.add_argument("--split", choices=("test", "valid"),
                    help=f"{_only('split')}: the split the map reports (default test); valid "
                         "never reads the test split, so the map can inform a choice")
@@ -114,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         base_size=args.base_size, interactions_per_user=args.interactions_per_user,
         session_lengths=tuple(args.session_lengths) if args.session_lengths else None,
         protocols=tuple(args.protocols) if args.protocols else None,
-        reference=args.reference, split=args.split)
+        reference=args.reference, reference_overrides=tuple(args.reference_set),
+        split=args.split)
     try:  # refuse a bad request before loading the data or training anything
         check_request(args.name, request, label)
     except ValueError as err:

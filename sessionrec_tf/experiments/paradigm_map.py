@@ -12,7 +12,11 @@ with both models' values; the PNG plots the gap of LOSO N@10 and R@100 with erro
 to map an option against the same HSTU+ runs (written as ``paradigm_map_<knob>_options``).
 ``reference`` replaces HSTU+ by another config: ``reference="sessionrec_hstu"`` with
 ``session_overrides=["task.alpha=0"]`` maps an option of SessionRec-HSTU against its shipped
-setting (written as ``paradigm_map_<knob>_options_vs_sessionrec_hstu``). ``split="valid"``
+setting (written as ``paradigm_map_<knob>_options_vs_sessionrec_hstu``).
+``reference_overrides`` change the reference cell only: ``reference_overrides=
+["model.sse_gating=false"]`` maps SessionRec-HSTU against HSTU+ without its gate (suffix
+``_vs_hstu_plus_options``; the same SessionRec-HSTU runs as the map against plain HSTU+ when
+both write into one output directory). ``split="valid"``
 trains without ever reading the test split and reports validation metrics instead (suffix
 ``_valid``), so that a map can inform a choice.
 """
@@ -79,21 +83,26 @@ def _label(value: float) -> str:
     return f"{value:g}"
 
 
-def map_cells(reference: str, session_overrides: Sequence[str]) -> tuple[Cell, Cell]:
-    """(reference cell, SessionRec-HSTU cell with ``session_overrides``); ValueError when the
-    two would be the same runs."""
+def _with(label: str, overrides: Sequence[str]) -> str:
+    return label + (f" ({', '.join(overrides)})" if overrides else "")
+
+
+def map_cells(reference: str, session_overrides: Sequence[str],
+              reference_overrides: Sequence[str] = ()) -> tuple[Cell, Cell]:
+    """(reference cell with ``reference_overrides``, SessionRec-HSTU cell with
+    ``session_overrides``); ValueError when the two would be the same runs."""
     from sessionrec_tf.config import shipped_configs
 
     if reference not in shipped_configs():
         raise ValueError(f"paradigm_map reference {reference!r} is not a shipped config; "
                          f"valid: {shipped_configs()}")
-    if reference == OURS and not session_overrides:
-        raise ValueError(f"paradigm_map with reference {OURS} needs a session override "
-                         f"(--session-set KEY=VALUE): otherwise both cells are the same runs")
-    ours = Cell(LABELS[OURS] + (f" ({', '.join(session_overrides)})"
-                                     if session_overrides else ""),
-                OURS, tuple(session_overrides))
-    return Cell(LABELS.get(reference, reference), reference), ours
+    if reference == OURS and set(session_overrides) == set(reference_overrides):
+        raise ValueError(f"paradigm_map with reference {OURS} needs different session and "
+                         f"reference overrides (--session-set / --reference-set KEY=VALUE): "
+                         f"otherwise both cells are the same runs")
+    ours = Cell(_with(LABELS[OURS], session_overrides), OURS, tuple(session_overrides))
+    return Cell(_with(LABELS.get(reference, reference), reference_overrides), reference,
+                tuple(reference_overrides)), ours
 
 
 def _metrics(records: list[dict[str, Any]], split: str, ks: Sequence[int]
@@ -116,13 +125,14 @@ def paradigm_map(output: Path, knob: str, values: Sequence[float], seeds: int, b
                  interactions_per_user: float | None = None,
                  simulator: dict[str, Any] | None = None,
                  session_overrides: Sequence[str] = (), reference: str = "hstu_plus",
-                 split: str = "test") -> dict[str, Any]:
+                 split: str = "test", reference_overrides: Sequence[str] = ()
+                 ) -> dict[str, Any]:
     """Train both models at every knob value; write ``OUTPUT/<name>.{md,json,png}`` (``name``,
     in the returned payload: ``paradigm_map_<knob>`` plus the suffixes of the module docstring).
     """
     if split not in SPLITS:
         raise ValueError(f"paradigm_map split must be one of {list(SPLITS)}, got {split!r}")
-    ref, ours = map_cells(reference, session_overrides)
+    ref, ours = map_cells(reference, session_overrides, reference_overrides)
     points = [(v, knob_options(knob, v, base, interactions_per_user, simulator)) for v in values]
     cells = (ref, ours)
     ks = (10, 100)
@@ -171,10 +181,12 @@ def paradigm_map(output: Path, knob: str, values: Sequence[float], seeds: int, b
         if ax.get_visible():
             ax.axhline(0.0, color="grey", lw=0.8)
     name = (f"paradigm_map_{knob}" + ("_options" if session_overrides else "")
-            + (f"_vs_{ref.config}" if ref != HSTU_PLUS else "")
+            + (f"_vs_{ref.config}" + ("_options" if ref.overrides else "")
+               if ref != HSTU_PLUS else "")
             + ("_valid" if split == "valid" else ""))
     payload = {"experiment": "paradigm_map", "name": name, "knob": knob, "values": list(values),
                "session_overrides": list(session_overrides), "reference": ref.config,
+               "reference_overrides": list(ref.overrides),
                "split": split, "base": base, "simulator": [o for _, o in points],
                "gaps": {label: {"mean": g[0], "std": g[1]} for label, g in gaps.items()},
                "records": records, **provenance(None, budget, seeds, overrides)}

@@ -45,6 +45,7 @@ class ExperimentRequest:
     session_lengths: tuple[float, ...] | None = None
     protocols: tuple[str, ...] | None = None
     reference: str | None = None
+    reference_overrides: tuple[str, ...] = ()
     split: str | None = None
 
 
@@ -118,7 +119,8 @@ def _paradigm_map(r: ExperimentRequest) -> Any:
                         base=r.base_size or "demo",
                         interactions_per_user=r.interactions_per_user,
                         session_overrides=r.session_overrides,
-                        reference=r.reference or "hstu_plus", split=r.split or "test")
+                        reference=r.reference or "hstu_plus", split=r.split or "test",
+                        reference_overrides=r.reference_overrides)
 
 
 def _report(r: ExperimentRequest) -> Any:
@@ -141,7 +143,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("scaling", _scaling, False, ("scaling_users",), "quality vs dataset size"),
     Experiment("paradigm_map", _paradigm_map, False,
                ("data_knob", "session_overrides", "base_size", "interactions_per_user",
-                "reference", "split"),
+                "reference", "reference_overrides", "split"),
                "SessionRec-HSTU minus HSTU+ along one simulator knob"),
     Experiment("report", _report, True, ("parts", "scaling_users"),
                "several experiments into one REPORT.md"),
@@ -188,7 +190,8 @@ def check_request(name: str, request: ExperimentRequest,
         if not request.data_knob:
             raise ValueError(f"experiment {name} needs {label('data_knob')} KNOB=V1,V2,...")
         parse_knob(request.data_knob)
-        map_cells(request.reference or "hstu_plus", request.session_overrides)
+        map_cells(request.reference or "hstu_plus", request.session_overrides,
+                  request.reference_overrides)
         if request.split not in (None, *SPLITS):
             raise ValueError(f"{label('split')} must be one of {list(SPLITS)}, got "
                              f"{request.split!r}")

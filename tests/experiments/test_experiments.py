@@ -462,8 +462,10 @@ def test_paradigm_map_against_sessionrec_on_validation(tmp_path):
     from sessionrec_tf.experiments import paradigm_map
     from sessionrec_tf.experiments.paradigm_map import map_cells
 
-    with pytest.raises(ValueError, match="needs a session override"):
+    with pytest.raises(ValueError, match="needs different session and reference overrides"):
         map_cells("sessionrec_hstu", ())
+    with pytest.raises(ValueError, match="needs different session and reference overrides"):
+        map_cells("sessionrec_hstu", ("task.alpha=0",), ("task.alpha=0",))
     with pytest.raises(ValueError, match="not a shipped config"):
         map_cells("hstu_pluss", ())
     with pytest.raises(ValueError, match="split must be one of"):
@@ -486,6 +488,26 @@ def test_paradigm_map_against_sessionrec_on_validation(tmp_path):
     assert payload["name"] == "paradigm_map_taste_sd_options_vs_sessionrec_hstu_valid"
     md = (tmp_path / f"{payload['name']}.md").read_text()
     assert "LOSO valid split" in md and "| SessionRec-HSTU N@10 | ours N@10 |" in md
+
+
+def test_paradigm_map_reference_overrides_change_the_reference_cell_only(tmp_path):
+    """--reference-set model.sse_gating=false: HSTU+ without its gate as the reference; the
+    SessionRec-HSTU cell keeps its shipped config."""
+    from sessionrec_tf.config import load_config
+    from sessionrec_tf.experiments import paradigm_map
+
+    payload = paradigm_map(tmp_path, "taste_sd", [1.0], seeds=1, budget=SMOKE, base="tiny",
+                           reference_overrides=["model.sse_gating=false"], split="valid")
+    ref, ours = "HSTU+ (model.sse_gating=false)", "SessionRec-HSTU"
+    got = {r["cell"]: r for r in payload["records"]}
+    assert set(got) == {ref, ours}
+    assert got[ref]["resolved_config"]["model"]["sse_gating"] is False
+    assert got[ref]["resolved_config"]["model"]["paradigm"] == "item"
+    shipped = load_config("sessionrec_hstu").model.sse_gating
+    assert got[ours]["resolved_config"]["model"]["sse_gating"] is shipped
+    assert payload["reference_overrides"] == ["model.sse_gating=false"]
+    assert payload["name"] == "paradigm_map_taste_sd_vs_hstu_plus_options_valid"
+    assert (tmp_path / f"{payload['name']}.md").exists()
 
 
 def test_efficiency_worker_times_a_validation_pass(tiny_dataset):
