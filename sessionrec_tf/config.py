@@ -21,7 +21,12 @@ import yaml
 from sessionrec_tf.ise.registry import ISE_NAMES, POOLING_ISES
 from sessionrec_tf.options import build, parse_scalar
 from sessionrec_tf.sse.registry import HSTU_ATTENTIONS, HSTU_RELATIVE_BIASES, SSE_NAMES
-from sessionrec_tf.tasks.registry import LOSS_NAMES, RANK_NEGATIVES, SAMPLER_NAMES
+from sessionrec_tf.tasks.registry import (
+    CUT_DRAWS,
+    LOSS_NAMES,
+    RANK_NEGATIVES,
+    SAMPLER_NAMES,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -40,6 +45,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "task.sampler": SAMPLER_NAMES,
     "task.rank_negatives": RANK_NEGATIVES,
     "task.item_targets": ("next_item", "next_session"),
+    "task.prefix_draw": CUT_DRAWS,
     "train.protocol": ("loso", "loio", "temporal"),
     "train.exclude_seen": EXCLUDE_SEEN,
     "train.strategy": ("default", "mirrored", "multi_worker"),
@@ -188,7 +194,10 @@ class TaskConfig:
     session); serving requests are unchanged (:mod:`sessionrec_tf.layers.open_session`).
     prefix_min_session: cut only in sessions of at least this many interactions (2, the
     default, = every session that can be cut; larger values leave logs of short sessions
-    few or no partial-session queries).
+    few or no partial-session queries). prefix_draw: how a cut is drawn: ``position`` (a
+    cut position uniformly, so a session is cut in proportion to its length, and a cut in a
+    long session also has more positives after it) or ``session`` (a cuttable session
+    uniformly, then a position in it: every session counts alike).
     rank_negatives: which items the rank
     loss scores each positive against: ``session`` (Eq. 9, the target session's negatives) or
     a diagnostic control, ``other_user`` / ``uniform``
@@ -213,6 +222,7 @@ class TaskConfig:
     prefix_queries: int = 1
     prefix_marker: bool = False
     prefix_min_session: int = 2
+    prefix_draw: str = "position"
     item_targets: str = "next_item"
 
 
@@ -289,6 +299,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if config.task.prefix_weight > 0 and config.model.paradigm != "session":
         raise ConfigError("task.prefix_weight: partial-session queries need "
                           f"model.paradigm='session', not {config.model.paradigm!r}")
+    if config.task.prefix_draw != "position" and config.task.prefix_weight <= 0:
+        raise ConfigError("task.prefix_draw: draws partial-session queries; it needs "
+                          "task.prefix_weight > 0")
     if config.task.prefix_min_session != 2 and config.task.prefix_weight <= 0:
         raise ConfigError("task.prefix_min_session: limits partial-session queries; it needs "
                           "task.prefix_weight > 0")

@@ -35,6 +35,7 @@ from sessionrec_tf.data.batch_ops import (
     splits_from_lengths,
     true_indices,
 )
+from sessionrec_tf.tasks.registry import CUT_DRAWS
 
 
 class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
@@ -253,18 +254,22 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         return self.first_shown() < tf.gather(lay.pos_in_user, session_start)
 
     def random_session_cut(self, seed: tf.Tensor, offset: tf.Tensor | int = 0,
-                           max_sessions: int | None = None, min_length: int = 2
-                           ) -> tuple[tf.Tensor, tf.Tensor]:
+                           max_sessions: int | None = None, min_length: int = 2,
+                           draw: str = "position") -> tuple[tf.Tensor, tf.Tensor]:
         """A random cut inside one session of each user, with a positive after it.
 
         The candidates of user ``b`` are the flat history positions ``c`` that are not the
         first interaction of their session and have a positive at ``c`` or later in the same
         session (and, with ``max_sessions``, lie in one of the user's first ``max_sessions``
         sessions, so that the history up to the cut has at most ``max_sessions`` sessions;
-        with ``min_length`` > 2, lie in a session of at least ``min_length`` interactions);
-        one is drawn uniformly (stateless, from ``seed``, a ``[2]`` int64 tensor).
-        User ``b`` uses uniform number ``offset + b`` of the seed's stream: a replica holding
-        rows ``[offset, offset + B)`` of a global batch draws what one device draws for them.
+        with ``min_length`` > 2, lie in a session of at least ``min_length`` interactions).
+        ``draw="position"``: one candidate is drawn uniformly, so a session is cut in
+        proportion to its candidates (long sessions more often); ``draw="session"``: first a
+        session uniformly among the user's sessions with a candidate, then a candidate of it
+        uniformly. Stateless, from ``seed`` (a ``[2]`` int64 tensor): user ``b`` uses uniform
+        number ``offset + b`` of the seed's stream (``session``: numbers ``2 (offset + b)``
+        and ``2 (offset + b) + 1``), so a replica holding rows ``[offset, offset + B)`` of a
+        global batch draws what one device draws for them.
 
         Returns:
           ``cut`` ``[B]`` int64: the drawn position in the user's flat history, ``-1`` for a
@@ -288,17 +293,21 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
             length = lay.inner[1:] - lay.inner[:-1]
             candidate = tf.logical_and(
                 candidate, tf.gather(length, lay.inter_session) >= min_length)
-        as_int = tf.cast(candidate, tf.int64)
-        count = tf.math.unsorted_segment_sum(as_int, lay.inter_user, lay.num_users)
-        rank = tf.cumsum(as_int, exclusive=True) - tf.gather(
-            tf.cumsum(count, exclusive=True), lay.inter_user)
+        if draw not in CUT_DRAWS:
+            raise ValueError(f"draw must be one of {list(CUT_DRAWS)}, got {draw!r}")
         offset = tf.cast(offset, tf.int64)
+        per_user = 1 if draw == "position" else 2
         # a stateless stream's first n numbers do not depend on its length (Philox counters)
-        u = tf.random.stateless_uniform(tf.reshape(offset + lay.num_users, [1]), seed,
-                                        dtype=tf.float64)[offset:]
-        pick = tf.minimum(tf.cast(tf.floor(u * tf.cast(count, tf.float64)), tf.int64),
-                          tf.maximum(count - 1, 0))
-        chosen = tf.logical_and(candidate, tf.equal(rank, tf.gather(pick, lay.inter_user)))
+        u = tf.reshape(tf.random.stateless_uniform(
+            tf.reshape(per_user * (offset + lay.num_users), [1]), seed, dtype=tf.float64),
+            [-1, per_user])[offset:]
+        if draw == "session":
+            sessions = tf.size(lay.inner, out_type=tf.int64) - 1
+            cuttable = tf.math.unsorted_segment_max(
+                tf.cast(candidate, tf.int64), lay.inter_session, sessions) > 0
+            picked, _ = _pick_one(cuttable, lay.session_user, lay.num_users, u[:, 1])
+            candidate = tf.logical_and(candidate, tf.gather(picked, lay.inter_session))
+        chosen, count = _pick_one(candidate, lay.inter_user, lay.num_users, u[:, 0])
         cut = tf.math.unsorted_segment_max(tf.where(chosen, lay.pos_in_user, -1),
                                            lay.inter_user, lay.num_users)
         cut = tf.where(count > 0, cut, tf.constant(-1, tf.int64))
@@ -309,6 +318,20 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
             lay.pos_in_user >= tf.gather(cut, lay.inter_user))
         rest = tf.logical_and(rest, tf.gather(count > 0, lay.inter_user))
         return cut, rest
+
+
+def _pick_one(mask: tf.Tensor, owner: tf.Tensor, owners: tf.Tensor, u: tf.Tensor
+              ) -> tuple[tf.Tensor, tf.Tensor]:
+    """One true element of ``mask`` ``[n]`` per owner, the ``floor(u * count)``-th in order
+    (``u`` ``[owners]`` uniform in [0, 1); ``owner`` ``[n]`` sorted). Returns the chosen
+    ``[n]`` bool and each owner's count of true elements ``[owners]``."""
+    as_int = tf.cast(mask, tf.int64)
+    count = tf.math.unsorted_segment_sum(as_int, owner, owners)
+    rank = tf.cumsum(as_int, exclusive=True) - tf.gather(tf.cumsum(count, exclusive=True),
+                                                         owner)
+    pick = tf.minimum(tf.cast(tf.floor(u * tf.cast(count, tf.float64)), tf.int64),
+                      tf.maximum(count - 1, 0))
+    return tf.logical_and(mask, tf.equal(rank, tf.gather(pick, owner))), count
 
 
 __all__ = ["SEEN_POLICIES", "SessionBatch", "repeat_range"]

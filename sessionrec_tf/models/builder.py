@@ -85,6 +85,7 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
                   "prefix_seed": seed + 4,
                   "prefix_marker": t.prefix_marker,
                   "prefix_min_session": t.prefix_min_session,
+                  "prefix_draw": t.prefix_draw,
                   "prefix_retrieval": retrieval_task(seed + 5, "prefix_retrieval"),
                   "prefix_rank": rank_task(seed + 8, "prefix_rank")}
     return SessionRec(embedding, ise, sse, view, retrieval, rank, alpha=t.alpha, **prefix,

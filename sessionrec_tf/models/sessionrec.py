@@ -36,6 +36,7 @@ from sessionrec_tf.sse.bucketing import encode_in_length_buckets
 from sessionrec_tf.sse.query_tokens import QueryTokens, encode_with_queries
 from sessionrec_tf.tasks.distribute import global_sum, replica_offset, replica_share
 from sessionrec_tf.tasks.rank import SessionRank
+from sessionrec_tf.tasks.registry import CUT_DRAWS
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
 from sessionrec_tf.tasks.targets import (
     PartialQueries,
@@ -80,6 +81,8 @@ class SessionRec(tfrs.Model):
       prefix_seed: seed of the cuts (stateless, keyed by the optimizer step).
       prefix_min_session: cut only in sessions of at least this many interactions (2: every
         session that can be cut).
+      prefix_draw: ``position`` (a cut position uniformly: long sessions cut more often) or
+        ``session`` (a cuttable session uniformly, then a position in it).
       prefix_marker: add a learned vector (:class:`OpenSessionMarker`) to the token of each
         partial-session query's cut session, so the SSE can tell a session that goes on from
         one that is over (serving requests, whose sessions are over, are unchanged).
@@ -118,6 +121,7 @@ class SessionRec(tfrs.Model):
         prefix_seed: int = 0,
         prefix_marker: bool = False,
         prefix_min_session: int = 2,
+        prefix_draw: str = "position",
         user_vectors: int = 1,
         user_vectors_seed: int = 0,
         rank_drop_shown: bool = False,
@@ -155,6 +159,10 @@ class SessionRec(tfrs.Model):
             raise ValueError(f"prefix_min_session must be >= 2 (a cut leaves one interaction "
                              f"before it and one after), got {prefix_min_session}")
         self.prefix_min_session = int(prefix_min_session)
+        if prefix_draw not in CUT_DRAWS:
+            raise ValueError(f"prefix_draw must be one of {list(CUT_DRAWS)}, "
+                             f"got {prefix_draw!r}")
+        self.prefix_draw = prefix_draw
         if prefix_marker and self.prefix_weight <= 0:
             raise ValueError("prefix_marker marks partial-session queries: it needs "
                              "prefix_weight > 0")
@@ -417,8 +425,8 @@ class SessionRec(tfrs.Model):
         offset = replica_offset(batch.layout.num_users) if training else 0
         return [partial_session_cuts(batch, tf.stack([
             tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), offset,
-            self.view.max_len, self._prefix_drop_shown, self.prefix_min_session)
-            for i in range(draws)]
+            self.view.max_len, self._prefix_drop_shown, self.prefix_min_session,
+            self.prefix_draw) for i in range(draws)]
 
     @property
     def _prefix_drop_shown(self) -> bool:
@@ -454,7 +462,7 @@ class SessionRec(tfrs.Model):
         offset = replica_offset(batch.layout.num_users) if training else 0
         inputs, targets = partial_session_queries(batch, seed, offset, self.view.max_len,
                                                   self._prefix_drop_shown,
-                                                  self.prefix_min_session)
+                                                  self.prefix_min_session, self.prefix_draw)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training, open_from=0)
         queries = _last_state(states, mask)  # [G, d]: group g is query g

@@ -19,3 +19,5 @@ LOSS_NAMES = LOSSES.names()
 SAMPLER_NAMES = SAMPLERS.names()
 # Which items the rank loss scores a positive against (SessionRank: Eq. 9 or a control).
 RANK_NEGATIVES = ("session", "other_user", "uniform")
+# How a partial-session query's cut is drawn (SessionBatch.random_session_cut).
+CUT_DRAWS = ("position", "session")

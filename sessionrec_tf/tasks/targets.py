@@ -128,15 +128,17 @@ class PartialQueries(NamedTuple):
 
 def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0,
                             max_sessions: int | None = None, drop_shown: bool = False,
-                            min_length: int = 2) -> tuple[SessionBatch, TargetRows]:
+                            min_length: int = 2, draw: str = "position"
+                            ) -> tuple[SessionBatch, TargetRows]:
     """``(inputs, targets)`` of :func:`partial_session_cuts`."""
-    cuts = partial_session_cuts(seq, seed, offset, max_sessions, drop_shown, min_length)
+    cuts = partial_session_cuts(seq, seed, offset, max_sessions, drop_shown, min_length, draw)
     return cuts.inputs, cuts.targets
 
 
 def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0,
                          max_sessions: int | None = None,
-                         drop_shown: bool = False, min_length: int = 2) -> PartialQueries:
+                         drop_shown: bool = False, min_length: int = 2,
+                         draw: str = "position") -> PartialQueries:
     """One extra training query per user: the history up to a random cut INSIDE a session.
 
     The cut (:meth:`SessionBatch.random_session_cut`) leaves at least one interaction of its
@@ -155,12 +157,14 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
       drop_shown: leave out of the negatives the items shown to the user before the cut.
       min_length: cut only in sessions of at least ``min_length`` interactions (2: every
         session that can be cut).
+      draw: ``position`` (a candidate uniformly: sessions cut in proportion to their length)
+        or ``session`` (a cuttable session uniformly, then a position in it).
 
     Returns:
       :class:`PartialQueries`: only the G users that have a cut, in batch order.
     """
     items, labels = seq["item_id"], seq["label"]
-    cut, rest = seq.random_session_cut(seed, offset, max_sessions, min_length)
+    cut, rest = seq.random_session_cut(seed, offset, max_sessions, min_length, draw)
     has = cut >= 0
     inputs = SessionBatch(seq.fields).select_users(has).take_prefix(boolean_mask(cut, has))
     inter_user = seq.layout.inter_user

@@ -84,6 +84,63 @@ def test_random_cut_draws_every_candidate_and_nothing_else():
     assert drawn == want
 
 
+def _session_draw_probabilities(labels) -> list[dict[int, float]]:
+    """Per user, P(cut = c) when a cuttable session is drawn uniformly, then a candidate of
+    it uniformly (candidates as in :func:`_candidates`)."""
+    out = []
+    for user in labels:
+        per_session, start = [], 0
+        for session in user:
+            found = [start + i for i in range(1, len(session))
+                     if any(lab == 1 for lab in session[i:])]
+            if found:
+                per_session.append(found)
+            start += len(session)
+        out.append({c: 1 / len(per_session) / len(found)
+                    for found in per_session for c in found})
+    return out
+
+
+def test_session_draw_gives_every_cuttable_session_the_same_chance():
+    # ITEMS user 0: session 0 has candidates {1, 2}, session 1 has {4}: a uniform position
+    # gives 4 a third of the cuts, a uniform session half of them
+    want = _session_draw_probabilities(LABELS)
+    assert want[0] == {1: 0.25, 2: 0.25, 4: 0.5}
+    seq = SessionBatch({"item_id": _ragged(ITEMS), "label": _ragged(LABELS)})
+    draws = 1600
+    counts: list[dict[int, int]] = [{} for _ in ITEMS]
+    for s in range(draws):
+        cut, rest = seq.random_session_cut(tf.constant([7, s], tf.int64), draw="session")
+        plain, plain_rest = seq.random_session_cut(tf.constant([7, s], tf.int64))
+        for b, c in enumerate(cut.numpy()):
+            if want[b]:
+                assert c in want[b]
+                counts[b][int(c)] = counts[b].get(int(c), 0) + 1
+            else:
+                assert c == -1 and plain[b] == -1
+        flat = 0  # rest: the cut session from the cut on, as in position draws
+        for b, user in enumerate(ITEMS):
+            j, at = _session_of(LABELS[b], int(cut[b])) if cut[b] >= 0 else (-1, 0)
+            for jj, session in enumerate(user):
+                for i in range(len(session)):
+                    assert rest[flat] == (jj == j and i >= at)
+                    flat += 1
+    for b, probabilities in enumerate(want):
+        for c, p in probabilities.items():  # binomial sd <= 0.0125 at 1600 draws
+            assert abs(counts[b].get(c, 0) / draws - p) < 0.05, (b, c)
+
+
+def test_session_draw_of_a_replica_equals_the_global_draw():
+    # rows [offset, offset + B) of a global batch draw what one device draws for them
+    seq = SessionBatch({"item_id": _ragged(ITEMS), "label": _ragged(LABELS)})
+    tail = SessionBatch({"item_id": _ragged(ITEMS[2:]), "label": _ragged(LABELS[2:])})
+    for s in range(20):
+        seed = tf.constant([9, s], tf.int64)
+        whole, _ = seq.random_session_cut(seed, draw="session")
+        part, _ = tail.random_session_cut(seed, offset=2, draw="session")
+        assert part.numpy().tolist() == whole.numpy()[2:].tolist(), s  # per-user positions
+
+
 @pytest.mark.parametrize("min_length, want", [
     (3, [{1, 2}, {2, 3}, set(), set(), set()]),
     (4, [set(), {2, 3}, set(), set(), set()]),
@@ -204,6 +261,8 @@ ENCODINGS = [
     (1, ("model.sse=gru", "task.prefix_marker=true")),
     # cuts only in sessions of >= 3 interactions (fewer users have a query)
     (2, ("task.prefix_min_session=3",)),
+    # a cuttable session drawn uniformly, then a position in it
+    (2, ("task.prefix_draw=session",)),
 ]
 
 
@@ -363,6 +422,8 @@ def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
     (["task.prefix_min_session=1"], r"task.prefix_min_session: must be >= 2"),
     (["task.prefix_weight=0", "task.prefix_min_session=3"],
      r"task.prefix_min_session: .* needs"),
+    (["task.prefix_draw=item"], r"task.prefix_draw: unknown value 'item'"),
+    (["task.prefix_weight=0", "task.prefix_draw=session"], r"task.prefix_draw: .* needs"),
 ])
 def test_bad_partial_session_settings_are_refused(overrides, match):
     with pytest.raises(ConfigError, match=match):
