@@ -25,6 +25,7 @@ from sessionrec_tf.tasks.registry import (
     CUT_DRAWS,
     LOSS_NAMES,
     RANK_NEGATIVES,
+    REDUCTIONS,
     SAMPLER_NAMES,
 )
 
@@ -46,6 +47,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "task.rank_negatives": RANK_NEGATIVES,
     "task.item_targets": ("next_item", "next_session"),
     "task.prefix_draw": CUT_DRAWS,
+    "task.reduction": REDUCTIONS,
+    "task.prefix_reduction": REDUCTIONS,
     "train.protocol": ("loso", "loio", "temporal"),
     "train.exclude_seen": EXCLUDE_SEEN,
     "train.strategy": ("default", "mirrored", "multi_worker"),
@@ -197,7 +200,11 @@ class TaskConfig:
     few or no partial-session queries). prefix_draw: how a cut is drawn: ``position`` (a
     cut position uniformly, so a session is cut in proportion to its length, and a cut in a
     long session also has more positives after it) or ``session`` (a cuttable session
-    uniformly, then a position in it: every session counts alike).
+    uniformly, then a position in it: every session counts alike). reduction: how the
+    retrieval and rank losses average their (query, positive) rows: ``row`` (every row alike,
+    Eq. 8-9: a target session weighs by its number of positives) or ``query`` (each query's
+    rows averaged, then the queries: every target session alike, as in the per-user
+    Recall@K); prefix_reduction: the same for the partial-session queries' losses.
     rank_negatives: which items the rank
     loss scores each positive against: ``session`` (Eq. 9, the target session's negatives) or
     a diagnostic control, ``other_user`` / ``uniform``
@@ -223,6 +230,8 @@ class TaskConfig:
     prefix_marker: bool = False
     prefix_min_session: int = 2
     prefix_draw: str = "position"
+    reduction: str = "row"
+    prefix_reduction: str = "row"
     item_targets: str = "next_item"
 
 
@@ -302,6 +311,9 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if config.task.prefix_draw != "position" and config.task.prefix_weight <= 0:
         raise ConfigError("task.prefix_draw: draws partial-session queries; it needs "
                           "task.prefix_weight > 0")
+    if config.task.prefix_reduction != "row" and config.task.prefix_weight <= 0:
+        raise ConfigError("task.prefix_reduction: averages the partial-session queries' "
+                          "losses; it needs task.prefix_weight > 0")
     if config.task.prefix_min_session != 2 and config.task.prefix_weight <= 0:
         raise ConfigError("task.prefix_min_session: limits partial-session queries; it needs "
                           "task.prefix_weight > 0")

@@ -65,20 +65,21 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
     similarity = Similarity(t.l2_normalize, t.temperature)
     sampler = make_sampler(t.sampler, dataset.num_items, item_counts)
 
-    def retrieval_task(task_seed: int, name: str) -> NextSessionRetrieval:
+    def retrieval_task(task_seed: int, name: str, reduction: str) -> NextSessionRetrieval:
         return NextSessionRetrieval(
             sampler, num_negatives=t.num_negatives, similarity=similarity, loss=t.loss,
             in_batch_negatives=t.in_batch_negatives,
-            remove_accidental_hits=t.remove_accidental_hits, seed=task_seed, name=name)
+            remove_accidental_hits=t.remove_accidental_hits, seed=task_seed,
+            reduction=reduction, name=name)
 
-    def rank_task(task_seed: int, name: str) -> SessionRank | None:
+    def rank_task(task_seed: int, name: str, reduction: str) -> SessionRank | None:
         if t.alpha <= 0:
             return None
         return SessionRank(similarity, negatives=t.rank_negatives, num_items=dataset.num_items,
-                           seed=task_seed, name=name)
+                           seed=task_seed, reduction=reduction, name=name)
 
-    retrieval = retrieval_task(seed + 3, "retrieval")
-    rank = rank_task(seed + 7, "rank")
+    retrieval = retrieval_task(seed + 3, "retrieval", t.reduction)
+    rank = rank_task(seed + 7, "rank", t.reduction)
     prefix: dict = {}
     if t.prefix_weight > 0:  # partial-session queries: tasks of their own (own loss metrics)
         prefix = {"prefix_weight": t.prefix_weight, "prefix_queries": t.prefix_queries,
@@ -86,8 +87,9 @@ def build_model(config: ExperimentConfig, dataset: PreparedDataset,
                   "prefix_marker": t.prefix_marker,
                   "prefix_min_session": t.prefix_min_session,
                   "prefix_draw": t.prefix_draw,
-                  "prefix_retrieval": retrieval_task(seed + 5, "prefix_retrieval"),
-                  "prefix_rank": rank_task(seed + 8, "prefix_rank")}
+                  "prefix_retrieval": retrieval_task(seed + 5, "prefix_retrieval",
+                                                     t.prefix_reduction),
+                  "prefix_rank": rank_task(seed + 8, "prefix_rank", t.prefix_reduction)}
     return SessionRec(embedding, ise, sse, view, retrieval, rank, alpha=t.alpha, **prefix,
                       eval_ks=config.train.eval_ks, exclude_seen=config.train.exclude_seen,
                       user_vectors=m.user_vectors, user_vectors_seed=seed + 6,

@@ -11,7 +11,8 @@ is contradictory and is not in ``N_g`` (:func:`~sessionrec_tf.tasks.targets.next
 leaves it out).
 
 The loss is the mean over *all* rows (rows of sessions without negatives count as zeros), so
-``alpha`` in ``L = L_retrieval + alpha * L_rank`` (Eq. 10) weighs comparable quantities.
+``alpha`` in ``L = L_retrieval + alpha * L_rank`` (Eq. 10) weighs comparable quantities; with
+``reduction="query"``, the mean over queries of their rows' mean (as the retrieval task's).
 
 The rows of a group share its query and its negatives, so the negatives are scored once per
 group on the ragged (group, negative) pairs (nothing padded), reduced to their log-sum-exp
@@ -41,7 +42,7 @@ import tensorflow_recommenders as tfrs
 
 from sessionrec_tf.data.batch_ops import row_ids
 from sessionrec_tf.layers.interests import max_match_rows
-from sessionrec_tf.tasks.distribute import global_mean, global_sum
+from sessionrec_tf.tasks.distribute import check_reduction, global_sum, rows_mean
 from sessionrec_tf.tasks.registry import RANK_NEGATIVES
 from sessionrec_tf.tasks.samplers import UniformSampler
 from sessionrec_tf.tasks.similarity import Similarity
@@ -57,6 +58,8 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
         docstring).
       num_items: catalogue size (vocabulary size), for ``uniform``.
       seed: seed of the ``uniform`` draws (stateless, keyed by a step counter).
+      reduction: ``row`` (mean over rows) or ``query`` (mean over queries of their rows'
+        mean).
 
     Example::
 
@@ -65,8 +68,10 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
     """
 
     def __init__(self, similarity: Similarity | None = None, negatives: str = "session",
-                 num_items: int | None = None, seed: int = 0, name: str = "rank") -> None:
+                 num_items: int | None = None, seed: int = 0, reduction: str = "row",
+                 name: str = "rank") -> None:
         super().__init__(name=name)
+        self.reduction = check_reduction(reduction)
         if negatives not in RANK_NEGATIVES:
             raise ValueError(f"rank negatives: unknown value {negatives!r}; valid values: "
                              f"{list(RANK_NEGATIVES)}")
@@ -105,8 +110,8 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
     def call(self, query_embeddings: tf.Tensor, targets: TargetRows,
              candidate_fn: Callable[[tf.Tensor], tf.Tensor],
              training: bool | None = None) -> tf.Tensor:
-        """Scalar mean rank loss over the batch's rows; ``[G, d]`` (or ``[G, k, d]``) queries,
-        one per group."""
+        """Scalar mean rank loss over the batch's rows (or queries: ``reduction``); ``[G, d]``
+        (or ``[G, k, d]``) queries, one per group."""
         sim = self.similarity
         q = sim.embed(group_queries(query_embeddings, targets))
         pos = sim.scale(max_match_rows(tf.gather(q, targets.row_group),
@@ -127,7 +132,7 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
         per_row = tf.where(tf.gather(has_neg, targets.row_group),
                            tf.nn.softplus(tf.gather(group_lse, targets.row_group) - pos),
                            tf.zeros_like(pos))
-        loss = global_mean(tf.reduce_sum(per_row), tf.shape(pos)[0])
+        loss = rows_mean(per_row, targets.row_group, groups, self.reduction)
         self.loss_tracker.update_state(global_sum(loss))
         return loss
 
@@ -135,7 +140,7 @@ class SessionRank(tf.keras.layers.Layer, tfrs.tasks.Task):
         return {"name": self.name, "l2_normalize": self.similarity.l2_normalize,
                 "temperature": self.similarity.temperature, "negatives": self.negatives,
                 "num_items": None if self.sampler is None else self.sampler.num_items,
-                "seed": self.seed}
+                "seed": self.seed, "reduction": self.reduction}
 
     @classmethod
     def from_config(cls, config: dict) -> SessionRank:

@@ -21,3 +21,6 @@ SAMPLER_NAMES = SAMPLERS.names()
 RANK_NEGATIVES = ("session", "other_user", "uniform")
 # How a partial-session query's cut is drawn (SessionBatch.random_session_cut).
 CUT_DRAWS = ("position", "session")
+# How a task averages its per-row losses (NextSessionRetrieval, SessionRank): every
+# (query, positive) row alike, or every query alike (a query's rows averaged first).
+REDUCTIONS = ("row", "query")

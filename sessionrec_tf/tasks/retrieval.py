@@ -8,7 +8,9 @@ correction) and, optionally, against every other row's positive (in-batch negati
 
 Masked out of a row's negatives: the other positives of the same target session (by row, and
 by id when ``remove_accidental_hits``: any candidate whose id is one of those positives).
-The loss is the mean over rows.
+The loss is the mean over rows (``reduction="row"``), or over queries (``"query"``: each
+query's rows averaged first, so a target session with many positives weighs as much as one
+with a single positive, as in the per-user Recall@K).
 
 The task takes one query per *group* (a position and its target session), ``[G, d]``:
 every row of a group shares its query, its sampled negatives and its accidental-hit mask.
@@ -32,19 +34,19 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from sessionrec_tf.layers.interests import max_match, max_match_rows
-from sessionrec_tf.tasks.distribute import global_mean, global_sum
+from sessionrec_tf.tasks.distribute import (
+    check_reduction,
+    global_mean,
+    global_sum,
+    row_weights,
+    rows_mean,
+)
 from sessionrec_tf.tasks.registry import LOSSES
 from sessionrec_tf.tasks.samplers import PopularitySampler, UniformSampler
 from sessionrec_tf.tasks.similarity import Similarity
 from sessionrec_tf.tasks.targets import TargetRows, group_queries
 
 MIN_LOGIT = tfrs.layers.loss.MIN_FLOAT
-
-
-def _mean(per_row: tf.Tensor) -> tf.Tensor:
-    """Mean over rows (over the global batch's rows under tf.distribute: see
-    :mod:`~sessionrec_tf.tasks.distribute`); 0 for a batch without rows (no NaN gradient)."""
-    return global_mean(tf.reduce_sum(per_row), tf.shape(per_row)[0])
 
 
 def _group_hits(targets: TargetRows, candidate_ids: tf.Tensor) -> tf.Tensor:
@@ -73,6 +75,8 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
       logq_correction: subtract log Q of each candidate (default: on for the popularity
         sampler, where it matters; a no-op for uniform sampling).
       seed: seed of the negative-sampling stream (stateless, keyed by a step counter).
+      reduction: ``row`` (mean over (query, positive) rows, Eq. 8) or ``query`` (mean over
+        queries of their rows' mean).
     """
 
     def __init__(
@@ -85,10 +89,12 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
         remove_accidental_hits: bool = True,
         logq_correction: bool | None = None,
         seed: int = 0,
+        reduction: str = "row",
         name: str = "retrieval",
     ) -> None:
         super().__init__(name=name)
         LOSSES.check(loss)
+        self.reduction = check_reduction(reduction)
         if num_negatives < 1:
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
         if loss == "bce" and in_batch_negatives:
@@ -134,7 +140,8 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
           negative_ids: use these ``[C]`` (``[R]`` for bce) negatives instead of sampling.
 
         Returns:
-          Scalar mean loss over rows (0 when the batch has no rows).
+          Scalar mean loss over rows or queries (``reduction``; 0 when the batch has no
+          rows).
         """
         if not self.built:
             self.build()
@@ -175,7 +182,13 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
             neg = tf.where(_group_hits(targets, negative_ids), MIN_LOGIT, neg)
         group_lse = tf.reduce_logsumexp(neg, axis=1)  # [G]
         per_row = tf.nn.softplus(tf.gather(group_lse, targets.row_group) - pos)
-        return _mean(per_row)
+        return self._mean(per_row, targets)
+
+    def _mean(self, per_row: tf.Tensor, targets: TargetRows) -> tf.Tensor:
+        """Mean of ``per_row`` by ``reduction`` (over the global batch under tf.distribute:
+        :mod:`~sessionrec_tf.tasks.distribute`); 0 for a batch without rows."""
+        return rows_mean(per_row, targets.row_group, tf.shape(targets.group_position)[0],
+                         self.reduction)
 
     def score_mask(self, targets: TargetRows, negative_ids: tf.Tensor,
                    in_batch: bool) -> tf.Tensor:
@@ -215,10 +228,13 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
             tau = self.similarity.temperature
             q = tf.concat([q, tf.ones_like(q[:, :1])], axis=1)
             candidates = tf.concat([candidates, -tau * self._log_q(ids)[:, None]], axis=1)
+        weights, count = row_weights(targets.row_group, tf.shape(targets.group_position)[0],
+                                     self.reduction, q.dtype)
         summed = self.tfrs_retrieval(
-            q, candidates, score_mask=self.score_mask(targets, negative_ids, in_batch),
+            q, candidates, sample_weight=weights,
+            score_mask=self.score_mask(targets, negative_ids, in_batch),
             compute_metrics=False, compute_batch_metrics=False)
-        return global_mean(summed, tf.shape(q)[0])
+        return global_mean(summed, count)
 
     def _bce(self, q: tf.Tensor, pos_emb: tf.Tensor, targets: TargetRows,
              candidate_fn: Callable[[tf.Tensor], tf.Tensor], seed: tf.Tensor,
@@ -237,4 +253,4 @@ class NextSessionRetrieval(tf.keras.layers.Layer, tfrs.tasks.Task):
             hit = tf.reduce_any(tf.equal(own, negative_ids[:, None]), axis=1)
             weight = 1.0 - tf.cast(hit, neg.dtype)
         per_row = tf.nn.softplus(-pos) + weight * tf.nn.softplus(neg)
-        return _mean(per_row)
+        return self._mean(per_row, targets)

@@ -145,13 +145,15 @@ def test_ablation_cells_set_every_option_explicitly():
                                 "model.sse_input_scale", "model.sse_position_embedding",
                                 "model.user_vectors", "task.alpha", "task.prefix_draw",
                                 "task.prefix_min_session", "task.prefix_queries",
-                                "task.prefix_weight", "task.rank_drop_shown",
+                                "task.prefix_reduction", "task.prefix_weight",
+                                "task.rank_drop_shown", "task.reduction",
                                 "train.early_stopping_window"], cell
     on = {c.label: dict(o.split("=") for o in c.overrides) for c in cells}
     hstu_input = {"model.sse_input_scale": "false", "model.sse_position_embedding": "false",
                   "train.early_stopping_window": "1", "task.alpha": "0.2",
                   "task.rank_drop_shown": "false", "task.prefix_draw": "position",
-                  "task.prefix_min_session": "2"}
+                  "task.prefix_min_session": "2", "task.reduction": "row",
+                  "task.prefix_reduction": "row"}
     assert on["paper (mean)"] == {"model.ise_label_split": "false", "model.embedding_mlp": "[]",
                                   "task.prefix_weight": "0.0", "task.prefix_queries": "1",
                                   "model.user_vectors": "1", **hstu_input}
@@ -169,6 +171,11 @@ def test_ablation_cells_set_every_option_explicitly():
         **shipped, "task.rank_drop_shown": "true", "task.prefix_weight": "0.5"}
     assert on["x4 at weight 0.5 + 2 vectors + rank drop shown + session draws"] == {
         **on["x4 at weight 0.5 + 2 vectors + rank drop shown"], "task.prefix_draw": "session"}
+    half = on["x4 at weight 0.5 + 2 vectors + rank drop shown"]
+    assert on["x4 at weight 0.5 + 2 vectors + rank drop shown + partial query mean"] == {
+        **half, "task.prefix_reduction": "query"}
+    assert on["x4 at weight 0.5 + 2 vectors + rank drop shown + every loss query mean"] == {
+        **half, "task.prefix_reduction": "query", "task.reduction": "query"}
     assert on["x4 + 2 vectors + rank drop shown + cuts in sessions >= 8"] == {
         **on["x4 + 2 vectors + rank drop shown"], "task.prefix_min_session": "8"}
     assert on["x4 + 2 vectors + window 3"] == {**shipped, "train.early_stopping_window": "3"}

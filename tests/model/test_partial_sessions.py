@@ -212,6 +212,19 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     np.testing.assert_allclose(plain, without + 0.5 * loss, rtol=1e-5)
 
 
+@pytest.mark.parametrize("overrides, main, prefix", [
+    ((), "row", "row"),
+    (("task.prefix_reduction=query",), "row", "query"),
+    (("task.reduction=query",), "query", "row"),
+])
+def test_reductions_reach_their_tasks(tiny_dataset, overrides, main, prefix):
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "task.prefix_weight=0.5",
+                                             *overrides])
+    model = build_model(config, tiny_dataset)
+    assert (model.retrieval.reduction, model.rank.reduction) == (main, main)
+    assert (model.prefix_retrieval.reduction, model.prefix_rank.reduction) == (prefix, prefix)
+
+
 def _dropout_free(tiny_dataset, weight: float, draws: int, vectors: int, step: int,
                   overrides: tuple[str, ...] = ()):
     """A tiny model without dropout at optimizer step ``step``, and a 16-user batch."""
@@ -263,6 +276,9 @@ ENCODINGS = [
     (2, ("task.prefix_min_session=3",)),
     # a cuttable session drawn uniformly, then a position in it
     (2, ("task.prefix_draw=session",)),
+    # every loss a mean over queries (each query's rows averaged first)
+    (2, ("task.reduction=query", "task.prefix_reduction=query")),
+    (1, ("model.sse=gru", "task.prefix_reduction=query")),
 ]
 
 
@@ -424,6 +440,10 @@ def test_training_with_partial_sessions_reports_their_loss(tiny_dataset):
      r"task.prefix_min_session: .* needs"),
     (["task.prefix_draw=item"], r"task.prefix_draw: unknown value 'item'"),
     (["task.prefix_weight=0", "task.prefix_draw=session"], r"task.prefix_draw: .* needs"),
+    (["task.prefix_reduction=user"], r"task.prefix_reduction: unknown value 'user'"),
+    (["task.reduction=mean"], r"task.reduction: unknown value 'mean'"),
+    (["task.prefix_weight=0", "task.prefix_reduction=query"],
+     r"task.prefix_reduction: .* needs"),
 ])
 def test_bad_partial_session_settings_are_refused(overrides, match):
     with pytest.raises(ConfigError, match=match):

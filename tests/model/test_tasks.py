@@ -137,8 +137,20 @@ def np_popularity_log_q(counts: np.ndarray, power: float, smoothing: float, n: i
         return np.log(p) + np.log(n)
 
 
+def np_reduce(losses: list[float], row_group: list[int], reduction: str) -> float:
+    """``row``: the mean over rows; ``query``: each group's rows averaged, then the groups."""
+    if not losses:
+        return 0.0
+    if reduction == "row":
+        return float(np.mean(losses))
+    by_group: dict[int, list[float]] = {}
+    for loss, g in zip(losses, row_group, strict=True):
+        by_group.setdefault(g, []).append(loss)
+    return float(np.mean([np.mean(v) for v in by_group.values()]))
+
+
 def ref_softmax(queries, table, neg_ids, temperature=1.0, l2=False, rah=True, log_q=None,
-                in_batch=False, ref=REF) -> float:
+                in_batch=False, ref=REF, reduction="row") -> float:
     rows = list(zip(ref["row_group"], ref["positive_ids"]))
     losses = []
     for r, (g, p) in enumerate(rows):
@@ -156,24 +168,26 @@ def ref_softmax(queries, table, neg_ids, temperature=1.0, l2=False, rah=True, lo
                 logits.append(logit(pj))
         logits += [logit(n) for n in neg_ids if not (rah and n in session)]
         losses.append(np_logsumexp(logits) - logits[0])
-    return float(np.mean(losses)) if losses else 0.0
+    return np_reduce(losses, ref["row_group"], reduction)
 
 
-def ref_bce(queries, table, neg_ids, temperature=1.0, l2=False, rah=True) -> float:
+def ref_bce(queries, table, neg_ids, temperature=1.0, l2=False, rah=True,
+            reduction="row") -> float:
     losses = []
     for r, (g, p) in enumerate(zip(REF["row_group"], REF["positive_ids"])):
         n = neg_ids[r]
         weight = 0.0 if rah and n in REF["group_positives"][g] else 1.0
         losses.append(np_softplus(-np_score(queries[g], table[p], temperature, l2))
                       + weight * np_softplus(np_score(queries[g], table[n], temperature, l2)))
-    return float(np.mean(losses))
+    return np_reduce(losses, REF["row_group"], reduction)
 
 
-def ref_rank(queries, table, temperature=1.0, l2=False) -> float:
-    return ref_rank_with(queries, table, REF["group_negatives"], temperature, l2)
+def ref_rank(queries, table, temperature=1.0, l2=False, reduction="row") -> float:
+    return ref_rank_with(queries, table, REF["group_negatives"], temperature, l2, reduction)
 
 
-def ref_rank_with(queries, table, group_negatives, temperature=1.0, l2=False) -> float:
+def ref_rank_with(queries, table, group_negatives, temperature=1.0, l2=False,
+                  reduction="row") -> float:
     """Eq. 9 with each group's negatives given; a negative that is also a positive of the
     same session is contradictory: left out."""
     losses = []
@@ -185,7 +199,7 @@ def ref_rank_with(queries, table, group_negatives, temperature=1.0, l2=False) ->
         pos = np_score(queries[g], table[p], temperature, l2)
         logits = [pos] + [np_score(queries[g], table[n], temperature, l2) for n in negs]
         losses.append(np_logsumexp(logits) - pos)
-    return float(np.mean(losses))
+    return np_reduce(losses, REF["row_group"], reduction)
 
 
 # Shared negatives: 7 and 6 are positives of g0's session (s1); 5 of g1/g2's (s3); 14 of g3's
@@ -425,6 +439,14 @@ def _all_tasks():
                                          in_batch_negatives=True),
         "bce": NextSessionRetrieval(UniformSampler(V), loss="bce"),
         "rank": SessionRank(Similarity(l2_normalize=True, temperature=0.1)),
+        # the mean over queries (each query's rows first): same guarantees
+        "softmax_query": NextSessionRetrieval(UniformSampler(V), num_negatives=5,
+                                              reduction="query"),
+        "in_batch_query": NextSessionRetrieval(UniformSampler(V), num_negatives=5,
+                                               in_batch_negatives=True, reduction="query"),
+        "bce_query": NextSessionRetrieval(UniformSampler(V), loss="bce", reduction="query"),
+        "rank_query": SessionRank(Similarity(l2_normalize=True, temperature=0.1),
+                                  reduction="query"),
     }
 
 
@@ -452,7 +474,7 @@ def test_batch_without_rows_gives_zero_loss_and_finite_grads(name, table):
 @pytest.mark.parametrize("name", list(_all_tasks()))
 def test_grads_are_finite_with_masked_candidates(name, targets, table):
     # fixed negatives holding accidental hits, so the masks are exercised
-    negs = {"rank": None, "bce": BCE_NEG}.get(name, NEG)
+    negs = {"rank": None, "bce": BCE_NEG, "rank_query": None, "bce_query": BCE_NEG}.get(name, NEG)
     loss, grads = _loss_and_grads(_all_tasks()[name], targets, table,
                                   groups=len(targets.group_position), negative_ids=negs)
     assert np.isfinite(loss) and loss > 0
@@ -713,3 +735,48 @@ def test_next_session_targets_drop_the_negatives_shown_before():
     assert plain.group_negatives.to_list() == [[4, 7, 7], [3, 9], [11, 4], [13], []]
     assert got.group_positives.to_list() == plain.group_positives.to_list()
     assert got.group_position.numpy().tolist() == plain.group_position.numpy().tolist()
+
+
+# ----------------------------------------------------------------- reductions (row / query)
+def _reduced_task(kind: str, temperature: float, l2: bool, reduction: str):
+    sim = Similarity(l2_normalize=l2, temperature=temperature)
+    if kind == "rank":
+        return SessionRank(sim, reduction=reduction), None
+    if kind == "bce":
+        return NextSessionRetrieval(UniformSampler(V), loss="bce", similarity=sim,
+                                    reduction=reduction), BCE_NEG
+    return NextSessionRetrieval(UniformSampler(V), num_negatives=len(NEG), similarity=sim,
+                                in_batch_negatives=kind == "in_batch",
+                                reduction=reduction), NEG
+
+
+def _reduced_reference(kind: str, queries, table, temperature, l2, reduction) -> float:
+    if kind == "rank":
+        return ref_rank(queries, table, temperature, l2, reduction=reduction)
+    if kind == "bce":
+        return ref_bce(queries, table, BCE_NEG, temperature, l2, reduction=reduction)
+    return ref_softmax(queries, table, NEG, temperature, l2, in_batch=kind == "in_batch",
+                       reduction=reduction)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "in_batch", "bce", "rank"])
+@pytest.mark.parametrize(("temperature", "l2"), [(1.0, False), (0.2, True)])
+def test_query_reduction_matches_numpy(targets, table, queries, kind, temperature, l2):
+    # REF's groups hold 3, 2, 2, 2, 2 and 1 rows: the two means must differ on this batch
+    row = _reduced_reference(kind, queries, table, temperature, l2, "row")
+    want = _reduced_reference(kind, queries, table, temperature, l2, "query")
+    assert abs(want - row) > 1e-4  # far above the tolerance (~2e-5)
+    for reduction, expected in (("row", row), ("query", want)):
+        task, negatives = _reduced_task(kind, temperature, l2, reduction)
+        kwargs = {} if negatives is None else {"negative_ids": neg_tensor(negatives)}
+        got = task(tf.constant(queries), targets, lookup(table), training=False, **kwargs)
+        np.testing.assert_allclose(float(got), expected, **TOL)
+
+
+def test_unknown_reduction_is_refused_and_rank_config_round_trips():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        NextSessionRetrieval(UniformSampler(V), reduction="user")
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        SessionRank(reduction="mean")
+    rank = SessionRank(Similarity(temperature=0.1), reduction="query")
+    assert SessionRank.from_config(rank.get_config()).reduction == "query"

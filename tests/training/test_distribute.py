@@ -64,12 +64,16 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_two_replicas_equal_one_device_with_the_same_global_batch(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("reduction", ["row", "query"])
+def test_two_replicas_equal_one_device_with_the_same_global_batch(tiny_dataset, tmp_path,
+                                                                  reduction):
     script = tmp_path / "distribute.py"
     script.write_text(SCRIPT)
     # partial-session queries draw one cut per user: each replica must draw its own users'
-    # numbers of the global stream (replica_offset), or the step differs from one device's
-    overrides = [*TINY_MODEL, "model.dropout=0.0", "task.alpha=0.5", "task.prefix_weight=1.0"]
+    # numbers of the global stream (replica_offset), or the step differs from one device's.
+    # "query": the losses are means over the GLOBAL batch's queries (all-reduced count)
+    overrides = [*TINY_MODEL, "model.dropout=0.0", "task.alpha=0.5", "task.prefix_weight=1.0",
+                 f"task.reduction={reduction}", f"task.prefix_reduction={reduction}"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, str(script), str(tiny_dataset.path),
                            json.dumps(overrides)], env=env, capture_output=True, text=True,
