@@ -36,9 +36,9 @@ from sessionrec_tf.sse.bucketing import encode_in_length_buckets
 from sessionrec_tf.sse.query_tokens import QueryTokens, encode_with_queries
 from sessionrec_tf.tasks.distribute import global_sum, replica_offset, replica_share
 from sessionrec_tf.tasks.rank import SessionRank
-from sessionrec_tf.tasks.registry import CUT_DRAWS
 from sessionrec_tf.tasks.retrieval import NextSessionRetrieval
 from sessionrec_tf.tasks.targets import (
+    CutPolicy,
     PartialQueries,
     TargetRows,
     next_session_targets,
@@ -155,20 +155,20 @@ class SessionRec(tfrs.Model):
             raise ValueError(f"prefix_queries must be >= 1, got {prefix_queries}")
         self.prefix_queries = int(prefix_queries)
         self.prefix_seed = int(prefix_seed)
-        if prefix_min_session < 2:
-            raise ValueError(f"prefix_min_session must be >= 2 (a cut leaves one interaction "
-                             f"before it and one after), got {prefix_min_session}")
-        self.prefix_min_session = int(prefix_min_session)
-        if prefix_draw not in CUT_DRAWS:
-            raise ValueError(f"prefix_draw must be one of {list(CUT_DRAWS)}, "
-                             f"got {prefix_draw!r}")
-        self.prefix_draw = prefix_draw
         if prefix_marker and self.prefix_weight <= 0:
             raise ValueError("prefix_marker marks partial-session queries: it needs "
                              "prefix_weight > 0")
         self.open_marker = (OpenSessionMarker(name="open_session") if prefix_marker
                             else None)
         self.rank_drop_shown = bool(rank_drop_shown)
+        # where the partial-session queries cut: a query's history fits the window
+        try:
+            self.cut_policy = CutPolicy(
+                max_sessions=view.max_len, min_length=int(prefix_min_session),
+                draw=prefix_draw, drop_shown=self.rank_drop_shown and prefix_rank is not None)
+        except ValueError as err:
+            raise ValueError(f"partial-session cuts (prefix_min_session, prefix_draw): "
+                             f"{err}") from None
         if item_session_targets and not isinstance(view, ItemView):
             raise ValueError("item_session_targets (task.item_targets: next_session) needs "
                              "the item view")
@@ -425,12 +425,7 @@ class SessionRec(tfrs.Model):
         offset = replica_offset(batch.layout.num_users) if training else 0
         return [partial_session_cuts(batch, tf.stack([
             tf.constant(self.prefix_seed, tf.int64), step * self.prefix_queries + i]), offset,
-            self.view.max_len, self._prefix_drop_shown, self.prefix_min_session,
-            self.prefix_draw) for i in range(draws)]
-
-    @property
-    def _prefix_drop_shown(self) -> bool:
-        return self.rank_drop_shown and self.prefix_rank is not None
+            self.cut_policy) for i in range(draws)]
 
     def _cut_histories(self, cuts: list[PartialQueries]) -> SessionBatch:
         """Every draw's cut histories, users concatenated, in the view's form (at most
@@ -460,9 +455,7 @@ class SessionRec(tfrs.Model):
         reference for :meth:`partial_session_loss`."""
         batch = SessionBatch.from_dict(seq, self.view.keys)
         offset = replica_offset(batch.layout.num_users) if training else 0
-        inputs, targets = partial_session_queries(batch, seed, offset, self.view.max_len,
-                                                  self._prefix_drop_shown,
-                                                  self.prefix_min_session, self.prefix_draw)
+        inputs, targets = partial_session_queries(batch, seed, offset, self.cut_policy)
         inputs = self.view(inputs)  # at most max_len sessions, like a serving request
         states, mask = self.encode_sequence(inputs, training=training, open_from=0)
         queries = _last_state(states, mask)  # [G, d]: group g is query g

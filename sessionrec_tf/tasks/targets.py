@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from sessionrec_tf.data.batch_ops import boolean_mask, mask_innermost, row_ids, true_indices
 from sessionrec_tf.data.session_batch import SessionBatch
+from sessionrec_tf.tasks.registry import CUT_DRAWS
 
 
 @dataclass
@@ -126,19 +127,51 @@ class PartialQueries(NamedTuple):
     targets: TargetRows
 
 
+@dataclass(frozen=True)
+class CutPolicy:
+    """Where a partial-session query may cut and what its rank loss keeps (validated once).
+
+    Attributes:
+      max_sessions: cut only in a user's first ``max_sessions`` sessions (a query's history
+        then fits the model's window without dropping its oldest session); None: anywhere.
+      min_length: cut only in sessions of at least ``min_length`` interactions (2: every
+        session that can be cut).
+      draw: ``position`` (a candidate uniformly: sessions cut in proportion to their length)
+        or ``session`` (a cuttable session uniformly, then a position in it).
+      drop_shown: leave out of the negatives the items shown to the user before the cut.
+
+    Example::
+
+        policy = CutPolicy(max_sessions=100, draw="session")
+        cuts = partial_session_cuts(seq, seed, policy=policy)
+    """
+
+    max_sessions: int | None = None
+    min_length: int = 2
+    draw: str = "position"
+    drop_shown: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_sessions is not None and self.max_sessions < 1:
+            raise ValueError(f"max_sessions must be >= 1 or None, got {self.max_sessions}")
+        if self.min_length < 2:
+            raise ValueError(f"min_length must be >= 2 (a cut leaves one interaction before "
+                             f"it and one after), got {self.min_length}")
+        if self.draw not in CUT_DRAWS:
+            raise ValueError(f"draw must be one of {list(CUT_DRAWS)}, got {self.draw!r}")
+
+
 def partial_session_queries(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0,
-                            max_sessions: int | None = None, drop_shown: bool = False,
-                            min_length: int = 2, draw: str = "position"
+                            policy: CutPolicy = CutPolicy()  # noqa: B008 (frozen)
                             ) -> tuple[SessionBatch, TargetRows]:
     """``(inputs, targets)`` of :func:`partial_session_cuts`."""
-    cuts = partial_session_cuts(seq, seed, offset, max_sessions, drop_shown, min_length, draw)
+    cuts = partial_session_cuts(seq, seed, offset, policy)
     return cuts.inputs, cuts.targets
 
 
 def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor | int = 0,
-                         max_sessions: int | None = None,
-                         drop_shown: bool = False, min_length: int = 2,
-                         draw: str = "position") -> PartialQueries:
+                         policy: CutPolicy = CutPolicy()  # noqa: B008 (frozen)
+                         ) -> PartialQueries:
     """One extra training query per user: the history up to a random cut INSIDE a session.
 
     The cut (:meth:`SessionBatch.random_session_cut`) leaves at least one interaction of its
@@ -152,19 +185,14 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
       seed: ``[2]`` int64 stateless seed of the cuts.
       offset: the batch's first row in the global batch (under tf.distribute: the rows of
         the replicas before this one), so that the cuts do not depend on the replicas.
-      max_sessions: cut only in a user's first ``max_sessions`` sessions (a query's history
-        then fits the model's window without dropping its oldest session).
-      drop_shown: leave out of the negatives the items shown to the user before the cut.
-      min_length: cut only in sessions of at least ``min_length`` interactions (2: every
-        session that can be cut).
-      draw: ``position`` (a candidate uniformly: sessions cut in proportion to their length)
-        or ``session`` (a cuttable session uniformly, then a position in it).
+      policy: where the cuts may fall and which negatives are kept (:class:`CutPolicy`).
 
     Returns:
       :class:`PartialQueries`: only the G users that have a cut, in batch order.
     """
     items, labels = seq["item_id"], seq["label"]
-    cut, rest = seq.random_session_cut(seed, offset, max_sessions, min_length, draw)
+    cut, rest = seq.random_session_cut(seed, offset, max_sessions=policy.max_sessions,
+                                       min_length=policy.min_length, draw=policy.draw)
     has = cut >= 0
     inputs = SessionBatch(seq.fields).select_users(has).take_prefix(boolean_mask(cut, has))
     inter_user = seq.layout.inter_user
@@ -180,7 +208,7 @@ def partial_session_cuts(seq: SessionBatch, seed: tf.Tensor, offset: tf.Tensor |
 
     group_positives = pick(tf.logical_and(rest, is_pos))
     negative = tf.logical_and(rest, tf.logical_not(is_pos))
-    if drop_shown:
+    if policy.drop_shown:
         negative = tf.logical_and(
             negative, seq.first_shown() >= tf.gather(tf.maximum(cut, 0), inter_user))
     group_negatives = without_positives(pick(negative), group_positives)

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -23,7 +25,7 @@ from sessionrec_tf.config import ConfigError, load_config
 from sessionrec_tf.data import read_dataset
 from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.models import build_model, compile_model
-from sessionrec_tf.tasks.targets import partial_session_queries
+from sessionrec_tf.tasks.targets import CutPolicy, partial_session_queries
 
 ITEMS = [[[2, 3, 4], [5, 6]], [[7], [8, 9, 10, 11]], [[12]], [], [[13, 14], [15, 16, 17]]]
 LABELS = [[[1, 0, 1], [0, 1]], [[1], [0, 0, 1, 0]], [[1]], [], [[0, 1], [1, 0, 0]]]
@@ -198,7 +200,7 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     loss = model.partial_session_loss(seq, training=False).numpy()
     inputs, targets = partial_session_queries(seq, tf.constant([model.prefix_seed, -1],
                                                                tf.int64),
-                                              max_sessions=model.view.max_len)
+                                              policy=CutPolicy(max_sessions=model.view.max_len))
     assert int(targets.num_rows) > 0
     # what serving returns for the cut histories
     queries = model(inputs.to_dict(), training=False)
@@ -210,6 +212,30 @@ def test_partial_session_query_is_the_serving_embedding_of_the_cut_history(tiny_
     model.prefix_weight = 0.0
     without = model.compute_loss(batch, training=False).numpy()
     np.testing.assert_allclose(plain, without + 0.5 * loss, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"min_length": 1}, r"min_length must be >= 2"),
+    ({"draw": "item"}, r"draw must be one of \['position', 'session'\]"),
+    ({"max_sessions": 0}, r"max_sessions must be >= 1"),
+])
+def test_cut_policy_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CutPolicy(**kwargs)
+
+
+def test_model_cut_policy_follows_its_settings(tiny_dataset):
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "task.prefix_weight=0.5",
+                                             "task.prefix_min_session=3",
+                                             "task.prefix_draw=session",
+                                             "task.rank_drop_shown=true"])
+    model = build_model(config, tiny_dataset)
+    assert model.cut_policy == CutPolicy(max_sessions=model.view.max_len, min_length=3,
+                                         draw="session", drop_shown=True)
+    # no rank loss: nothing to drop from
+    config = load_config("sessionrec_hstu", [*TINY_MODEL, "task.prefix_weight=0.5",
+                                             "task.alpha=0", "task.rank_drop_shown=true"])
+    assert not build_model(config, tiny_dataset).cut_policy.drop_shown
 
 
 @pytest.mark.parametrize("overrides, main, prefix", [
@@ -462,7 +488,7 @@ def test_partial_session_queries_drop_negatives_shown_before_the_cut():
         seed = tf.constant([9, s], tf.int64)
         cut, _ = seq.random_session_cut(seed)
         _, plain = partial_session_queries(seq, seed)
-        _, targets = partial_session_queries(seq, seed, drop_shown=True)
+        _, targets = partial_session_queries(seq, seed, policy=CutPolicy(drop_shown=True))
         want = []
         for b in range(len(REPEAT_ITEMS)):
             if cut[b] < 0:
@@ -496,6 +522,7 @@ def test_rank_drop_shown_changes_only_the_rank_terms(tiny_dataset):
         assert model.rank_drop_shown
         for flag in (True, False):
             model.rank_drop_shown = flag
+            model.cut_policy = dataclasses.replace(model.cut_policy, drop_shown=flag)
             losses[alpha, flag] = float(model.compute_loss(batch, training=False))
     assert losses[0.2, True] != pytest.approx(losses[0.2, False], rel=1e-6)
     assert losses[0.0, True] == losses[0.0, False]
