@@ -6,8 +6,9 @@
         --title "..."
 
 Every run (``LABEL=DIR``: a run directory, or a directory of ``seed<k>`` runs averaged over
-seeds) ranks the whole catalogue for every user of the split (the exact top-K of
-:class:`~sessionrec_tf.evaluation.Evaluator`, seen items excluded as in the run's evaluation).
+seeds; several ``--runs`` with one label are averaged together) ranks the whole catalogue
+for every user of the split (the exact top-K of :class:`~sessionrec_tf.evaluation.Evaluator`,
+seen items excluded as in the run's evaluation).
 Per cut-off K: the share of the top-K slots held by items with no positive in the training
 split (``never engaged``: nothing in the data says anyone wants them; on KuaiRand 64-72% of
 the catalogue are such items, only ever disliked) and the catalogue's share of them. A model
@@ -70,8 +71,11 @@ def main() -> None:
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.experiments.outputs import markdown_table
 
-    rows = []
+    groups: dict[str, list[Path]] = {}
     for label, dirs in (run_dirs(s) for s in args.runs):
+        groups.setdefault(label, []).extend(dirs)  # runs given with one label are pooled
+    rows = []
+    for label, dirs in groups.items():
         per_seed = [composition(d, args.split, args.protocol, args.batch_size) for d in dirs]
         means = {key: np.mean([s[key] for s in per_seed]) for key in per_seed[0]}
         rows.append([label, str(len(dirs)), f"{100 * means['catalog']:.1f}%",
