@@ -15,8 +15,8 @@ metric in each bin, and the gap to ``--versus`` in the bins both have points in.
 that only trains faster has the same metric at the same training loss, reached in fewer
 epochs; one that generalises better has a higher metric at the same training loss.
 A second table gives, per label (means over its runs), the epochs run, the best epoch and
-its training loss, validation loss and metric, and the epochs to reach the lowest training
-loss every run reaches. PNG: the points and the binned means.
+its training loss, second validation value (``--second``) and metric, and the epochs to
+reach the lowest training loss every run reaches. PNG: the points and the binned means.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def load_points(runs: list[Path], loss_key: str, metric: str, skip: int = 1,
             "second": np.array([h["valid"].get(second, np.nan) for h in history[skip:]]),
             "epochs": len(history), "best_epoch": best + 1,
             "best_train": history[best]["train"][loss_key],
-            "best_valid_loss": history[best]["valid"].get("loss", float("nan")),
+            "best_second": history[best]["valid"].get(second, float("nan")),
             "best_metric": history[best]["valid"][metric],
             "min_train": min(h["train"][loss_key] for h in history[skip:]),
             "train_by_epoch": [h["train"][loss_key] for h in history],
@@ -114,18 +114,17 @@ def tables(groups: dict[str, list[dict]], edges: np.ndarray, stats: dict,
         lines.append(f"| {edges[b]:.3f}-{edges[b + 1]:.3f} | " + " | ".join(cells) + " |")
     reach = max(r["min_train"] for runs in groups.values() for r in runs)  # every run reaches it
     lines += ["", f"| label | runs | epochs run | best epoch | training loss at best | "
-                  f"validation loss at best | {metric} at best | epochs to training loss "
+                  f"valid {second} at best | {metric} at best | epochs to training loss "
                   f"{reach:.3f} |", "|---|---|---|---|---|---|---|---|"]
     summary: dict = {"edges": edges.tolist(), "bins": stats, "labels": {}}
     for lab, runs in groups.items():
         row = {k: float(np.mean([r[k] for r in runs]))
-               for k in ("epochs", "best_epoch", "best_train", "best_valid_loss",
-                         "best_metric")}
+               for k in ("epochs", "best_epoch", "best_train", "best_second", "best_metric")}
         row["epochs_to_reach"] = epochs_to_reach(runs, reach)
         row["runs"] = [r["run"] for r in runs]
         summary["labels"][lab] = row
         lines.append(f"| {lab} | {len(runs)} | {row['epochs']:.1f} | {row['best_epoch']:.1f} | "
-                     f"{row['best_train']:.4f} | {row['best_valid_loss']:.4f} | "
+                     f"{row['best_train']:.4f} | {row['best_second']:.4f} | "
                      f"{row['best_metric']:.4f} | {row['epochs_to_reach']:.1f} |")
     if others:
         lines.append("")
