@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +159,7 @@ def plot(groups: dict[str, list[dict]], edges: np.ndarray, stats: dict, metric: 
     ax.set_xlabel("training loss (epoch mean)")
     ax.set_ylabel(f"validation {metric}")
     ax.invert_xaxis()  # training progresses to the right
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     atomic_save_figure(fig, path, dpi=120)
