@@ -30,7 +30,7 @@ def test_every_shipped_grid_loads_and_its_cells_resolve(name):
 def test_ablation_cells_set_every_option_explicitly():
     grid = load_grid("ablation")
     keys = [{o.split("=")[0] for o in c.overrides} for c in grid.cells]
-    assert all(k == keys[0] for k in keys) and len(keys[0]) == 12
+    assert all(k == keys[0] for k in keys) and len(keys[0]) == 14
     paper = next(c for c in grid.cells if c.label == "paper (mean)")
     config = load_config("sessionrec_hstu", list(paper.overrides))
     assert (config.task.prefix_weight, config.model.user_vectors,
