@@ -247,3 +247,19 @@ def run_dirs(spec: str) -> tuple[str, list[Path]]:
     if not seeds:
         raise SystemExit(f"error: --runs {spec!r}: {root} holds no run (run.json) nor seed<k> runs")
     return label, seeds
+
+
+def pooled_run_dirs(specs: list[str]) -> dict[str, list[Path]]:
+    """``--runs LABEL=DIR`` specs -> runs per label (:func:`run_dirs`); specs sharing a label
+    are pooled (e.g. seeds trained into separate output directories), in the given order."""
+    groups: dict[str, list[Path]] = {}
+    for label, dirs in map(run_dirs, specs):
+        groups.setdefault(label, []).extend(dirs)
+    return groups
+
+
+def best_epoch(history: list[dict], metric: str = "recall@100") -> int:
+    """Index of a run's best epoch in its ``history.json``: the recorded ``selection`` value
+    (the early-stopping rule's), else the validation ``metric``."""
+    return max(range(len(history)),
+               key=lambda i: history[i].get("selection", history[i]["valid"][metric]))

@@ -27,7 +27,14 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from _common import add_record_args, add_smoke, publish, run_dirs, smoke_comparison
+from _common import (
+    add_record_args,
+    add_smoke,
+    best_epoch,
+    pooled_run_dirs,
+    publish,
+    smoke_comparison,
+)
 
 
 def load_points(runs: list[Path], loss_key: str, metric: str, skip: int = 1,
@@ -44,8 +51,7 @@ def load_points(runs: list[Path], loss_key: str, metric: str, skip: int = 1,
             if loss_key not in h.get("train", {}) or metric not in h.get("valid", {}):
                 raise SystemExit(f"error: {run}/history.json epoch {i + 1}: no train "
                                  f"{loss_key!r} or valid {metric!r}")
-        best = max(range(len(history)),
-                   key=lambda i: history[i].get("selection", history[i]["valid"][metric]))
+        best = best_epoch(history, metric)
         out.append({
             "run": str(run),
             "train": np.array([h["train"][loss_key] for h in history[skip:]]),
@@ -188,11 +194,8 @@ def main() -> None:
         args.skip_epochs = 0  # smoke runs train one epoch
     if args.bins < 1 or args.skip_epochs < 0:
         raise SystemExit("error: --bins must be >= 1 and --skip-epochs >= 0")
-    groups: dict[str, list[dict]] = {}
-    for spec in args.runs:
-        label, runs = run_dirs(spec)
-        groups.setdefault(label, []).extend(load_points(runs, args.loss, args.metric,
-                                                        args.skip_epochs, args.second))
+    groups = {label: load_points(runs, args.loss, args.metric, args.skip_epochs, args.second)
+              for label, runs in pooled_run_dirs(args.runs).items()}
     if args.versus is not None and args.versus not in groups:
         raise SystemExit(f"error: --versus {args.versus!r} is not a --runs label "
                          f"({', '.join(groups)})")

@@ -23,7 +23,14 @@ import functools
 from pathlib import Path
 
 import numpy as np
-from _common import add_record_args, add_run_args, add_smoke, publish, run_dirs, smoke_comparison
+from _common import (
+    add_record_args,
+    add_run_args,
+    add_smoke,
+    pooled_run_dirs,
+    publish,
+    smoke_comparison,
+)
 
 KS = (10, 100)
 
@@ -71,11 +78,8 @@ def main() -> None:
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.experiments.outputs import markdown_table
 
-    groups: dict[str, list[Path]] = {}
-    for label, dirs in (run_dirs(s) for s in args.runs):
-        groups.setdefault(label, []).extend(dirs)  # runs given with one label are pooled
     rows = []
-    for label, dirs in groups.items():
+    for label, dirs in pooled_run_dirs(args.runs).items():  # one label's runs pooled
         per_seed = [composition(d, args.split, args.protocol, args.batch_size) for d in dirs]
         means = {key: np.mean([s[key] for s in per_seed]) for key in per_seed[0]}
         rows.append([label, str(len(dirs)), f"{100 * means['catalog']:.1f}%",

@@ -28,15 +28,14 @@ import re
 from pathlib import Path
 
 import numpy as np
-from _common import add_smoke, publish, smoke_data, smoke_runs
+from _common import add_smoke, best_epoch, publish, smoke_data, smoke_runs
 
 METRIC = "recall@100"
 
 
 def curve(run: Path) -> dict:
     history = json.loads((run / "history.json").read_text())
-    best = max(range(len(history)), key=lambda i: history[i].get("selection",
-                                                                 history[i]["valid"][METRIC]))
+    best = best_epoch(history, METRIC)
     return {"epochs": len(history), "best_epoch": best + 1, "valid": history[best]["valid"],
             "per_epoch": [h["valid"][METRIC] for h in history]}
 
