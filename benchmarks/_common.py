@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,31 +161,82 @@ def smoke_dir() -> Path:
     return path
 
 
+# The test suite runs ~25 smoke scripts, most on the same tiny dataset and many on the same
+# smoke runs. With SESSIONREC_SMOKE_CACHE set (tests/test_benchmark_smoke.py sets one
+# directory for the whole session, shared by the pytest workers) the dataset is prepared and
+# each (experiment, cell, protocol) run trained once, under a file lock, and reused: the
+# dataset is read in place (nothing writes into a prepared dataset), runs are copied into
+# the script's own smoke directory (scripts write next to them).
+SMOKE_CACHE = "SESSIONREC_SMOKE_CACHE"
+
+
+@contextlib.contextmanager
+def _smoke_cached(key: str) -> Iterator[tuple[Path, bool]]:
+    """``(directory, done)`` of one cache entry, held under its lock; ``done`` False: the
+    caller fills ``directory`` (emptied first) and the entry is marked done when the block
+    exits without an error."""
+    root = Path(os.environ[SMOKE_CACHE])
+    name = hashlib.sha1(key.encode()).hexdigest()[:16]
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path, marker = root / name, root / f"{name}.done"
+        done = marker.exists()
+        if not done and path.exists():
+            shutil.rmtree(path)  # an earlier attempt failed part-way
+        yield path, done
+        if not done:
+            marker.write_text(key + "\n")
+
+
 def smoke_data(name: str = "tiny", **options: Any) -> Path:
     """A prepared simulator dataset (``tiny`` preset unless ``options`` say otherwise) in
-    the smoke directory, prepared once."""
-    path = smoke_dir() / name
-    if not (path / "dataset.json").exists():
+    the smoke directory (or the smoke cache), prepared once."""
+    def prepare(path: Path) -> None:
         import sessionrec_tf  # noqa: F401
         from sessionrec_tf.data import PrepareOptions, prepare_dataset
 
         prepare_dataset("synthetic", None, path, {"size": "tiny", **options},
                         PrepareOptions(), progress=False, log=None)
+
+    if os.environ.get(SMOKE_CACHE):
+        with _smoke_cached(f"data {name} {sorted(options.items())}") as (path, done):
+            if not done:
+                prepare(path)
+        return path
+    path = smoke_dir() / name
+    if not (path / "dataset.json").exists():
+        prepare(path)
     return path
 
 
 def smoke_runs(data: Path, experiment: str, cells: list[str], protocols: list[str],
                evaluate: bool = True) -> Path:
-    """Budget-``smoke`` runs of some cells of a grid experiment, trained once into the smoke
-    directory (``OUTPUT/runs/<cell>/<protocol>/seed0``); returns OUTPUT."""
+    """Budget-``smoke`` runs of some cells of a grid experiment in the smoke directory
+    (``OUTPUT/runs/<cell>/<protocol>/seed0``), trained once (per session with the smoke
+    cache); returns OUTPUT."""
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.data import PreparedDataset
     from sessionrec_tf.experiments import BUDGETS, experiment_cells, run_grid
 
     out = smoke_dir() / "results"
     chosen = [c for c in experiment_cells(experiment)[0] if c.label in cells]
-    run_grid(chosen, PreparedDataset.load(data), out, 1, protocols, BUDGETS["smoke"],
-             ks=(10, 50), log=lambda _m: None, verbose=0, evaluate=evaluate)
+    dataset = PreparedDataset.load(data)
+
+    def train(cells_: list[Any], protocols_: list[str], output: Path) -> None:
+        run_grid(cells_, dataset, output, 1, protocols_, BUDGETS["smoke"], ks=(10, 50),
+                 log=lambda _m: None, verbose=0, evaluate=evaluate)
+
+    if not os.environ.get(SMOKE_CACHE):
+        train(chosen, protocols, out)
+        return out
+    for cell in chosen:
+        for protocol in protocols:
+            key = f"runs {Path(data).resolve()} {experiment} {cell.label} {protocol} {evaluate}"
+            with _smoke_cached(key) as (path, done):
+                if not done:
+                    train([cell], [protocol], path)
+            shutil.copytree(path, out, dirs_exist_ok=True)
     return out
 
 
