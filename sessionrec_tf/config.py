@@ -151,7 +151,9 @@ class ModelConfig:
       ``time`` or ``none`` (ablations); ``sse: hstu`` only. sse_gating: HSTU's gate ``U``
       on the attention output (the reference); ``false`` drops it (the shipped
       ``sessionrec_hstu`` does: it validated better on KuaiRand-30m, see
-      ``benchmarks/RESULTS.md``); ``sse: hstu`` only.
+      ``benchmarks/RESULTS.md``); ``sse: hstu`` only. sse_final_norm: a LayerNorm
+      over the last HSTU block's output (ours, the default); ``false`` leaves it out as the
+      reference does; ``sse: hstu`` only.
       user_vectors: k user vectors per position (multi-interest, ours; 1 = the paper): an
       item is scored by its best-matching vector, in training and at serving
       (:mod:`sessionrec_tf.layers.interests`); exact top-K only (no ScaNN, no in-batch
@@ -176,6 +178,7 @@ class ModelConfig:
     sse_attention: str = "silu"
     sse_relative_bias: str = "position_time"
     sse_gating: bool = True
+    sse_final_norm: bool = True
     num_layers: int = 4
     num_heads: int = 2
     dropout: float = 0.2
@@ -343,7 +346,7 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
 
 
 HSTU_OPTIONS = ("sse_input_scale", "sse_position_embedding", "sse_attention",
-                "sse_relative_bias", "sse_gating")
+                "sse_relative_bias", "sse_gating", "sse_final_norm")
 
 
 def hstu_option_defaults() -> dict[str, Any]:

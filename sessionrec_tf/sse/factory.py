@@ -18,7 +18,8 @@ def make_sse(name: str, dim: int, num_layers: int = 4, num_heads: int = 2, max_l
     ``x [batch, L, d]``, ``mask [batch, L]`` -> ``[batch, L, d]`` causal user states.
 
     ``hstu_options``: keyword options of :class:`~sessionrec_tf.sse.hstu.HSTUEncoder`
-    (``input_scale``, ``position_embedding``, ``attention``, ``relative_bias``, ``gating``)
+    (``input_scale``, ``position_embedding``, ``attention``, ``relative_bias``, ``gating``,
+    ``final_norm``)
     that differ from its defaults; any for another SSE is an error.
 
     >>> sse = make_sse("hstu", 64, hstu_options={"gating": False})

@@ -189,6 +189,8 @@ class HSTUEncoder(tf.keras.layers.Layer):
       position_embedding: add a learned absolute position embedding ``P[i]`` (``i`` = token
         index from the start of the sequence, ``[max_len, d]`` table, truncated-normal init
         with std ``sqrt(1/d)``, as in the reference) before the input dropout.
+      final_norm: a LayerNorm over the last block's output (ours); ``False``: the states are
+        the last block's output, as in the reference (which L2-normalises it directly).
 
     The input is ``Dropout(x * (sqrt(d) if input_scale else 1) + (P if position_embedding
     else 0))``.
@@ -199,7 +201,7 @@ class HSTUEncoder(tf.keras.layers.Layer):
                  num_time_buckets: int = 128, seed: int = 0, input_scale: bool = False,
                  position_embedding: bool = False, attention: str = "silu",
                  relative_bias: str = "position_time", gating: bool = True,
-                 **kwargs: object) -> None:
+                 final_norm: bool = True, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.max_len = max_len
         self.dim = dim
@@ -216,7 +218,8 @@ class HSTUEncoder(tf.keras.layers.Layer):
                       relative_bias=relative_bias, gating=gating, name=f"hstu_block_{i}")
             for i in range(num_layers)
         ]
-        self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+        self.final_norm = (tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+                           if final_norm else None)
 
     accepts_query_tokens = True  # positions and attn_mask (sessionrec_tf.sse.query_tokens)
 
@@ -242,4 +245,4 @@ class HSTUEncoder(tf.keras.layers.Layer):
         for block in self.blocks:
             x = block(x, timestamps, attn_mask, training=training, buckets=buckets,
                       scaled_mask=scaled_mask, positions=positions)
-        return self.final_norm(x)
+        return self.final_norm(x) if self.final_norm is not None else x

@@ -270,6 +270,24 @@ def test_hstu_encoder_is_stacked_blocks_then_final_layer_norm():
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
 
+def test_hstu_encoder_without_final_norm_is_the_last_blocks_output():
+    """``final_norm=False`` (the reference): the states are the stacked blocks' output."""
+    enc = HSTUEncoder(8, num_layers=2, num_heads=2, max_len=6, dropout=0.3, final_norm=False)
+    x = tiny_input(7)
+    enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))
+    assert enc.final_norm is None and not [v for v in enc.weights if "final_norm" in v.name]
+    randomize_weights(enc, seed=8)
+    got = enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES),
+              training=False).numpy()
+    h = x.astype(np.float64)
+    attn = causal_padding_mask(MASK)
+    for block in enc.blocks:
+        h = np_hstu_block(block, h, TIMES, attn, 6, 2, 4, 4)
+    np.testing.assert_allclose(got, h, atol=1e-5, rtol=1e-5)
+    normed = np_layer_norm(h, np.ones(8), np.zeros(8), 1e-6)
+    assert np.abs(normed - h).max() > 1e-2  # the reference above is not a normalised one
+
+
 @pytest.mark.parametrize("scale, positions", [(True, False), (False, True), (True, True)])
 def test_hstu_encoder_input_scale_and_positions_match_numpy_reference(scale, positions):
     """The reference HSTU's input: x * sqrt(d) + P[0..L-1] (P learned), then the blocks."""
@@ -503,6 +521,7 @@ MODEL_CASES = {
     "session_hstu_no_relative_bias": ("session", "all", "hstu", {"sse_relative_bias": "none"}),
     "session_hstu_time_bias_only": ("session", "all", "hstu", {"sse_relative_bias": "time"}),
     "session_hstu_no_gate": ("session", "all", "hstu", {"sse_gating": False}),
+    "session_hstu_no_final_norm": ("session", "all", "hstu", {"sse_final_norm": False}),
 }
 
 
