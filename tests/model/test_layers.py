@@ -254,8 +254,12 @@ def test_hstu_block_with_unequal_qk_and_v_widths():
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
 
-def test_hstu_encoder_is_stacked_blocks_then_final_layer_norm():
-    enc = HSTUEncoder(8, num_layers=2, num_heads=2, max_len=6, dropout=0.3)
+@pytest.mark.parametrize("final_norm", [True, False])
+def test_hstu_encoder_is_stacked_blocks_then_final_layer_norm(final_norm):
+    """The states are the stacked blocks' output, LayerNorm-ed unless ``final_norm=False``
+    (the reference, which L2-normalises the last block's output directly)."""
+    enc = HSTUEncoder(8, num_layers=2, num_heads=2, max_len=6, dropout=0.3,
+                      final_norm=final_norm)
     x = tiny_input(7)
     enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))
     randomize_weights(enc, seed=8)
@@ -265,27 +269,15 @@ def test_hstu_encoder_is_stacked_blocks_then_final_layer_norm():
     attn = causal_padding_mask(MASK)
     for block in enc.blocks:
         h = np_hstu_block(block, h, TIMES, attn, 6, 2, 4, 4)
-    fn = enc.final_norm
-    want = np_layer_norm(h, w(fn.gamma), w(fn.beta), fn.epsilon)
+    if final_norm:
+        fn = enc.final_norm
+        want = np_layer_norm(h, w(fn.gamma), w(fn.beta), fn.epsilon)
+    else:
+        assert enc.final_norm is None and not [v for v in enc.weights if "final_norm" in v.name]
+        want = h
+        # the un-normalised reference is not a normalised one in disguise
+        assert np.abs(np_layer_norm(h, np.ones(8), np.zeros(8), 1e-6) - h).max() > 1e-2
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
-
-
-def test_hstu_encoder_without_final_norm_is_the_last_blocks_output():
-    """``final_norm=False`` (the reference): the states are the stacked blocks' output."""
-    enc = HSTUEncoder(8, num_layers=2, num_heads=2, max_len=6, dropout=0.3, final_norm=False)
-    x = tiny_input(7)
-    enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))
-    assert enc.final_norm is None and not [v for v in enc.weights if "final_norm" in v.name]
-    randomize_weights(enc, seed=8)
-    got = enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES),
-              training=False).numpy()
-    h = x.astype(np.float64)
-    attn = causal_padding_mask(MASK)
-    for block in enc.blocks:
-        h = np_hstu_block(block, h, TIMES, attn, 6, 2, 4, 4)
-    np.testing.assert_allclose(got, h, atol=1e-5, rtol=1e-5)
-    normed = np_layer_norm(h, np.ones(8), np.zeros(8), 1e-6)
-    assert np.abs(normed - h).max() > 1e-2  # the reference above is not a normalised one
 
 
 @pytest.mark.parametrize("scale, positions", [(True, False), (False, True), (True, True)])
