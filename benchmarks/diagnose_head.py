@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +41,8 @@ from _common import (
     add_run_args,
     add_smoke,
     json_cached,
+    pooled_run_dirs,
     publish,
-    run_dirs,
     smoke_comparison,
 )
 
@@ -181,17 +180,19 @@ def main() -> None:
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.files import atomic_write_text
 
-    specs = [run_dirs(s) for s in args.runs]
-    if args.versus and args.versus not in [lab for lab, _ in specs]:
+    groups = pooled_run_dirs(args.runs)  # runs given with one label are pooled
+    if args.versus and args.versus not in groups:
         raise SystemExit(f"error: --versus {args.versus!r} is not a --runs label")
-    results: dict[str, list[list[tuple[dict, dict]]]] = defaultdict(list)
-    for label, dirs in specs:
+    cache = Path(args.output) / "cache" if args.output else None
+    results: dict[str, list[list[tuple[dict, dict]]]] = {}
+    for label, dirs in groups.items():
         for d in dirs:
             print(f"{label}: {d}", flush=True)
-            cache = Path(args.output) / "cache" if args.output else None
-            results[label].append(cached(d, args.split, args.protocol, args.batch_size, cache))
-    body, records = table(dict(results), args.versus)
-    runs = "; ".join(f"{lab}: " + ", ".join(f"`{d}`" for d in dirs) for lab, dirs in specs)
+        results[label] = [cached(d, args.split, args.protocol, args.batch_size, cache)
+                          for d in dirs]
+    body, records = table(results, args.versus)
+    runs = "; ".join(f"{lab}: " + ", ".join(f"`{d}`" for d in dirs)
+                     for lab, dirs in groups.items())
     body += (f"\n\nSplit {args.protocol}/{args.split}; micro hit rate = target positives in the "
              f"top K / target positives (seen positives excluded, exact top-K); mean ± std over "
              f"seeds. Runs: {runs}." + (f"\n\n{args.note}" if args.note else ""))
@@ -201,7 +202,7 @@ def main() -> None:
         atomic_write_text(out / "diagnosis.md", f"# {args.title}\n\n{body}\n")
         atomic_write_text(out / "diagnosis.json", json.dumps(
             {"title": args.title, "split": args.split, "protocol": args.protocol,
-             "runs": {lab: [str(d) for d in dirs] for lab, dirs in specs},
+             "runs": {lab: [str(d) for d in dirs] for lab, dirs in groups.items()},
              "rows": records}, indent=1) + "\n")
     publish(args.title, body, args.no_record)
 
