@@ -18,6 +18,11 @@ over seeds of the best validation values, and with ``--versus CELL`` the per-see
 whose directory ends in ``<protocol>/seed<k>`` joins that summary under its label, so runs of
 another output directory (a variant trained with ``--set``) are averaged and compared like the
 grid's cells; other extra runs are listed per run only.
+
+``--label CELL=LABEL`` shows a grid cell under another name (e.g. ``HSTU+=HSTU+, batch 16``
+for runs trained with ``--set train.batch_size=16``; ``--versus`` then takes the new name), and
+``--table FILE.md`` also writes the title and the tables there (atomically), for a section of
+``benchmarks/report.yaml``.
 """
 
 from __future__ import annotations
@@ -51,6 +56,21 @@ def extra_run(spec: str, protocols: list[str]) -> tuple[str, str, int | str, Pat
     if m and run.parent.name in protocols:
         return label, run.parent.name, int(m.group(1)), run
     return label, "", "", run
+
+
+def cell_labels(specs: list[str], cells: list[str]) -> dict[str, str]:
+    """``--label CELL=LABEL`` options -> ``{cell: label}``; an unknown cell or a malformed
+    option is a one-line error."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        cell, eq, label = spec.partition("=")
+        if not eq or not cell or not label:
+            raise SystemExit(f"error: --label {spec!r}: expected CELL=LABEL")
+        if cell not in cells:
+            raise SystemExit(f"error: --label {spec!r}: {cell!r} is not a cell of the "
+                             f"experiment ({', '.join(cells)})")
+        out[cell] = label
+    return out
 
 
 SUMMARY = (("R@100", METRIC), ("R@10", "recall@10"), ("N@10", "ndcg@10"))
@@ -96,6 +116,11 @@ def main() -> None:
     p.add_argument("--note", default="")
     p.add_argument("--versus", default=None, metavar="CELL",
                    help="report each cell's per-seed paired gap to this cell")
+    p.add_argument("--label", action="append", default=[], metavar="CELL=LABEL",
+                   help="show the grid cell CELL under LABEL (repeatable)")
+    p.add_argument("--table", metavar="FILE.md",
+                   help="also write the title and the tables there (e.g. for "
+                        "benchmarks/report.yaml)")
     p.add_argument("--no-record", action="store_true", help="print only")
     args = p.parse_args()
     if args.smoke:
@@ -111,8 +136,10 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"error: --cells {', '.join(unknown)}: not cells of "
                          f"{args.experiment} ({', '.join(labels)})")
+    shown_as = cell_labels(args.label, labels)
     runs: list[tuple[str, str, int | str, Path]] = [
-        (label, proto, seed, Path(args.output) / "runs" / label / proto / f"seed{seed}")
+        (shown_as.get(label, label), proto, seed,
+         Path(args.output) / "runs" / label / proto / f"seed{seed}")
         for label in labels if args.cells is None or label in args.cells
         for proto in args.protocols for seed in args.seed_ids]
     runs += [extra_run(e, args.protocols) for e in args.extra]
@@ -137,6 +164,11 @@ def main() -> None:
     if len(args.seed_ids) > 1:
         body += "\n\n" + summary(best, args.versus, sorted(args.seed_ids))
     body += "\n\n" + args.note if args.note else ""
+    if args.table:
+        from sessionrec_tf.files import atomic_write_text
+
+        Path(args.table).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(args.table), f"# {args.title}\n\n{body}\n")
     publish(args.title, body, args.no_record)
 
 
