@@ -21,8 +21,8 @@ grid's cells; other extra runs are listed per run only.
 
 ``--label CELL=LABEL`` shows a grid cell under another name (e.g. ``HSTU+=HSTU+, batch 16``
 for runs trained with ``--set train.batch_size=16``; ``--versus`` then takes the new name), and
-``--table FILE.md`` also writes the title and the tables there (atomically), for a section of
-``benchmarks/report.yaml``.
+``--table FILE.md`` also writes the title, the summary over seeds (the per-run table with one
+seed) and the note there (atomically), for a section of ``benchmarks/report.yaml``.
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ def main() -> None:
     p.add_argument("--label", action="append", default=[], metavar="CELL=LABEL",
                    help="show the grid cell CELL under LABEL (repeatable)")
     p.add_argument("--table", metavar="FILE.md",
-                   help="also write the title and the tables there (e.g. for "
-                        "benchmarks/report.yaml)")
+                   help="also write the title, the summary over seeds and the note there "
+                        "(e.g. for benchmarks/report.yaml)")
     p.add_argument("--no-record", action="store_true", help="print only")
     args = p.parse_args()
     if args.smoke:
@@ -161,14 +161,17 @@ def main() -> None:
                     f"{v.get('ndcg@10', float('nan')):.4f} | "
                     + " ".join(f"{x:.3f}" for x in c["per_epoch"]) + " |")
     body = "\n".join(rows)
+    short = body  # the report's table: the summary over seeds, or the runs with one seed
     if len(args.seed_ids) > 1:
-        body += "\n\n" + summary(best, args.versus, sorted(args.seed_ids))
-    body += "\n\n" + args.note if args.note else ""
+        short = summary(best, args.versus, sorted(args.seed_ids))
+        body += "\n\n" + short
+    note = "\n\n" + args.note if args.note else ""
+    body += note
     if args.table:
         from sessionrec_tf.files import atomic_write_text
 
         Path(args.table).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(args.table), f"# {args.title}\n\n{body}\n")
+        atomic_write_text(Path(args.table), f"# {args.title}\n\n{short}{note}\n")
     publish(args.title, body, args.no_record)
 
 
