@@ -28,7 +28,8 @@ def test_default_space_is_the_same_for_every_model_except_where_it_cannot_apply(
     space = SearchSpace.load()
     keys = {p.key for p in space.params}
     assert keys == {"train.learning_rate", "task.temperature", "model.dropout",
-                    "train.weight_decay", "task.num_negatives", "task.alpha"}
+                    "train.weight_decay", "task.num_negatives", "task.alpha",
+                    "train.batch_size"}
     session = [p.key for p in space.applicable(load_config("sessionrec_hstu"))]
     item = [p.key for p in space.applicable(load_config("hstu_plus"))]
     sasrec = [p.key for p in space.applicable(load_config("sasrec"))]
