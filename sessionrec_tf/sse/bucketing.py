@@ -6,14 +6,10 @@ skewed: on KuaiRand a batch of 64 users is padded to ~200 interactions while the
 ``(0, b0], (b0, b1], ...`` (powers of two), each bucket is padded to its own longest sequence,
 and the states are put back in the batch's order. Because every SSE is causal and right-padded,
 a user's states do not depend on how far the sequence is padded, so the result equals the
-single padded call (tested); only the work changes. An empty bucket is skipped (``tf.cond``),
-in training as in inference: a one-user serving request runs the encoder once instead of once
-per bucket, and a small training batch (most of its users in one or two buckets) does not run
-the encoder, forward and backward, over the empty ones. (Until 2026-12-07 training encoded
-every bucket, so that the dropout layers' call counters advanced the same every step; skipping
-only changes which counter values a step draws its masks from, still a pure function of the
-data order and the checkpointed counters, so resumed training replays exactly.) The bucketing
-itself is
+single padded call (tested); only the work changes. In training every bucket is encoded even
+when it is empty, so the number of encoder calls per step (and so every dropout stream) is
+fixed; in inference an empty bucket is skipped (``tf.cond``), so a one-user serving request
+runs the encoder once instead of once per bucket. The bucketing itself is
 :mod:`sessionrec_tf.layers.bucketing`, shared with the sequence ISEs.
 """
 
@@ -37,7 +33,7 @@ def encode_in_length_buckets(
     timestamps: tf.RaggedTensor,
     bounds: list[int],
     training: bool | None = None,
-    skip_empty: bool = True,
+    skip_empty: bool | None = None,
     queries: QueryTokens | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor] | tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """States of ``sse`` for every user, computed per length bucket.
@@ -51,8 +47,8 @@ def encode_in_length_buckets(
         and its last bound is ``max_len``, so a bucket beyond it would always be empty: one
         more encoder copy in every traced training step, for nothing).
       training: passed to the encoder.
-      skip_empty: skip the encoder for empty buckets (``tf.cond``; the default); ``False``
-        encodes every bucket (a fixed number of encoder calls per step).
+      skip_empty: skip the encoder for empty buckets (``tf.cond``); default: unless ``training``
+        is ``True``.
       queries: ``[B, Q]`` query tokens encoded with their users
         (:mod:`sessionrec_tf.sse.query_tokens`); their states are returned third.
 
@@ -64,6 +60,8 @@ def encode_in_length_buckets(
     starts = tokens.row_splits[:-1]
     values, time_values = tokens.flat_values, timestamps.flat_values
     dim = values.shape[-1]
+    if skip_empty is None:
+        skip_empty = training is None or training is False
 
     def encode(rows: tf.Tensor) -> tuple[tf.Tensor, ...]:
         """States ``[T_b, d]`` of the users ``rows`` and their flat positions ``[T_b]``; with

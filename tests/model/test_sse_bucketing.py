@@ -108,15 +108,13 @@ def _count_encoder_calls(sse: tf.keras.layers.Layer) -> list[int]:
 
 
 # buckets (0, 4], (4, 8], (8, 16]: the users longer than 16 join the last one
-@pytest.mark.parametrize("training,skip_empty,want_calls", [
-    (False, True, 1), (None, True, 1), (True, True, 1), (True, False, 3)])
-def test_empty_buckets_are_skipped_unless_asked_not_to(training, skip_empty, want_calls):
+@pytest.mark.parametrize("training,want_calls", [(False, 1), (None, 1), (True, 3)])
+def test_inference_skips_empty_buckets_training_does_not(training, want_calls):
     sse = make_sse("hstu", DIM, num_layers=1, num_heads=2, max_len=64, dropout=0.0, seed=0)
     tokens, times = _ragged_inputs([2, 3])  # buckets (4, 8] and (8, 16] empty
     _padded_call(sse, tokens, times)  # build outside the count
     calls = _count_encoder_calls(sse)
-    encode_in_length_buckets(sse, tokens, times, [4, 8, 16], training=training,
-                             skip_empty=skip_empty)  # eager
+    encode_in_length_buckets(sse, tokens, times, [4, 8, 16], training=training)  # eager
     assert calls[0] == want_calls
 
 
