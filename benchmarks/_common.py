@@ -75,6 +75,16 @@ def record(title: str, body: str) -> None:
     print(section)
 
 
+def write_table(path: Path | str, title: str, body: str) -> None:
+    """``# title`` and ``body`` into the Markdown file ``path`` (a table a section of
+    ``benchmarks/report.yaml`` cites), atomically, creating its directory."""
+    from sessionrec_tf.files import atomic_write_text
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, f"# {title}\n\n{body}\n")
+
+
 def publish(title: str, body: str, no_record: bool) -> None:
     """``record`` the section, or only print its body with ``--no-record``."""
     if no_record:

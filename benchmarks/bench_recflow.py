@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, SMOKE_MODEL, add_smoke, publish, smoke_dir  # noqa: E402
+from _common import REPO, SMOKE_MODEL, add_smoke, publish, smoke_dir, write_table  # noqa: E402
 
 
 def _run(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float]:
@@ -135,9 +135,7 @@ def main() -> None:
             + ", ".join(f"{k} {v:.4f}" for k, v in sorted(flat.items())) + "." + same)
     title = f"The whole path at RecFlow scale ({size})"
     if args.output:
-        from sessionrec_tf.files import atomic_write_text
-
-        atomic_write_text(Path(args.output), f"# {title}\n\n{body}\n")
+        write_table(args.output, title, body)
     publish(title, body, args.no_record)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_smoke, publish, smoke_data, smoke_runs  # noqa: E402
+from _common import add_smoke, publish, smoke_data, smoke_runs, write_table  # noqa: E402
 
 SHOWN = (("N@10", "ndcg@10"), ("R@10", "recall@10"), ("R@100", "recall@100"),
          ("R@500", "recall@500"))
@@ -208,9 +208,7 @@ def main() -> None:
              "its epoch was chosen on); nothing re-evaluated." + (f" {args.note}" if args.note
                                                               else ""))
     if args.output:
-        from sessionrec_tf.files import atomic_write_text
-
-        atomic_write_text(Path(args.output), f"# {args.title}\n\n{body}\n")
+        write_table(args.output, args.title, body)
     publish(args.title, body, args.no_record)
 
 

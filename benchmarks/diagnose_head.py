@@ -44,6 +44,7 @@ from _common import (
     pooled_run_dirs,
     publish,
     smoke_comparison,
+    write_table,
 )
 
 KS = (10, 100)
@@ -199,7 +200,7 @@ def main() -> None:
     if args.output:
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "diagnosis.md", f"# {args.title}\n\n{body}\n")
+        write_table(out / "diagnosis.md", args.title, body)
         atomic_write_text(out / "diagnosis.json", json.dumps(
             {"title": args.title, "split": args.split, "protocol": args.protocol,
              "runs": {lab: [str(d) for d in dirs] for lab, dirs in groups.items()},

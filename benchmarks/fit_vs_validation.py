@@ -34,6 +34,7 @@ from _common import (
     pooled_run_dirs,
     publish,
     smoke_comparison,
+    write_table,
 )
 
 
@@ -211,7 +212,7 @@ def main() -> None:
 
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "fit_vs_validation.md", f"# {args.title}\n\n{body}\n")
+        write_table(out / "fit_vs_validation.md", args.title, body)
         atomic_write_text(out / "fit_vs_validation.json", json.dumps(summary, indent=1))
         plot(groups, edges, stats, args.metric, args.title, out / "fit_vs_validation.png")
         body += f"\n\nFiles: `{out}/fit_vs_validation.{{md,json,png}}`."

@@ -33,7 +33,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from _common import add_smoke, best_epoch, publish, smoke_data, smoke_runs
+from _common import add_smoke, best_epoch, publish, smoke_data, smoke_runs, write_table
 
 METRIC = "recall@100"
 
@@ -168,10 +168,7 @@ def main() -> None:
     note = "\n\n" + args.note if args.note else ""
     body += note
     if args.table:
-        from sessionrec_tf.files import atomic_write_text
-
-        Path(args.table).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(args.table), f"# {args.title}\n\n{short}{note}\n")
+        write_table(args.table, args.title, short + note)
     publish(args.title, body, args.no_record)
 
 
