@@ -286,3 +286,32 @@ def test_chunked_top_k_block_selection_equals_plain_selection(chunk_size):
     np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
     _, ref_ids = ref_top_k(users, cands, 100, exclude.to_list(), first_item=2)
     np.testing.assert_array_equal(got[1].numpy(), ref_ids)
+
+
+@pytest.mark.parametrize("start, width", [(0, 50), (2, 48), (17, 9), (40, 30), (0, 5000)])
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64])
+def test_exclusions_match_numpy(start, width, dtype):
+    """Both ways of excluding items from scores of items [start, start + width), the bitmap
+    (exclusion_mask) and the scatter, and the density switch between them: repeats, items
+    outside the range (below, above, negative), an empty row and int32/int64 ids. Width 5000
+    is sparse enough for the switch to scatter; the others are dense (bitmap)."""
+    from sessionrec_tf.metrics import topk
+
+    rows = [[3, 3, 0, 49, 17, 25, -4, 1_000], [], [16, 17, 18, 25, 26, 39, 40, 69, 70],
+            list(range(0, 80, 7))]
+    want = np.zeros((len(rows), width), bool)
+    for b, row in enumerate(rows):
+        for item in row:
+            if start <= item < start + width:
+                want[b, item - start] = True
+    exclude = tf.ragged.constant(rows, dtype=dtype)
+    np.testing.assert_array_equal(topk.exclusion_mask(exclude, start, width).numpy(), want)
+    scores = np.arange(len(rows) * width, dtype=np.float32).reshape(len(rows), width)
+    expected = np.where(want, -np.inf, scores)
+    for fn in (topk.exclude_scores, topk.scatter_exclusions):
+        np.testing.assert_array_equal(fn(tf.constant(scores), exclude, start).numpy(), expected)
+    graph = tf.function(lambda e, s, x: topk.exclude_scores(x, e, s))
+    np.testing.assert_array_equal(
+        graph(exclude, tf.constant(start, tf.int64), tf.constant(scores)).numpy(), expected)
+    excluded = int(want.sum())
+    assert (excluded * topk.BITMAP_DENSITY > want.size) == (width < 5000)  # both ways covered
