@@ -14,6 +14,11 @@
 3. score: `sessionrec score` (subprocess) over the ~100k test users of the data of part 1:
    users/s and peak memory (RSS sampled while it runs).
 
+With ``--old-tree DIR``, part 1 instead compares the default exact export of this checkout
+with that of an earlier one (exported by the old checkout's own
+``bench_serving.export_untrained(data, work, "exact")`` in a subprocess), both SavedModels
+loaded in this process and timed in interleaved rounds: the side-by-side ratio.
+
 Data and the trained run are cached under --work (exports are made afresh); results are
 appended to benchmarks/RESULTS.md.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +37,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, SMOKE, SMOKE_MODEL, add_smoke, record, smoke_dir  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    SMOKE,
+    SMOKE_MODEL,
+    add_smoke,
+    old_tree_arg,
+    old_tree_note,
+    old_tree_path,
+    record,
+    smoke_dir,
+)
 
 PREPARE_100K = ["--size", "medium", "--num-users", "116000", "--num-items", "101600",
                 "--sessions-per-user", "5", "--mean-session-length", "6",
@@ -160,6 +176,68 @@ def bench_latency(work: Path) -> tuple[str, str]:
             + "---|" * len(VARIANTS) + "\n"
             + "\n".join("| " + " | ".join(r) + " |" for r in rows))
     return "Serving latency: stock SavedModel, 8K-item history, ~100k items", body
+
+
+# the old checkout's own export of the latency model (run with cwd and PYTHONPATH = old tree)
+OLD_EXPORT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path.cwd() / "benchmarks"))
+import sessionrec_tf
+import bench_serving
+from sessionrec_tf.data import PreparedDataset
+data = PreparedDataset.load(Path(sys.argv[1]))
+print(bench_serving.export_untrained(data, Path(sys.argv[2]), "exact"))
+"""
+
+
+def bench_latency_vs_old(work: Path, old_tree: Path, rounds: int = 5) -> tuple[str, str]:
+    """The default exact export of this checkout and of ``old_tree``, timed side by side."""
+    import tensorflow as tf
+
+    data = prepared(work / "data_100k", PREPARE_100K)
+    old_work = work / "old_tree"
+    old_work.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-c", OLD_EXPORT, str(data.path), str(old_work)],
+                          cwd=old_tree, env={**os.environ, "PYTHONPATH": str(old_tree)},
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"error: the export of --old-tree {old_tree} failed:\n"
+                         + proc.stderr[-2000:])
+    paths = {"old": Path(proc.stdout.strip().splitlines()[-1]),
+             "new": export_untrained(data, work, "exact")}
+    tokens = np.asarray(data.vocabulary("item_id").tokens)
+    one = {k: tf.constant(v) for k, v in history_request(tokens, 1, HISTORY, 0).items()}
+    batch = {k: tf.constant(v) for k, v in history_request(tokens, 64, HISTORY, 1).items()}
+    signatures = {side: tf.saved_model.load(str(path)).signatures["serving_default"]
+                  for side, path in paths.items()}
+    single: dict[str, list[float]] = {side: [] for side in paths}
+    batched: dict[str, list[float]] = {side: [] for side in paths}
+    for fn in signatures.values():  # warm-up
+        time_calls(fn, one, warmup=REPS[0], reps=0)
+        time_calls(fn, batch, warmup=REPS[2], reps=0)
+    for _ in range(rounds):  # interleaved: machine noise hits both sides alike
+        for side, fn in signatures.items():
+            single[side] += time_calls(fn, one, warmup=0, reps=max(1, REPS[1] // rounds))
+            batched[side] += time_calls(fn, batch, warmup=0, reps=max(1, REPS[3] // rounds))
+    rate = {side: 64 / (np.median(batched[side]) / 1000) for side in paths}
+    p99 = {side: np.percentile(single[side], 99) for side in paths}
+    p50 = {side: np.percentile(single[side], 50) for side in paths}
+    rows = [f"| 1 user, {HISTORY:,} items: latency | {percentiles(single['old'])} | "
+            f"{percentiles(single['new'])} | p50 {p50['new'] / p50['old']:.2f}, "
+            f"p99 {p99['new'] / p99['old']:.2f} |",
+            f"| batch of 64 such users: throughput | {rate['old']:,.0f} users/s | "
+            f"{rate['new']:,.0f} users/s | {rate['new'] / rate['old']:.2f} |"]
+    body = ("| measure | old checkout | this checkout | new/old |\n|---|---|---|---|\n"
+            + "\n".join(rows)
+            + f"\n\nCatalog: {data.num_items - 2:,} items (the data of `--parts latency`); "
+            "model: the paper's SessionRec-HSTU built from its config, untrained; each "
+            "checkout's default exact export (user embedding + exact top-100, seen items "
+            f"excluded), both loaded in this process; {rounds} interleaved rounds of "
+            f"{max(1, REPS[1] // rounds)} one-user and {max(1, REPS[3] // rounds)} batch "
+            "requests per side after warm-up." + old_tree_note(old_tree, "export"))
+    return ("Serving latency against an earlier checkout: stock SavedModel, 8K-item history, "
+            "~100k items"), body
 
 
 # ----------------------------------------------------------------------------- scann
@@ -364,8 +442,10 @@ def main() -> None:
     p.add_argument("--work", default="runs/bench_serving",
                    help="cache for data, runs, exports")
     p.add_argument("--queries", type=int, default=4096, help="ScaNN benchmark queries")
+    old_tree_arg(p, "the latency part's default exact export")
     add_smoke(p)
     args = p.parse_args()
+    old_tree = old_tree_path(args.old_tree)
     if args.smoke:  # every part on the tiny preset, a few requests
         global PREPARE_100K, PREPARE_RECFLOW, TRAIN_RECFLOW, CATALOG, HISTORY, REPS
         PREPARE_100K = PREPARE_RECFLOW = ["--size", "tiny", "--min-item-interactions", "1"]
@@ -375,6 +455,7 @@ def main() -> None:
         global VARIANTS, VARIANT_NAMES
         VARIANTS, VARIANT_NAMES = VARIANTS[3:], VARIANT_NAMES[3:]  # both on: 2 exports
         args.work, args.queries = str(smoke_dir() / "serving"), 128
+        old_tree = old_tree or REPO  # the side-by-side path too, against this checkout
     import sessionrec_tf  # noqa: F401  (before TensorFlow)
 
     work = (REPO / args.work).resolve()
@@ -386,6 +467,11 @@ def main() -> None:
     note = ("\n\nThe machine has 2 cores and other jobs may run at the same time: numbers are "
             "noisy; rerun the command above to reproduce.")
     for part in parts:
+        if part == "latency" and old_tree is not None:
+            title, body = bench_latency_vs_old(work, old_tree, rounds=1 if args.smoke else 5)
+            record(title, body + note)
+            if not args.smoke:  # the smoke run covers both latency paths
+                continue
         if part == "latency":
             title, body = bench_latency(work)
         elif part == "scann":

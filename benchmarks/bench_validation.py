@@ -54,11 +54,15 @@ def main() -> None:
                    help="LABEL=CONFIG[:OVERRIDE,...] (repeatable; default: see above)")
     p.add_argument("--set", action="append", default=[], dest="overrides",
                    help="an override applied to every model (repeatable)")
+    p.add_argument("--train-steps", type=int, default=0,
+                   help="also time this many training steps per model (and tree) and report "
+                        "the validation pass against the training epoch they extrapolate to")
     old_tree_arg(p, "each model")
     args = p.parse_args()
     if args.smoke:
         args.data, args.model = str(smoke_data()), list(DEFAULT_MODELS[:2])
         args.overrides += SMOKE_MODEL
+        args.train_steps = 2
     models = [parse_model(m) for m in (args.model or DEFAULT_MODELS)]
     import sessionrec_tf  # noqa: F401
     from sessionrec_tf.data import PreparedDataset
@@ -68,8 +72,17 @@ def main() -> None:
     old_tree = old_tree_path(args.old_tree)
 
     def timed(config: str, overrides: list[str], tree: Path | None) -> dict:
-        return run_worker(data.path, config, [*args.overrides, *overrides], 0, code=tree,
-                          phase="validate")
+        result = run_worker(data.path, config, [*args.overrides, *overrides], 0, code=tree,
+                            phase="validate")
+        if args.train_steps:  # the training epoch, in another process of the same tree
+            result["seconds_per_epoch"] = run_worker(
+                data.path, config, [*args.overrides, *overrides], args.train_steps,
+                code=tree)["seconds_per_epoch"]
+        return result
+
+    def per_epoch(r: dict) -> str:
+        return (f" {r['seconds_per_epoch']:.1f} | "
+                f"{r['seconds_per_validation'] / r['seconds_per_epoch']:.2f} |")
 
     results = []
     for label, config, overrides in models:
@@ -79,16 +92,26 @@ def main() -> None:
     metric = next(k for k in results[0][3] if "@" in k)
     head = f"| model | config | s/validation | {metric} | loss |"
     rule = "|---|---|---|---|---|"
+    if args.train_steps:
+        head += " s/training epoch | validation/epoch |"
+        rule += "---|---|"
     if old_tree is not None:
-        head += f" old s/validation | old {metric} | old loss | new/old |"
-        rule += "---|---|---|---|"
+        head += f" old s/validation | old {metric} | old loss |"
+        rule += "---|---|---|"
+        if args.train_steps:
+            head += " old s/training epoch | old validation/epoch |"
+            rule += "---|---|"
+        head += " new/old |"
+        rule += "---|"
     rows = [head, rule]
     for label, config, overrides, r, o in results:
         row = (f"| {label} | `{config} {' '.join(overrides)}` | "
                f"{r['seconds_per_validation']:.1f} | {r[metric]:.4f} | {r['loss']:.4f} |")
+        row += per_epoch(r) if args.train_steps else ""
         if o is not None:
-            row += (f" {o['seconds_per_validation']:.1f} | {o[metric]:.4f} | {o['loss']:.4f} |"
-                    f" {r['seconds_per_validation'] / o['seconds_per_validation']:.2f} |")
+            row += f" {o['seconds_per_validation']:.1f} | {o[metric]:.4f} | {o['loss']:.4f} |"
+            row += per_epoch(o) if args.train_steps else ""
+            row += f" {r['seconds_per_validation'] / o['seconds_per_validation']:.2f} |"
         rows.append(row)
     old_note = old_tree_note(old_tree, "model")
     first = results[0][3]
@@ -96,7 +119,10 @@ def main() -> None:
         f"\n\nOne validation pass over `{Path(args.data).name}` ({first['validation_users']:,}"
         f" users, batch {first['eval_batch_size']}), the second of two in one process "
         "(tracing excluded), untrained weights, each measurement in its own process; "
-        f"overrides on every model: {' '.join(args.overrides) or 'none'}." + old_note)
+        f"overrides on every model: {' '.join(args.overrides) or 'none'}." + old_note
+        + (f" Training epoch: {args.train_steps} timed training steps (after 3 warm-up steps, "
+           "in a process of their own) times the steps of one epoch; validation/epoch is "
+           "one validation pass over that epoch." if args.train_steps else ""))
     record(f"Per-epoch validation cost on {Path(args.data).name} (issue 19)", body)
 
 
