@@ -15,6 +15,7 @@ both are reported so that a change in what is computed shows.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def main() -> None:
     p.add_argument("--train-steps", type=int, default=0,
                    help="also time this many training steps per model (and tree) and report "
                         "the validation pass against the training epoch they extrapolate to")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="processes per model and tree (old and new alternate, the order "
+                        "flipping each repeat); the table gives medians and ranges")
     old_tree_arg(p, "each model")
     args = p.parse_args()
     if args.smoke:
@@ -84,11 +88,29 @@ def main() -> None:
         return (f" {r['seconds_per_epoch']:.1f} | "
                 f"{r['seconds_per_validation'] / r['seconds_per_epoch']:.2f} |")
 
+    def median_of(runs: list[dict]) -> dict:
+        out = dict(runs[0])
+        for key in ("seconds_per_validation", "seconds_per_epoch"):
+            if key in out:
+                values = sorted(r[key] for r in runs)
+                out[key], out[key + "_range"] = statistics.median(values), values
+        return out
+
+    def seconds(r: dict) -> str:
+        values = r["seconds_per_validation_range"]
+        spread = f" ({values[0]:.1f}-{values[-1]:.1f})" if len(values) > 1 else ""
+        return f"{r['seconds_per_validation']:.1f}{spread}"
+
     results = []
     for label, config, overrides in models:
         print(f"timing {label} ...", flush=True)
-        old = timed(config, overrides, old_tree) if old_tree is not None else None
-        results.append((label, config, overrides, timed(config, overrides, None), old))
+        runs: dict[Path | None, list[dict]] = {old_tree: [], None: []}
+        for repeat in range(args.repeats):
+            trees = [old_tree, None] if old_tree is not None else [None]
+            for tree in trees if repeat % 2 == 0 else trees[::-1]:
+                runs[tree].append(timed(config, overrides, tree))
+        old = median_of(runs[old_tree]) if old_tree is not None else None
+        results.append((label, config, overrides, median_of(runs[None]), old))
     metric = next(k for k in results[0][3] if "@" in k)
     head = f"| model | config | s/validation | {metric} | loss |"
     rule = "|---|---|---|---|---|"
@@ -106,10 +128,10 @@ def main() -> None:
     rows = [head, rule]
     for label, config, overrides, r, o in results:
         row = (f"| {label} | `{config} {' '.join(overrides)}` | "
-               f"{r['seconds_per_validation']:.1f} | {r[metric]:.4f} | {r['loss']:.4f} |")
+               f"{seconds(r)} | {r[metric]:.4f} | {r['loss']:.4f} |")
         row += per_epoch(r) if args.train_steps else ""
         if o is not None:
-            row += f" {o['seconds_per_validation']:.1f} | {o[metric]:.4f} | {o['loss']:.4f} |"
+            row += f" {seconds(o)} | {o[metric]:.4f} | {o['loss']:.4f} |"
             row += per_epoch(o) if args.train_steps else ""
             row += f" {r['seconds_per_validation'] / o['seconds_per_validation']:.2f} |"
         rows.append(row)
@@ -122,7 +144,10 @@ def main() -> None:
         f"overrides on every model: {' '.join(args.overrides) or 'none'}." + old_note
         + (f" Training epoch: {args.train_steps} timed training steps (after 3 warm-up steps, "
            "in a process of their own) times the steps of one epoch; validation/epoch is "
-           "one validation pass over that epoch." if args.train_steps else ""))
+           "one validation pass over that epoch." if args.train_steps else "")
+        + (f" Each figure is the median of {args.repeats} processes (range in brackets), "
+           "old and new alternating, the order flipped each repeat." if args.repeats > 1
+           else ""))
     record(f"Per-epoch validation cost on {Path(args.data).name} (issue 19)", body)
 
 
