@@ -4,10 +4,10 @@
 scored ``chunk_size`` at a time and a running top-K is merged with each chunk's top-K, so
 memory is ``O(batch * (chunk_size + K))`` whatever the catalog size (1.5M items included).
 The reserved rows (padding/OOV) are never returned; the user's seen items get ``-inf`` before
-selection, through a per-user bitmap of the chunk (:func:`exclusion_mask`). Inside a chunk
-the top-K is selected through block maxima (:func:`block_top_k`: one pass over the scores,
-then a top-K over K blocks) instead of ``tf.math.top_k`` over the whole chunk; both give the
-same ids in the same order.
+selection (a per-user bitmap or a scatter, whichever is cheaper: :func:`exclude_scores`).
+Inside a chunk the top-K is selected through block maxima (:func:`block_top_k`: one pass over
+the scores, then a top-K over K blocks) instead of ``tf.math.top_k`` over the whole chunk;
+both give the same ids in the same order.
 
 When a user has fewer than K eligible items (K close to the catalog size, many seen items),
 the slots past the last eligible item are *unfilled*: score ``-inf`` and item index 0
@@ -77,7 +77,7 @@ def exclude_scores(scores: tf.Tensor, exclude: tf.RaggedTensor | None,
     Two equal ways, chosen by how dense the exclusions are: TensorFlow's scatter costs ~100 ns
     per excluded (user, item) pair, the bitmap (:func:`exclusion_mask` and a ``tf.where``)
     ~1 ns per cell of the ``[B, c]`` scores. The bitmap is used when more than one cell in
-    :data:`BITMAP_DENSITY` is excluded: 64 users x 8,000 seen items over 100k items, 3.3x
+    :data:`BITMAP_DENSITY` is excluded: 64 users x 8,000 seen items over 100k items, 3.1x
     faster than the scatter; 500 seen items over 1.5M, the scatter stays
     (benchmarks/RESULTS.md, "Exact top-100 ... exclusions per query").
     """
