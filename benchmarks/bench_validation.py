@@ -145,9 +145,9 @@ def main() -> None:
         + (f" Training epoch: {args.train_steps} timed training steps (after 3 warm-up steps, "
            "in a process of their own) times the steps of one epoch; validation/epoch is "
            "one validation pass over that epoch." if args.train_steps else "")
-        + (f" Each figure is the median of {args.repeats} processes (range in brackets), "
-           "old and new alternating, the order flipped each repeat." if args.repeats > 1
-           else ""))
+        + (f" Each figure is the median of {args.repeats} processes (range in brackets)"
+           + (", old and new alternating, the order flipped each repeat."
+              if old_tree is not None else ".") if args.repeats > 1 else ""))
     record(f"Per-epoch validation cost on {Path(args.data).name} (issue 19)", body)
 
 
