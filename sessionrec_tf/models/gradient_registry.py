@@ -1,7 +1,7 @@
 """Release the gradient functions that ``tf.custom_gradient`` registers while a step is traced.
 
 In graph mode (inside ``tf.function``), every call of a ``tf.custom_gradient`` function
-(``tf.nn.silu`` is one; so is :func:`sessionrec_tf.sse.hstu.gather_dense_grad`) registers a
+(``tf.nn.silu`` is one; so is :func:`sessionrec_tf.sse.hstu.masked_biases`) registers a
 gradient function under a fresh name (``CustomGradient-<uid>``) in TensorFlow's global
 gradient registry, and its closure holds tensors of the traced graph. Nothing ever removes
 it (tensorflow/tensorflow#97697, open in the pinned TensorFlow 2.20), so every traced

@@ -23,6 +23,8 @@ happens.)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import tensorflow as tf
 
 from sessionrec_tf.layers.dropout import SeededDropout
@@ -38,29 +40,18 @@ def time_buckets(timestamps: tf.Tensor, num_buckets: int) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(bucket, 0.0, float(num_buckets)), tf.int32)
 
 
-def gather_dense_grad(table: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
-    """``tf.gather(table, indices)`` whose gradient is a dense ``[len(table)]`` vector.
-
-    The bias tables are tiny (<= 2 max_len entries) but are read at every one of the
-    ``B * L * L`` attention positions; the default sparse gradient would make the optimizer
-    deduplicate tens of millions of indices (``Unique`` + segment sums) every step.
-    """
-
-    @tf.custom_gradient
-    def lookup(values: tf.Tensor) -> tuple[tf.Tensor, object]:
-        def grad(upstream: tf.Tensor) -> tf.Tensor:
-            return tf.math.unsorted_segment_sum(upstream, indices, tf.shape(values)[0])
-
-        return tf.gather(values, indices), grad
-
-    return lookup(tf.convert_to_tensor(table))
+MASKED_BIAS = -1e9  # the bias of a pair the query may not read: SiLU(s - 1e9) is exactly 0
 
 
 class RelativeBias(tf.keras.layers.Layer):
-    """``rab_pos + rab_time``: ``[B, L]`` timestamps -> ``[B, L, L]`` additive attention bias.
+    """``rab_pos + rab_time`` of one block: a ``[2 max_len - 1]`` relative-position table and
+    a ``[num_time_buckets + 1]`` time-bucket table, read through :func:`bias_index`.
 
     ``terms``: which of the two tables exist, ``position_time`` (the reference), ``position``,
     ``time`` or ``none`` (an ablation: the bias is zero).
+
+    A stack gathers every block's bias with one index and one gather (:func:`masked_biases`)
+    instead of two gathers, an add and a mask multiply per block: the bias is already masked.
     """
 
     def __init__(self, max_len: int, num_time_buckets: int = 128,
@@ -86,27 +77,94 @@ class RelativeBias(tf.keras.layers.Layer):
                 initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
         super().build(input_shape)
 
-    def call(self, timestamps: tf.Tensor, buckets: tf.Tensor | None = None,
+    def tables(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(pos [P], time [T])``; a missing term is one 0."""
+        return (self.pos_weights if self.use_position else tf.zeros([1]),
+                self.time_weights if self.use_time else tf.zeros([1]))
+
+    def index(self, timestamps: tf.Tensor, attn_mask: tf.Tensor,
+              positions: tf.Tensor | None = None) -> BiasIndex:
+        """:func:`bias_index` with this layer's sizes."""
+        return bias_index(timestamps, attn_mask, self.max_len, self.num_time_buckets,
+                          self.use_position, self.use_time, positions)
+
+    def call(self, timestamps: tf.Tensor, attn_mask: tf.Tensor,
              positions: tf.Tensor | None = None) -> tf.Tensor:
-        """``buckets``: precomputed :func:`time_buckets` (shared by the layers of a stack);
-        ``positions``: ``[B, L]`` position of each token (default ``0 .. L-1``; query tokens,
-        :mod:`sessionrec_tf.sse.query_tokens`, take the position of the session they cut)."""
-        length = tf.shape(timestamps)[1]
-        terms = []
-        if self.use_position:
-            if positions is None:
-                idx = tf.range(length)
-                rel = (idx[None, :] - idx[:, None])[None]  # j - i, [1, L, L]
-            else:
-                rel = positions[:, None, :] - positions[:, :, None]  # [B, L, L]
-            terms.append(gather_dense_grad(self.pos_weights, rel + self.max_len - 1))  # >= 0
-        if self.use_time:
-            if buckets is None:
-                buckets = time_buckets(timestamps, self.num_time_buckets)
-            terms.append(gather_dense_grad(self.time_weights, buckets))
-        if not terms:
-            return tf.zeros([1, length, length], tf.float32)
-        return terms[0] + terms[1] if len(terms) == 2 else terms[0]
+        """``[B, L, L]`` bias: ``rab_pos + rab_time`` where ``attn_mask`` allows the pair,
+        :data:`MASKED_BIAS` elsewhere."""
+        return masked_biases([self], self.index(timestamps, attn_mask, positions))[0]
+
+
+class BiasIndex(NamedTuple):
+    """Where each (query i, key j) pair of a ``[B, L, L]`` attention reads its block's rab:
+    ``pair`` (int32 ``[B, L, L]``) indexes the joint table of ``P * T`` entries ``pos[p] +
+    time[t]`` at ``p * T + t``, and ``P * T`` (the masked entry) where the mask forbids the
+    pair; ``sizes`` is ``(P, T)``."""
+
+    pair: tf.Tensor
+    sizes: tuple[int, int]
+
+
+def bias_index(timestamps: tf.Tensor, attn_mask: tf.Tensor, max_len: int,
+               num_time_buckets: int, use_position: bool, use_time: bool,
+               positions: tf.Tensor | None = None) -> BiasIndex:
+    """The :class:`BiasIndex` of ``[B, L]`` timestamps under ``attn_mask`` ``[B, L, L]``:
+    ``p = j - i + max_len - 1`` (``P = 2 max_len - 1``), ``t = bucket(|t_i - t_j|)``
+    (``T = num_time_buckets + 1``); a missing term has ``P`` (or ``T``) = 1 and index 0.
+
+    ``positions`` ``[B, L]``: the position of each token (default ``0 .. L-1``; query tokens,
+    :mod:`sessionrec_tf.sse.query_tokens`, take the position of the session they cut). An
+    allowed pair is causal (``j - i <= 0``), so ``p`` stays in ``[0, P)``; a sequence longer
+    than ``max_len`` gives a negative index, which the gather refuses."""
+    num_pos = 2 * max_len - 1 if use_position else 1
+    num_time = num_time_buckets + 1 if use_time else 1
+    pair = tf.zeros(tf.shape(attn_mask), tf.int32)
+    if use_position:
+        if positions is None:
+            idx = tf.range(tf.shape(attn_mask)[-1])
+            rel = (idx[None, :] - idx[:, None])[None]  # j - i, [1, L, L]
+        else:
+            rel = positions[:, None, :] - positions[:, :, None]  # [B, L, L]
+        pair = pair + (rel + (max_len - 1)) * num_time
+    if use_time:
+        pair = pair + time_buckets(timestamps, num_time_buckets)
+    return BiasIndex(pair=tf.where(attn_mask, pair, num_pos * num_time),
+                     sizes=(num_pos, num_time))
+
+
+def masked_biases(layers: list[RelativeBias], index: BiasIndex) -> list[tf.Tensor]:
+    """Each layer's ``[B, L, L]`` masked bias (``pos[p] + time[t]`` where allowed,
+    :data:`MASKED_BIAS` elsewhere), from ONE gather of a joint ``[P * T + 1, n]`` table of
+    all ``n`` layers (a row of ``n`` floats per pair: one gather instead of ``2 n``), then
+    one transpose to ``[n, B, L, L]``, whose slices are the layers' biases. The layers must
+    have the same sizes (one stack).
+
+    The gradient is dense: per layer one segment sum of its upstream over ``pair`` into the
+    joint table (a forbidden pair lands in the masked entry, which is dropped), then the
+    joint table's rows and columns summed into ``d pos`` and ``d time``; so the optimiser
+    never deduplicates the ``B * L * L`` indices."""
+    num_pos, num_time = index.sizes
+    pos_tables, time_tables = (tf.stack(list(t), axis=1)  # [P, n], [T, n]
+                               for t in zip(*(layer.tables() for layer in layers)))
+    n = len(layers)
+
+    @tf.custom_gradient
+    def gather(pos: tf.Tensor, time: tf.Tensor) -> tuple[list[tf.Tensor], object]:
+        joint = tf.reshape(pos[:, None, :] + time[None, :, :], [num_pos * num_time, n])
+        joint = tf.concat([joint, tf.fill([1, n], MASKED_BIAS)], axis=0)
+        gathered = tf.gather(joint, index.pair)  # [B, L, L, n]
+        biases = ([gathered[..., 0]] if n == 1
+                  else tf.unstack(tf.transpose(gathered, [3, 0, 1, 2])))
+
+        def grad(*upstream: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:  # n x [B, L, L]
+            joint_grad = tf.stack([tf.math.unsorted_segment_sum(
+                g, index.pair, num_pos * num_time + 1)[:-1] for g in upstream], axis=1)
+            joint_grad = tf.reshape(joint_grad, [num_pos, num_time, n])
+            return tf.reduce_sum(joint_grad, 1), tf.reduce_sum(joint_grad, 0)
+
+        return biases, grad
+
+    return list(gather(pos_tables, time_tables))
 
 
 class HSTUBlock(tf.keras.layers.Layer):
@@ -133,13 +191,20 @@ class HSTUBlock(tf.keras.layers.Layer):
         self.dropout = SeededDropout(dropout, seed=seed, name="dropout")
         self.out = tf.keras.layers.Dense(dim, name="out")
 
+    def built_bias(self) -> RelativeBias:
+        """The block's :class:`RelativeBias`, its tables created under the block's name (as
+        its first call would) when a stack reads them before calling the block."""
+        if not self.bias.built:
+            with tf.name_scope(self.name), tf.name_scope(self.bias.name):
+                self.bias.build(tf.TensorShape(None))
+        return self.bias
+
     def call(self, x: tf.Tensor, timestamps: tf.Tensor, attn_mask: tf.Tensor,
-             training: bool | None = None, buckets: tf.Tensor | None = None,
-             scaled_mask: tf.Tensor | None = None,
-             positions: tf.Tensor | None = None) -> tf.Tensor:
-        """``attn_mask`` [B, L, L] bool; a stack passes the shared ``buckets`` and
-        ``scaled_mask`` (= mask / n, float [B, 1, L, L]) so they are computed once;
-        ``positions`` [B, L] as :class:`RelativeBias`."""
+             training: bool | None = None, positions: tf.Tensor | None = None,
+             bias: tf.Tensor | None = None) -> tf.Tensor:
+        """``attn_mask`` [B, L, L] bool; ``positions`` [B, L] as :func:`bias_index`; a stack
+        passes every block's ``bias`` ([B, L, L], :func:`masked_biases`: the rab terms where
+        the mask allows, :data:`MASKED_BIAS` elsewhere), computed at once."""
         h, dv, dqk = self.num_heads, self.v_dim, self.qk_dim
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
         uvqk = tf.nn.silu(self.uvqk(self.norm_in(x)))
@@ -149,18 +214,19 @@ class HSTUBlock(tf.keras.layers.Layer):
         q = tf.transpose(tf.reshape(q, [batch, length, h, dqk]), [0, 2, 1, 3])
         k = tf.transpose(tf.reshape(k, [batch, length, h, dqk]), [0, 2, 1, 3])
         v = tf.transpose(tf.reshape(v, [batch, length, h, dv]), [0, 2, 1, 3])
-        bias = self.bias(timestamps, buckets, positions)[:, None]  # [B or 1, 1, L, L]
+        if bias is None:
+            bias = self.bias(timestamps, attn_mask, positions)
+        bias = bias[:, None]  # [B, 1, L, L]: shared by the heads, masked
         if self.attention == "softmax":
             scores = tf.matmul(q, k, transpose_b=True) * float(dqk) ** -0.5 + bias
             allowed = tf.cast(attn_mask, scores.dtype)[:, None]  # [B, 1, L, L]
-            attn = tf.nn.softmax(scores + (1.0 - allowed) * -1e9, axis=-1) * allowed
+            av = tf.matmul(tf.nn.softmax(scores, axis=-1) * allowed, v)
         else:
-            scores = tf.matmul(q, k, transpose_b=True) + bias
-            if scaled_mask is None:
-                scaled_mask = tf.cast(attn_mask, scores.dtype)[:, None] / float(self.max_len)
-            attn = tf.nn.silu(scores) * scaled_mask
-        av = tf.transpose(tf.matmul(attn, v), [0, 2, 1, 3])
-        av = tf.reshape(av, [batch, length, h * dv])
+            # SiLU(s + MASKED_BIAS) is exactly 0 (sigmoid underflows to 0, as does its
+            # gradient): the mask costs no pass over [B, H, L, L]; 1/n scales A V instead
+            attn = tf.nn.silu(tf.matmul(q, k, transpose_b=True) + bias)
+            av = tf.matmul(attn, v) * (1.0 / float(self.max_len))
+        av = tf.reshape(tf.transpose(av, [0, 2, 1, 3]), [batch, length, h * dv])
         gated = u * self.norm_attn(av) if self.gating else self.norm_attn(av)
         return x + self.out(self.dropout(gated, training=training))
 
@@ -233,16 +299,17 @@ class HSTUEncoder(tf.keras.layers.Layer):
         if attn_mask is None:
             causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
             attn_mask = tf.logical_and(causal[None], mask[:, None, :])
-        scaled_mask = tf.cast(attn_mask, x.dtype)[:, None] / float(self.max_len)
-        buckets = time_buckets(timestamps, self.blocks[0].bias.num_time_buckets) \
-            if self.blocks and self.blocks[0].bias.use_time else None
+        # every block's masked bias from one index and one gather
+        layers = [block.built_bias() for block in self.blocks]
+        biases = (masked_biases(layers, layers[0].index(timestamps, attn_mask, positions))
+                  if layers else [])
         if self.input_scale:
             x = x * float(self.dim) ** 0.5
         if self.positions is not None:
             x = x + (self.positions(tf.range(length))[None] if positions is None
                      else self.positions(positions))
         x = self.input_dropout(x, training=training)
-        for block in self.blocks:
-            x = block(x, timestamps, attn_mask, training=training, buckets=buckets,
-                      scaled_mask=scaled_mask, positions=positions)
+        for block, bias in zip(self.blocks, biases, strict=True):
+            x = block(x, timestamps, attn_mask, training=training, positions=positions,
+                      bias=bias)
         return self.final_norm(x) if self.final_norm is not None else x

@@ -1082,24 +1082,103 @@ def test_hstu_refuses_sequences_longer_than_max_len():
         enc(tf.constant(x), mask=tf.constant(MASK), timestamps=tf.constant(TIMES))
 
 
-def test_dense_gradient_gather_matches_tf_gather():
-    from sessionrec_tf.sse.hstu import gather_dense_grad
+def plain_hstu_stack(enc: HSTUEncoder, x: tf.Tensor, times: tf.Tensor, attn_mask: tf.Tensor,
+                     positions: tf.Tensor | None) -> tf.Tensor:
+    """HSTU's blocks written plainly in TensorFlow (the per-block form the encoder had before
+    the stacked bias): two ``tf.gather`` of the rab tables, an add, ``SiLU(.) * mask / n``;
+    the block's own sublayers for the projections and norms. No dropout, no final norm."""
+    length = x.shape[1]
+    pos = positions if positions is not None else tf.range(length)[None]
+    rel = pos[:, None, :] - pos[:, :, None]  # j - i
+    buckets = time_buckets(times, 128)
+    allowed = tf.cast(attn_mask, tf.float32)[:, None]
+    for block in enc.blocks:
+        h, dv, dqk = block.num_heads, block.v_dim, block.qk_dim
+        uvqk = tf.nn.silu(block.uvqk(block.norm_in(x)))
+        u, v, q, k = tf.split(uvqk, [h * dv, h * dv, h * dqk, h * dqk], axis=-1)
+        heads = [tf.transpose(tf.reshape(t, [t.shape[0], length, h, -1]), [0, 2, 1, 3])
+                 for t in (v, q, k)]
+        v, q, k = heads
+        bias = tf.zeros([1, length, length])
+        if block.bias.use_position:
+            bias = bias + tf.gather(block.bias.pos_weights, rel + block.max_len - 1)
+        if block.bias.use_time:
+            bias = bias + tf.gather(block.bias.time_weights, buckets)
+        attn = tf.nn.silu(tf.matmul(q, k, transpose_b=True) + bias[:, None]) * allowed
+        av = tf.matmul(attn / float(block.max_len), v)
+        av = tf.reshape(tf.transpose(av, [0, 2, 1, 3]), [x.shape[0], length, h * dv])
+        x = x + block.out(u * block.norm_attn(av))
+    return x
 
-    table = tf.Variable(np.random.default_rng(0).normal(size=(7,)).astype(np.float32))
-    idx = tf.constant(np.random.default_rng(1).integers(0, 7, size=(3, 5, 5)), tf.int32)
-    up = tf.constant(np.random.default_rng(2).normal(size=(3, 5, 5)).astype(np.float32))
+
+@pytest.mark.parametrize("terms", ["position_time", "position", "time", "none"])
+@pytest.mark.parametrize("query_positions", [False, True])
+def test_hstu_stacked_masked_bias_matches_plain_blocks_with_gradients(terms, query_positions):
+    """The encoder gathers every block's rab (position and time tables, and the mask) with
+    one index and one gather (``masked_biases``): its states and its gradients, rab tables
+    included, equal the plain per-block computation; also with query-token positions and an
+    explicit attention mask (repeated positions, pairs left out)."""
+    enc = HSTUEncoder(8, num_layers=3, num_heads=2, max_len=6, dropout=0.0,
+                      relative_bias=terms, final_norm=False)
+    x, mask, times = tf.constant(tiny_input(21)), tf.constant(MASK), tf.constant(TIMES)
+    positions = attn = None
+    if query_positions:
+        positions = tf.constant([[0, 1, 1, 3], [0, 1, 2, 2]], tf.int32)
+        allowed = causal_padding_mask(MASK)
+        allowed[0, 2, 1] = False  # a query token that does not read the session it cuts
+        attn = tf.constant(allowed)
+    enc(x, mask=mask, timestamps=times, positions=positions, attn_mask=attn)
+    randomize_weights(enc, seed=22)
+    up = tf.constant(np.random.default_rng(23).normal(size=(2, 4, 8)).astype(np.float32))
+    keep = tf.cast(mask, tf.float32)[..., None]  # padded positions' states are not used
     with tf.GradientTape(persistent=True) as tape:
-        ours = tf.reduce_sum(gather_dense_grad(table, idx) * up)
-        ref = tf.reduce_sum(tf.gather(table, idx) * up)
-    np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-6)
-    g_ours = tape.gradient(ours, table)
-    g_ref = tf.convert_to_tensor(tape.gradient(ref, table))
-    assert not isinstance(g_ours, tf.IndexedSlices)
-    np.testing.assert_allclose(g_ours.numpy(), g_ref.numpy(), rtol=1e-5, atol=1e-6)
+        got = enc(x, mask=mask, timestamps=times, positions=positions, attn_mask=attn,
+                  training=False)
+        want = plain_hstu_stack(enc, x, times, attn if attn is not None
+                                else tf.constant(causal_padding_mask(MASK)), positions)
+        got_loss = tf.reduce_sum(got * up * keep)
+        want_loss = tf.reduce_sum(want * up * keep)
+    np.testing.assert_allclose((got * keep).numpy(), (want * keep).numpy(),
+                               atol=1e-5, rtol=1e-5)
+    rab = [v for v in enc.trainable_variables if "/rab/" in v.name]
+    assert len(rab) == 3 * {"position_time": 2, "none": 0}.get(terms, 1)
+    for var, g, r in zip(enc.trainable_variables, tape.gradient(got_loss, enc.trainable_variables),
+                         tape.gradient(want_loss, enc.trainable_variables), strict=True):
+        g, r = tf.convert_to_tensor(g).numpy(), tf.convert_to_tensor(r).numpy()
+        scale = max(float(np.abs(r).max()), 1e-3)
+        np.testing.assert_allclose(g, r, atol=2e-5 * scale, rtol=1e-4, err_msg=var.name)
+        if "/rab/" in var.name:
+            assert np.abs(r).max() > 1e-4, var.name  # the tables really get a gradient
+
+
+def test_bias_index_follows_positions_buckets_and_mask():
+    """Pair (i, j) reads joint entry ``p * 129 + t`` (``p = j - i + max_len - 1``, ``t`` its
+    time bucket) where allowed, the masked entry ``9 * 129`` elsewhere; the bias is
+    ``pos[p] + time[t]`` there and :data:`MASKED_BIAS` where forbidden."""
+    from sessionrec_tf.sse.hstu import MASKED_BIAS, RelativeBias
+
+    layer = RelativeBias(max_len=5)
+    allowed = causal_padding_mask(MASK)
+    index = layer.index(tf.constant(TIMES), tf.constant(allowed))
+    assert index.sizes == (9, 129)
+    layer.build(None)
+    randomize_weights(layer, seed=24)
+    bias = layer(tf.constant(TIMES), tf.constant(allowed)).numpy()
+    pos, time = w(layer.pos_weights), w(layer.time_weights)
+    for b in range(2):
+        for i in range(4):
+            for j in range(4):
+                p, t = j - i + 4, np_time_bucket(TIMES[b, i], TIMES[b, j])
+                if allowed[b, i, j]:
+                    assert int(index.pair[b, i, j]) == p * 129 + t, (b, i, j)
+                    assert bias[b, i, j] == pytest.approx(pos[p] + time[t], rel=1e-6)
+                else:
+                    assert int(index.pair[b, i, j]) == 9 * 129, (b, i, j)
+                    assert bias[b, i, j] == MASKED_BIAS
 
 
 def test_traced_hstu_gradient_step_is_freed_when_custom_gradients_are_released():
-    """HSTU's ``tf.custom_gradient`` functions (``tf.nn.silu``, :func:`gather_dense_grad`),
+    """HSTU's ``tf.custom_gradient`` functions (``tf.nn.silu``, :func:`masked_biases`),
     traced in graph mode, register gradients whose closures hold the traced graph
     (tensorflow#97697). A step traced inside :func:`released_custom_gradients` is freed
     with its function and gives the eager gradients; what was registered before stays."""
