@@ -54,6 +54,8 @@ def main() -> None:
     p.add_argument("--max-len", type=int, default=400)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--calls", type=int, default=1,
+                   help="calls per timing (more for small shapes, e.g. one user)")
     old_tree_arg(p, "the HSTU encoder")
     smoke = add_smoke(p)
     args = p.parse_args()
@@ -130,26 +132,31 @@ def main() -> None:
         for what in ("forward", "train step"):
             for side in encoders:
                 start = time.perf_counter()
-                tf.nest.map_structure(lambda t: t.numpy(), arms[(side, what)]())
-                seconds[(side, what)].append(time.perf_counter() - start)
+                for _ in range(args.calls):
+                    tf.nest.map_structure(lambda t: t.numpy(), arms[(side, what)]())
+                seconds[(side, what)].append((time.perf_counter() - start) / args.calls)
 
     def med(arm: tuple[str, str]) -> float:
         return statistics.median(seconds[arm])
 
     def span(arm: tuple[str, str]) -> str:
-        return f"{min(seconds[arm]):.3f}-{max(seconds[arm]):.3f}"
+        return f"{fmt(min(seconds[arm]))}-{fmt(max(seconds[arm]))}"
+
+    def fmt(value: float) -> str:
+        return f"{value:.3f}" if value >= 0.01 else f"{value * 1000:.2f} ms"
 
     rows = ["| call | shape | old s (range) | new s (range) | new/old |", "|---|---|---|---|---|"]
     for what, batch in (("forward", args.batch), ("train step", args.train_batch)):
-        new = f"{med(('new', what)):.3f} ({span(('new', what))})"
+        new = f"{fmt(med(('new', what)))} ({span(('new', what))})"
         if "old" in encoders:
-            old = f"{med(('old', what)):.3f} ({span(('old', what))})"
+            old = f"{fmt(med(('old', what)))} ({span(('old', what))})"
             ratio = f"{med(('new', what)) / med(('old', what)):.2f}"
         else:
             old = ratio = "-"
         rows.append(f"| {what} | [{batch}, {args.length}] | {old} | {new} | {ratio} |")
     body = ("\n".join(rows) + f"\n\nHSTU encoder d 64, {args.layers} blocks, 2 heads, max_len "
-            f"{args.max_len}; median seconds per call over {args.rounds} interleaved rounds; "
+            f"{args.max_len}; median seconds per call over {args.rounds} interleaved rounds "
+            f"of {args.calls} call(s); "
             "states and gradients checked equal first." + old_tree_note(old_tree, "call"))
     record("HSTU encoder: forward and training step side by side", body)
 

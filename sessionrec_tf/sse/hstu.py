@@ -206,27 +206,27 @@ class HSTUBlock(tf.keras.layers.Layer):
         passes every block's ``bias`` ([B, L, L], :func:`masked_biases`: the rab terms where
         the mask allows, :data:`MASKED_BIAS` elsewhere), computed at once."""
         h, dv, dqk = self.num_heads, self.v_dim, self.qk_dim
-        batch, length = tf.shape(x)[0], tf.shape(x)[1]
         uvqk = tf.nn.silu(self.uvqk(self.norm_in(x)))
         u_width = h * dv if self.gating else 0
-        u, v, q, k = tf.split(uvqk, [u_width, h * dv, h * dqk, h * dqk], axis=-1)
-        # [B, L, H*D] -> [B, H, L, D]; batched matmuls (einsum takes a slow path here)
-        q = tf.transpose(tf.reshape(q, [batch, length, h, dqk]), [0, 2, 1, 3])
-        k = tf.transpose(tf.reshape(k, [batch, length, h, dqk]), [0, 2, 1, 3])
-        v = tf.transpose(tf.reshape(v, [batch, length, h, dv]), [0, 2, 1, 3])
+        # one split into every head's V, Q, K ([B, L, D] each): per-head matmuls need no
+        # [B, L, H, D] -> [B, H, L, D] transposes (each a oneDNN call with a fixed cost)
+        pieces = tf.split(uvqk, [u_width] + [dv] * h + [dqk] * h + [dqk] * h, axis=-1)
+        u, heads = pieces[0], zip(pieces[1:1 + h], pieces[1 + h:1 + 2 * h], pieces[1 + 2 * h:],
+                                  strict=True)
         if bias is None:
-            bias = self.bias(timestamps, attn_mask, positions)
-        bias = bias[:, None]  # [B, 1, L, L]: shared by the heads, masked
+            bias = self.bias(timestamps, attn_mask, positions)  # [B, L, L], masked
         if self.attention == "softmax":
-            scores = tf.matmul(q, k, transpose_b=True) * float(dqk) ** -0.5 + bias
-            allowed = tf.cast(attn_mask, scores.dtype)[:, None]  # [B, 1, L, L]
-            av = tf.matmul(tf.nn.softmax(scores, axis=-1) * allowed, v)
+            allowed = tf.cast(attn_mask, bias.dtype)
+            outputs = [tf.matmul(tf.nn.softmax(tf.matmul(q, k, transpose_b=True)
+                                               * float(dqk) ** -0.5 + bias, axis=-1) * allowed, v)
+                       for v, q, k in heads]
+            av = tf.concat(outputs, axis=-1)  # [B, L, H * dv]
         else:
             # SiLU(s + MASKED_BIAS) is exactly 0 (sigmoid underflows to 0, as does its
-            # gradient): the mask costs no pass over [B, H, L, L]; 1/n scales A V instead
-            attn = tf.nn.silu(tf.matmul(q, k, transpose_b=True) + bias)
-            av = tf.matmul(attn, v) * (1.0 / float(self.max_len))
-        av = tf.reshape(tf.transpose(av, [0, 2, 1, 3]), [batch, length, h * dv])
+            # gradient): the mask costs no pass over [B, L, L]; 1/n scales A V instead
+            outputs = [tf.matmul(tf.nn.silu(tf.matmul(q, k, transpose_b=True) + bias), v)
+                       for v, q, k in heads]
+            av = tf.concat(outputs, axis=-1) * (1.0 / float(self.max_len))
         gated = u * self.norm_attn(av) if self.gating else self.norm_attn(av)
         return x + self.out(self.dropout(gated, training=training))
 
