@@ -45,6 +45,30 @@ def num_filled(scores: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.cast(scores > NEG_INF, tf.int32), axis=1)
 
 
+def _in_chunk(exclude: tf.RaggedTensor, start: int | tf.Tensor, width: int | tf.Tensor
+              ) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(local, inside)``: each excluded item's column ``item - start`` (int64 ``[N]``) and
+    whether it falls in ``[0, width)``."""
+    local = tf.cast(exclude.flat_values, tf.int64) - tf.cast(start, tf.int64)
+    return local, tf.logical_and(local >= 0, local < tf.cast(width, tf.int64))
+
+
+def _mask(exclude: tf.RaggedTensor, local: tf.Tensor, inside: tf.Tensor,
+          width: int | tf.Tensor) -> tf.Tensor:
+    """:func:`exclusion_mask` given :func:`_in_chunk`."""
+    dropped = tf.where(inside, local, tf.cast(width, tf.int64))  # column `width`: ignored
+    counts = tf.math.bincount(exclude.with_flat_values(tf.cast(dropped, tf.int32)),
+                              minlength=width, maxlength=width, binary_output=True, axis=-1)
+    return counts > 0
+
+
+def _scatter(scores: tf.Tensor, exclude: tf.RaggedTensor, local: tf.Tensor,
+             inside: tf.Tensor) -> tf.Tensor:
+    """:func:`scatter_exclusions` given :func:`_in_chunk`."""
+    pairs = boolean_mask(tf.stack([row_ids(exclude), local], axis=1), inside)
+    return tf.tensor_scatter_nd_update(scores, pairs, tf.fill([tf.shape(pairs)[0]], NEG_INF))
+
+
 def exclusion_mask(exclude: tf.RaggedTensor, start: int | tf.Tensor, width: int | tf.Tensor
                    ) -> tf.Tensor:
     """``[B, width]`` bool: True where item ``start + j`` is among row b's ``exclude`` items.
@@ -52,22 +76,14 @@ def exclusion_mask(exclude: tf.RaggedTensor, start: int | tf.Tensor, width: int 
     A binary per-row bincount of the items in ``[start, start + width)`` (others are ignored;
     repeats count once): one sequential pass per row.
     """
-    local = tf.cast(exclude.flat_values, tf.int64) - tf.cast(start, tf.int64)
-    wide = tf.cast(width, tf.int64)
-    local = tf.where(tf.logical_and(local >= 0, local < wide), local, wide)  # wide: dropped
-    counts = tf.math.bincount(exclude.with_flat_values(tf.cast(local, tf.int32)),
-                              minlength=width, maxlength=width, binary_output=True, axis=-1)
-    return counts > 0
+    return _mask(exclude, *_in_chunk(exclude, start, width), width)
 
 
 def scatter_exclusions(scores: tf.Tensor, exclude: tf.RaggedTensor,
                        start: int | tf.Tensor = 0) -> tf.Tensor:
     """``scores [B, c]`` with ``-inf`` scattered at the excluded (user, item) pairs that fall in
     ``[start, start + c)``."""
-    items = tf.cast(exclude.flat_values, tf.int64) - tf.cast(start, tf.int64)
-    inside = tf.logical_and(items >= 0, items < tf.shape(scores, out_type=tf.int64)[1])
-    pairs = boolean_mask(tf.stack([row_ids(exclude), items], axis=1), inside)
-    return tf.tensor_scatter_nd_update(scores, pairs, tf.fill([tf.shape(pairs)[0]], NEG_INF))
+    return _scatter(scores, exclude, *_in_chunk(exclude, start, tf.shape(scores)[1]))
 
 
 def exclude_scores(scores: tf.Tensor, exclude: tf.RaggedTensor | None,
@@ -83,15 +99,15 @@ def exclude_scores(scores: tf.Tensor, exclude: tf.RaggedTensor | None,
     """
     if exclude is None:
         return scores
-    items = tf.cast(exclude.flat_values, tf.int64) - tf.cast(start, tf.int64)
-    width = tf.shape(scores, out_type=tf.int64)[1]
-    excluded = tf.reduce_sum(tf.cast(tf.logical_and(items >= 0, items < width), tf.int64))
-    dense = excluded * BITMAP_DENSITY > tf.size(scores, out_type=tf.int64)
+    width = tf.shape(scores)[1]
+    local, inside = _in_chunk(exclude, start, width)
+    dense = (tf.reduce_sum(tf.cast(inside, tf.int64)) * BITMAP_DENSITY
+             > tf.size(scores, out_type=tf.int64))
     return tf.cond(
         dense,
-        lambda: tf.where(exclusion_mask(exclude, start, tf.shape(scores)[1]),
+        lambda: tf.where(_mask(exclude, local, inside, width),
                          tf.constant(NEG_INF, scores.dtype), scores),
-        lambda: scatter_exclusions(scores, exclude, start))
+        lambda: _scatter(scores, exclude, local, inside))
 
 
 def block_top_k(scores: tf.Tensor, k: int | tf.Tensor, block: int = BLOCK
