@@ -118,7 +118,7 @@ def bias_index(timestamps: tf.Tensor, attn_mask: tf.Tensor, max_len: int,
     than ``max_len`` gives a negative index, which the gather refuses."""
     num_pos = 2 * max_len - 1 if use_position else 1
     num_time = num_time_buckets + 1 if use_time else 1
-    pair = tf.zeros(tf.shape(attn_mask), tf.int32)
+    pair = tf.zeros([1, 1, 1], tf.int32)  # broadcast: no [B, L, L] pass for a missing term
     if use_position:
         if positions is None:
             idx = tf.range(tf.shape(attn_mask)[-1])
