@@ -199,16 +199,22 @@ def _smoke_cached(key: str) -> Iterator[tuple[Path, bool]]:
             marker.write_text(key + "\n")
 
 
-def smoke_data(name: str = "tiny", **options: Any) -> Path:
-    """A prepared simulator dataset (``tiny`` preset unless ``options`` say otherwise) in
-    the smoke directory (or the smoke cache), prepared once."""
+def smoke_data(name: str = "tiny", min_item_interactions: int | None = None,
+               **options: Any) -> Path:
+    """A prepared simulator dataset (``tiny`` preset unless ``options`` say otherwise; the
+    default filters, or ``min_item_interactions`` instead of theirs) in the smoke directory
+    (or the smoke cache), prepared once."""
     def prepare(path: Path) -> None:
         import sessionrec_tf  # noqa: F401
-        from sessionrec_tf.data import PrepareOptions, prepare_dataset
+        from sessionrec_tf.data import FilterOptions, PrepareOptions, prepare_dataset
 
+        filters = (FilterOptions() if min_item_interactions is None
+                   else FilterOptions(min_item_interactions=min_item_interactions))
         prepare_dataset("synthetic", None, path, {"size": "tiny", **options},
-                        PrepareOptions(), progress=False, log=None)
+                        PrepareOptions(filters=filters), progress=False, log=None)
 
+    if min_item_interactions is not None:
+        name = f"{name}-min-item-{min_item_interactions}"
     if os.environ.get(SMOKE_CACHE):
         with _smoke_cached(f"data {name} {sorted(options.items())}") as (path, done):
             if not done:

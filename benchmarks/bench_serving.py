@@ -46,6 +46,7 @@ from _common import (  # noqa: E402
     old_tree_note,
     old_tree_path,
     record,
+    smoke_data,
     smoke_dir,
 )
 
@@ -71,6 +72,8 @@ def sessionrec(*args: str) -> None:
 def prepared(path: Path, options: list[str]):  # noqa: ANN201
     from sessionrec_tf.data import PreparedDataset
 
+    if SMOKE:  # every part's data is the tiny preset then: one dataset for all smoke runs
+        return PreparedDataset.load(smoke_data("tiny", min_item_interactions=1))
     if not (path / "dataset.json").exists():
         sessionrec("prepare", "--source", "synthetic", *options, "--output", str(path),
                    "--quiet")

@@ -88,8 +88,6 @@ class QueryModule(tf.Module):
         self.spec = spec
         self._user_tower: Callable[[Mapping[str, tf.RaggedTensor]], tf.Tensor] = (
             lambda batch: model(batch, training=False))
-        self.serve = tf.function(self._serve)
-        self.item_embeddings = tf.function(self._item_embeddings)
 
     def _serve(self, **inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         batch, oov_count = self.parser.parse(inputs)
@@ -109,10 +107,15 @@ class QueryModule(tf.Module):
         return {ITEM_EMBEDDING: emb, IS_OOV: is_oov}
 
     def signatures(self) -> dict[str, Any]:
-        """The concrete functions to save, by signature name."""
+        """The concrete functions to save, by signature name (each traced once, here).
+
+        The ``tf.function`` objects are not attributes of the module: ``tf.saved_model.save``
+        lists every function attribute and traces it again to save it as an object method
+        (seconds per export, for a method nothing calls: clients use the signatures)."""
         items_spec = tf.TensorSpec([None], self.spec.tensor_specs()[ITEM_IDS].dtype,
                                    name=ITEM_IDS)
+        serve, items = tf.function(self._serve), tf.function(self._item_embeddings)
         return {
-            SERVING_SIGNATURE: self.serve.get_concrete_function(**self.spec.tensor_specs()),
-            ITEMS_SIGNATURE: self.item_embeddings.get_concrete_function(item_ids=items_spec),
+            SERVING_SIGNATURE: serve.get_concrete_function(**self.spec.tensor_specs()),
+            ITEMS_SIGNATURE: items.get_concrete_function(item_ids=items_spec),
         }

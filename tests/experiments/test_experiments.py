@@ -232,19 +232,48 @@ def test_metric_panels_draw_each_metric_on_its_own_axis():
         metric_panels(["a"], panels, None, "t", kind="pie")
 
 
-def test_efficiency_compares_both_models_at_equal_interactions(tmp_path):
+def test_efficiency_compares_both_models_at_equal_interactions(tmp_path, monkeypatch):
+    """The experiment's bookkeeping: which worker runs with which ``max_len``, the ratios, the
+    outputs. The workers are replaced by a recorder (a real worker of each phase runs in
+    ``test_efficiency_worker_times_a_validation_pass`` and in bench_training.py's smoke run,
+    which runs ``compare`` end to end)."""
+    import importlib
+
+    module = importlib.import_module("sessionrec_tf.experiments.efficiency")
+    calls: list[tuple[str, list[str], int]] = []
+    epoch = {"sessionrec_hstu": 2.0, "sessionrec_hstu_paper": 1.6, "hstu_plus": 7.0}
+    rss = {"sessionrec_hstu": 500.0, "sessionrec_hstu_paper": 480.0, "hstu_plus": 1500.0}
+
+    def fake_worker(path, name, overrides, steps, code=None, phase="train"):
+        calls.append((name, list(overrides), steps))
+        max_len = int(next(o for o in reversed(overrides) if o.startswith("model.max_len="))
+                      .split("=")[1])
+        return {"config": name, "seconds_per_epoch": epoch[name], "peak_rss_mb": rss[name],
+                "max_len": max_len}
+
+    monkeypatch.setattr(module, "run_worker", fake_worker)
     budget = Budget("test", SMOKE.overrides, efficiency_users=16, efficiency_steps=2)
-    payload = efficiency(tmp_path, budget, session_lengths=(10,), interactions=120,
-                         overrides=("model.embedding_dim=16", "model.num_layers=1",
-                                    "task.num_negatives=16", "train.batch_size=8",
-                                    "task.prefix_queries=1"))  # one draw: a shorter trace
-    res = payload["results"]["10"]
-    for label in ("SessionRec-HSTU", "HSTU+"):
-        assert res[label]["seconds_per_epoch"] > 0 and res[label]["peak_rss_mb"] > 100
-    # no truncation: item-level max_len covers the longest history, session-level its sessions
-    assert res["HSTU+"]["max_len"] == res["max_items"] > res["max_sessions"]
-    assert res["SessionRec-HSTU"]["max_len"] == res["max_sessions"]
-    assert (tmp_path / "efficiency.png").exists() and (tmp_path / "efficiency.md").exists()
+    payload = efficiency(tmp_path, budget, session_lengths=(5, 10), interactions=120,
+                         overrides=("model.embedding_dim=16",))
+    assert [c[0] for c in calls] == ["sessionrec_hstu", "sessionrec_hstu_paper",
+                                     "hstu_plus"] * 2
+    assert all(c[2] == 2 and "model.embedding_dim=16" in c[1] for c in calls)
+    for length in ("5", "10"):
+        res = payload["results"][length]
+        # no truncation: item-level max_len covers the longest history, session-level its
+        # sessions (both read from the prepared training split)
+        assert res["HSTU+"]["max_len"] == res["max_items"] > res["max_sessions"] > 1
+        assert res["SessionRec-HSTU"]["max_len"] == res["max_sessions"]
+        assert res["max_items"] <= 120 + 3 * int(length)  # the cap on every history
+        assert res["SessionRec-HSTU (paper)"]["max_len"] == res["max_sessions"]
+        assert res["speedup_epoch"] == pytest.approx(7.0 / 2.0)
+        assert res["speedup_epoch_paper"] == pytest.approx(7.0 / 1.6)
+        assert res["memory_ratio"] == pytest.approx(1500.0 / 500.0)
+    # shorter sessions: more of them for the same interactions
+    assert payload["results"]["5"]["max_sessions"] > payload["results"]["10"]["max_sessions"]
+    table = (tmp_path / "efficiency.md").read_text()
+    assert table.count("| 3.5x | 4.4x |") == 2
+    assert (tmp_path / "efficiency.png").exists() and (tmp_path / "efficiency.json").exists()
 
 
 @pytest.mark.parametrize("ks, protocols, match", [
