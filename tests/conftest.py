@@ -16,6 +16,15 @@ KUAIRAND_TSV = SHARED / "data" / "kuairand_likehate" / "interactions.tsv"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _autograph_skips_the_library():
+    """Every test traces the package as users' processes do (sessionrec_tf._autograph), not
+    only those that happen to import the data path first."""
+    from sessionrec_tf._autograph import skip_library_code
+
+    skip_library_code()
+
+
 @pytest.fixture
 def kuairand_tsv() -> Path:
     """The real KuaiRand like/hate log from ../shared/data, or skip with the reason."""

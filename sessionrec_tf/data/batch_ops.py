@@ -18,6 +18,10 @@ from functools import cached_property
 
 import tensorflow as tf
 
+from sessionrec_tf._autograph import skip_library_code
+
+skip_library_code()  # the data path's base module: imported before anything is traced
+
 
 def repeat_range(counts: tf.Tensor) -> tf.Tensor:
     """``[0]*counts[0] + [1]*counts[1] + ...`` (int64), in O(total * log n).

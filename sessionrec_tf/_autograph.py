@@ -1,0 +1,38 @@
+"""AutoGraph leaves this package's code as written.
+
+Inside ``tf.function`` (Keras' training and evaluation steps, ``tf.data`` maps, the exported
+signatures) TensorFlow's AutoGraph rewrites every Python function it reaches, so that Python
+``if``/``for``/``while`` over tensors become graph control flow. This package does not need
+that: its control flow over tensors is explicit (``tf.cond``, ``tf.while_loop``,
+``tf.switch_case``), and the rewrite of its ~170 functions cost 4-9 s per process before the
+first trace (a training start, every export, every scoring or serving process). With
+:func:`skip_library_code` AutoGraph calls this package's functions as they are; user code
+(a custom layer, a user's own ``tf.function``) is still converted as usual.
+
+``SESSIONREC_AUTOGRAPH=1`` in the environment turns the rule off (everything converted, as
+TensorFlow does by default; for comparisons, ``benchmarks/bench_tracing.py``).
+
+A function here that relied on AutoGraph would fail loudly when traced (TensorFlow's
+"using a ``tf.Tensor`` as a Python ``bool``" errors), which the test suite, tracing every
+model, export and input pipeline with this rule in place, would show.
+"""
+
+from __future__ import annotations
+
+import os
+
+PACKAGE = __name__.split(".")[0]
+
+
+def skip_library_code() -> None:
+    """Add a "do not convert ``sessionrec_tf``" rule in front of AutoGraph's conversion rules
+    (once; idempotent). Called when the data path's base module is imported, before anything
+    of the package can be traced."""
+    if os.environ.get("SESSIONREC_AUTOGRAPH") == "1":
+        return
+    from tensorflow.python.autograph.core import config
+
+    for rule in config.CONVERSION_RULES:
+        if isinstance(rule, config.DoNotConvert) and rule.matches(PACKAGE):
+            return
+    config.CONVERSION_RULES = (config.DoNotConvert(PACKAGE), *config.CONVERSION_RULES)
