@@ -101,24 +101,25 @@ def _train(data, run_dir: Path, epochs: int, extra: list[str] | None = None) -> 
     return trainer
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def uninterrupted_two_epochs(tiny_dataset, tmp_path_factory):
-    """The uninterrupted 2-epoch reference run of the resume tests: (trainer, run dir)."""
+    """The uninterrupted 2-epoch reference run of the resume tests: (trainer, run dir).
+    Session scope: a module-scoped fixture is set up again each time a pytest-xdist worker
+    comes back to this module after tests of another (three trainings instead of one)."""
     run_dir = tmp_path_factory.mktemp("boundary") / "ref"
     return _train(tiny_dataset, run_dir, 2), run_dir
 
 
 def test_deterministic_runs_and_resume_at_the_boundary_and_mid_epoch(
         tiny_dataset, tmp_path, monkeypatch, uninterrupted_two_epochs):
-    """Two runs give identical weights; a run interrupted after epoch 1, resumed, stopped
-    again inside epoch 2 and resumed from that step checkpoint ends with the uninterrupted
-    run's weights: the mid-epoch resume trains on the batches it had not seen. (Keras'
-    ``BackupAndRestore(save_freq=N)`` does not: on restore its DataHandler restarts the STEP
-    count at the saved batch but feeds the dataset from its first batch, so the epoch's first
-    batches are trained twice and its last ones never; the Trainer skips them in the input.)"""
+    """A run interrupted after epoch 1, resumed, stopped again inside epoch 2 and resumed
+    from that step checkpoint ends with the uninterrupted run's weights, bit for bit (so runs
+    are deterministic, and the mid-epoch resume trains on the batches it had not seen); a
+    different seed gives different weights. (Keras' ``BackupAndRestore(save_freq=N)`` does
+    not: on restore its DataHandler restarts the STEP count at the saved batch but feeds the
+    dataset from its first batch, so the epoch's first batches are trained twice and its last
+    ones never; the Trainer skips them in the input.)"""
     a = _weights(uninterrupted_two_epochs[0].model)
-    b = _weights(_train(tiny_dataset, tmp_path / "b", 2).model)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
     every = 2  # checkpoints every 2 steps (saving does not change the training)
     assert -(-tiny_dataset.counts["users"] // 32) > every + 1  # the stop lies inside epoch 2
     extra = [f"train.checkpoint_every_steps={every}"]
