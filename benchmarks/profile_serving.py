@@ -1,11 +1,12 @@
-"""Where a one-user serving request spends its time: a tf.profiler trace, summed by op type.
+"""Where a serving request spends its time: a tf.profiler trace, summed by op type.
 
     python benchmarks/profile_serving.py [--work runs/bench_serving] [--requests 50] \
-        [--buckets on|off] [--tables on|off] [--index exact|scann]
+        [--buckets on|off] [--tables on|off] [--index exact|scann] [--users 1]
 
 The request and the export are those of ``bench_serving.py --parts latency`` (the untrained
 ``sessionrec_hstu_paper`` over the ~100k-item simulated catalog, one user with an 8,000-item
-history in ~350 sessions; data cached under ``--work``). After 20 warm-up requests, it times
+history in ~350 sessions; ``--users 64``: the batch of 64 such users of the latency benchmark;
+data cached under ``--work``). After 20 warm-up requests, it times
 ``--requests`` requests, then traces as many with ``tf.profiler`` (host tracer level 3: every
 executed TensorFlow op) and sums the op events of the trace by op type (executions and
 milliseconds per request, share of the op time) and lists the most expensive single ops.
@@ -72,6 +73,8 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=50)
     p.add_argument("--buckets", choices=["on", "off"], default="off")
     p.add_argument("--tables", choices=["on", "off"], default="on")
+    p.add_argument("--users", type=int, default=1, choices=[1, 64],
+                   help="users per request: one, or the latency benchmark's batch of 64")
     p.add_argument("--index", choices=["exact", "scann"], default="exact",
                    help="exact: user embedding + exact top-100; scann: the ScaNN export's "
                         "signature, whose stock path returns the user embedding only")
@@ -90,8 +93,9 @@ def main() -> None:
     data = bench_serving.prepared(work / ("data_100k" if not args.smoke else "data_tiny"),
                                   prepare)
     tokens = np.asarray(data.vocabulary("item_id").tokens)
+    seed = 0 if args.users == 1 else 1  # bench_serving's requests
     one = {k: tf.constant(v)
-           for k, v in bench_serving.history_request(tokens, 1, history, 0).items()}
+           for k, v in bench_serving.history_request(tokens, args.users, history, seed).items()}
     path = bench_serving.export_untrained(data, work, args.index, args.buckets == "on",
                                           args.tables == "on")
     signature = tf.saved_model.load(str(path)).signatures["serving_default"]
@@ -123,8 +127,9 @@ def main() -> None:
     for name, value in sorted(named.items(), key=lambda kv: -kv[1])[:TOP]:
         rows.append(f"| `{name}` | {value:.3f} | {100 * value / total:.1f}% |")
     sessions = int(one["session_lengths"].shape[0])
+    who = "One user," if args.users == 1 else f"{args.users} users per request, each"
     body = "\n".join(rows) + (
-        f"\n\nOne user, {history:,} items in {sessions} sessions, catalog "
+        f"\n\n{who} {history:,} items ({sessions:,} sessions in all), catalog "
         f"{data.num_items - 2:,} items; `sessionrec_hstu_paper` untrained, exported with "
         f"index {args.index}, SSE length buckets {args.buckets}, token tables {args.tables}. "
         f"Untraced: p50 {np.percentile(wall, 50):.2f} ms, p99 {np.percentile(wall, 99):.2f} "
@@ -133,7 +138,8 @@ def main() -> None:
         f"in {sum(count.values()):,.0f} op executions per request (ops overlap only where "
         "the executor runs them in parallel; intra-op threads: "
         f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}).")
-    record(f"Serving profile: one request, 8K-item history, by op type ({args.index}, "
+    what = "one request" if args.users == 1 else f"a request of {args.users} users"
+    record(f"Serving profile: {what}, 8K-item history, by op type ({args.index}, "
            f"buckets {args.buckets}, tables {args.tables})", body)
 
 
