@@ -25,7 +25,7 @@ test: install
 	$(PY) -m ruff check sessionrec_tf tests benchmarks
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15 tests
 
-# the tests not marked slow (tests/conftest.py SLOW_DIRS, the benchmark smoke runs)
+# the tests not marked slow (tests/conftest.py SLOW_DIRS and SLOW_FILES, the benchmark smoke runs)
 test-fast: install
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not slow" tests
 

@@ -67,11 +67,15 @@ TINY_MODEL = [
 # Directories whose tests train, export, run the CLI corpus or start processes: marked slow.
 # `make test` runs everything; `make test-fast` (pytest -m "not slow") the rest.
 SLOW_DIRS = {"badinputs", "experiments", "export", "notebooks", "training", "tuning"}
+# files of the other directories whose tests do the same (Beam pipelines, models trained for
+# the evaluator, the CLI and fresh-process import checks): `make test-fast` stays under 3 min
+SLOW_FILES = {"data/test_prepare_beam.py", "evaluation/test_evaluator.py",
+              "test_cli_and_env.py", "test_lazy_exports.py"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests = Path(__file__).resolve().parent
     for item in items:
         rel = Path(str(item.fspath)).resolve().relative_to(tests)
-        if rel.parts[0] in SLOW_DIRS:
+        if rel.parts[0] in SLOW_DIRS or rel.as_posix() in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
