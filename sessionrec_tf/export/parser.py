@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 import tensorflow as tf
 
-from sessionrec_tf.data.batch_ops import repeat_range
+from sessionrec_tf.data.batch_ops import repeat_range, splits_from_lengths, true_indices
 from sessionrec_tf.export.request import (
     ITEM_IDS,
     LABELS,
@@ -130,10 +130,12 @@ class RequestParser(tf.Module):
         lengths = inputs[SESSION_LENGTHS]
         item_index, is_oov = self.tables["item_id"].lookup(inputs[ITEM_IDS])
         session_of_item = repeat_range(lengths)
-        user_of_session = repeat_range(counts)
-        user_of_item = tf.gather(user_of_session, session_of_item)
+        # the user of each unknown item only (few): no per-interaction user ids
+        user_items = tf.gather(splits_from_lengths(lengths), splits_from_lengths(counts))
+        oov_user = tf.searchsorted(user_items[1:], true_indices(is_oov), side="right",
+                                   out_type=tf.int64)
         oov_count = tf.math.unsorted_segment_sum(
-            tf.cast(is_oov, tf.int64), user_of_item, tf.size(counts, out_type=tf.int64))
+            tf.ones_like(oov_user), oov_user, tf.size(counts, out_type=tf.int64))
         flat = {
             "item_id": item_index,
             "label": inputs[LABELS],

@@ -757,6 +757,41 @@ def test_positives_only_pooling_equals_numpy_reference(mode):
     np.testing.assert_allclose(out.flat_values.numpy(), want, atol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["mean", "max", "max_relu"])
+def test_pooling_of_empty_sessions_and_its_gradient_match_numpy(mode):
+    """Empty sessions inside the batch and after its last non-empty session (the sorted
+    segment reductions size their output by the last id) pool to zeros; the gradient with
+    respect to every token is the numpy one (mean: ``w / n``; max: ``w`` at the argmax)."""
+    layout = [[2, 0, 3], [0], [], [1, 0, 0]]  # sessions of 0 items, the last two trailing
+    rt, sessions = ise_tokens(21, layout=layout)
+    rng = np.random.default_rng(22)
+    weights = rng.normal(size=(sum(len(u) for u in layout), ISE_DIM))
+    values = tf.Variable(rt.flat_values)
+    with tf.GradientTape() as tape:
+        out = PoolingISE(mode)(rt.with_flat_values(values))
+        loss = tf.reduce_sum(out.flat_values * tf.constant(weights, tf.float32))
+    grad = tf.convert_to_tensor(tape.gradient(loss, values)).numpy()
+    want, want_grad = [], []
+    for s, w_s in zip(sessions, weights):
+        x = np.maximum(s, 0) if mode == "max_relu" else s
+        if not len(s):
+            want.append(np.zeros(ISE_DIM))
+            continue
+        if mode == "mean":
+            want.append(x.mean(0))
+            want_grad.append(np.tile(w_s / len(s), (len(s), 1)))
+        else:
+            want.append(x.max(0))
+            g = np.zeros_like(s, dtype=np.float64)
+            g[x.argmax(0), np.arange(ISE_DIM)] = w_s
+            if mode == "max_relu":
+                g[s <= 0] = 0.0
+            want_grad.append(g)
+    _check_structure(out, layout, ISE_DIM)
+    np.testing.assert_allclose(out.flat_values.numpy(), np.stack(want), atol=1e-6)
+    np.testing.assert_allclose(grad, np.concatenate(want_grad), atol=1e-6)
+
+
 def test_positives_only_needs_labels_a_pooling_ise_and_no_label_split():
     rt, _ = ise_tokens(1)
     with pytest.raises(ValueError, match="needs the interaction labels"):
