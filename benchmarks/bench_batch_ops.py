@@ -7,6 +7,7 @@ request of 8,000-item histories is bound by them, see "Serving profile: a reques
 users"), each traced once and timed over ``--calls`` calls:
 
 - row ids of the ``[B, S, I]`` partition's sessions (``Layout.inter_session``),
+- ``SessionBatch.keep_last_sessions(100)`` over three fields (SessionRec's input view),
 - ``mask_innermost`` with the positives as mask, per user (the serving request's seen
   positives) and per session (the training targets),
 - the mean session encoder (``PoolingISE("mean")``, d = 64): forward, and forward + gradient,
@@ -50,6 +51,7 @@ import json, sys, time
 import numpy as np
 import tensorflow as tf
 from sessionrec_tf.data import batch_ops
+from sessionrec_tf.data.session_batch import SessionBatch
 from sessionrec_tf.ise import PoolingISE
 
 users, per_user, sessions = json.loads(sys.argv[1])
@@ -78,6 +80,9 @@ def pool_grad():
 
 ops = {
     "row ids of the sessions' interactions": lambda: batch_ops.Layout(rt).inter_session,
+    "keep_last_sessions(100), 3 fields": lambda: SessionBatch(
+        {"item_id": rt, "label": rt.with_flat_values(tf.constant(labels)),
+         "timestamp": rt.with_flat_values(tf.constant(items))}).keep_last_sessions(100).to_dict(),
     "mask_innermost (positives), per user": lambda: batch_ops.mask_innermost(by_user, positive),
     "mask_innermost (positives), per session": lambda: batch_ops.mask_innermost(rt, positive),
     "mean ISE, forward": lambda: ise(tokens).flat_values,

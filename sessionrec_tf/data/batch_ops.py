@@ -2,7 +2,8 @@
 
 The low-level layer of :class:`~sessionrec_tf.data.session_batch.SessionBatch` (which owns a
 batch's partition and its operations): :class:`Layout` (the partition's per-session and
-per-interaction indices), :func:`repeat_range`, :func:`row_ids`, :func:`boolean_mask`,
+per-interaction indices), :func:`repeat_range`, :func:`row_ids`,
+:func:`row_ids_from_splits`, :func:`boolean_mask`,
 :func:`mask_innermost`, :func:`select_rows`, :func:`splits_from_lengths`, :func:`true_indices`,
 :func:`session_timestamps`. Nothing is padded and nothing loops over users in Python.
 
@@ -29,7 +30,7 @@ def repeat_range(counts: tf.Tensor) -> tf.Tensor:
     ``tf.repeat`` tiles to the largest count and masks, O(n * max(counts)): too slow and too
     large for 1,000-item sessions.
     """
-    return _ids_from_splits(splits_from_lengths(counts))
+    return row_ids_from_splits(splits_from_lengths(counts))
 
 
 def row_ids(rt: tf.RaggedTensor) -> tf.Tensor:
@@ -37,10 +38,10 @@ def row_ids(rt: tf.RaggedTensor) -> tf.Tensor:
     was built from them)."""
     if rt._row_partition._has_precomputed_value_rowids():  # noqa: SLF001 (TF's own check)
         return rt.value_rowids()
-    return _ids_from_splits(rt.row_splits)
+    return row_ids_from_splits(rt.row_splits)
 
 
-def _ids_from_splits(splits: tf.Tensor) -> tf.Tensor:
+def row_ids_from_splits(splits: tf.Tensor) -> tf.Tensor:
     """The row of each value of a partition given by its row splits (empty rows allowed).
 
     A 1 at each row's start (summed where empty rows share one), then a running sum: half
@@ -109,6 +110,7 @@ class Layout:
     def __init__(self, rt: tf.RaggedTensor) -> None:
         self.outer = tf.cast(rt.row_splits, tf.int64)  # [B + 1] sessions per user
         self.inner = tf.cast(rt.values.row_splits, tf.int64)  # [S_total + 1] per session
+        self._sessions = rt.values
 
     @cached_property
     def num_users(self) -> tf.Tensor:
@@ -125,7 +127,7 @@ class Layout:
     @cached_property
     def session_user(self) -> tf.Tensor:
         """``[S_total]`` user of each session."""
-        return _ids_from_splits(self.outer)
+        return row_ids_from_splits(self.outer)
 
     @cached_property
     def session_index(self) -> tf.Tensor:
@@ -144,8 +146,8 @@ class Layout:
 
     @cached_property
     def inter_session(self) -> tf.Tensor:
-        """``[N]`` session of each interaction."""
-        return _ids_from_splits(self.inner)
+        """``[N]`` session of each interaction (cached by the partition if it has them)."""
+        return tf.cast(row_ids(self._sessions), tf.int64)
 
     @cached_property
     def inter_user(self) -> tf.Tensor:

@@ -30,6 +30,7 @@ from sessionrec_tf.data.batch_ops import (
     boolean_mask,
     mask_innermost,
     repeat_range,
+    row_ids_from_splits,
     select_rows,
     session_timestamps,
     splits_from_lengths,
@@ -153,13 +154,31 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         return self._rebuild(inter_mask, per_user, boolean_mask(new_len, live))
 
     def keep_last_sessions(self, max_sessions: int) -> SessionBatch:
-        """Each user's most recent ``max_sessions`` sessions (whole sessions)."""
+        """Each user's most recent ``max_sessions`` sessions (whole sessions).
+
+        A user's kept sessions, and so its kept interactions, are one run of the flat
+        values, so the new values are gathered by run offsets (no mask over every
+        interaction of the batch); the kept interactions' session ids, which the new
+        partition needs anyway, are cached in its ragged tensors (``row_ids`` reads them)."""
         lay = self.layout
-        live = lay.session_index >= tf.gather(lay.sessions_per_user - max_sessions,
-                                              lay.session_user)
-        return self._rebuild(tf.gather(live, lay.inter_session),
-                             tf.minimum(lay.sessions_per_user, max_sessions),
-                             boolean_mask(lay.session_lengths, live))
+        per_user = tf.minimum(lay.sessions_per_user, max_sessions)
+        outer = splits_from_lengths(per_user)
+        first_kept = lay.outer[1:] - per_user  # [B] each user's first kept session (flat)
+        kept_sessions = (tf.range(outer[-1])
+                         + tf.gather(first_kept - outer[:-1], row_ids_from_splits(outer)))
+        inner = splits_from_lengths(tf.gather(lay.session_lengths, kept_sessions))
+        session_of = row_ids_from_splits(inner)  # [N'] the new session of each interaction
+        index = (tf.range(inner[-1])
+                 + tf.gather(tf.gather(lay.inner, kept_sessions) - inner[:-1], session_of))
+        first, *_ = self.fields.values()
+        template = tf.RaggedTensor.from_row_splits(
+            tf.RaggedTensor.from_value_rowids(tf.gather(first.flat_values, index), session_of,
+                                              nrows=tf.size(inner, out_type=tf.int64) - 1,
+                                              validate=False),
+            outer, validate=False)
+        fields = {k: template.with_flat_values(tf.gather(v.flat_values, index))
+                  for k, v in self.fields.items()}
+        return SessionBatch(fields, self.extras)
 
     def drop_last_session(self) -> tuple[SessionBatch, tf.Tensor]:
         """Each user's history without its last session, and ``[S]`` the new flat index of

@@ -71,6 +71,37 @@ def test_cuts_match_the_reference(seed):
     assert dropped["session_timestamp"].to_list() == [[s[0][2] for s in u[:-1]] for u in hist]
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_keep_last_sessions_with_empty_users_and_sessions(seed):
+    """Users without sessions, empty sessions (first, inside, last) and every ``max``:
+    the values, the partition and the cached session ids of the result are the reference's."""
+    hist = _random_histories(seed, users=6)
+    hist[1] = []
+    hist[-1] = []
+    hist[2].insert(0, [])
+    hist[3].append([])
+    hist[4].insert(1, [])
+    batch = _batch(hist)
+    for max_sessions in (1, 2, 3, 10):
+        kept = batch.keep_last_sessions(max_sessions)
+        want = [u[-max_sessions:] if u else [] for u in hist]
+        assert _as_lists(kept) == want
+        items = kept["item_id"]
+        sessions = items.values
+        np.testing.assert_array_equal(batch_ops.row_ids(sessions),
+                                      np.repeat(np.arange(len(sessions.row_lengths())),
+                                                sessions.row_lengths()))
+        np.testing.assert_array_equal(kept.layout.inter_session,
+                                      tf.RaggedTensor.from_row_splits(
+                                          sessions.flat_values,
+                                          sessions.row_splits).value_rowids())
+    traced = tf.function(lambda fields: SessionBatch(fields).keep_last_sessions(2)[
+        "item_id"].to_tensor())
+    want = tf.ragged.constant([[[x[0] for x in s] for s in u[-2:]] for u in hist], tf.int64,
+                              ragged_rank=2)
+    np.testing.assert_array_equal(traced(dict(batch.fields)), want.to_tensor())
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_lookups_and_selection_match_the_reference(seed):
     hist = _random_histories(seed)
