@@ -81,16 +81,15 @@ class ItemView:
         (before the window; negatives removed unless ``include_negatives``), sorted, and
         how many each user has."""
         items = batch["item_id"]
-        per_user = items.row_splits  # sessions per user
-        inter_per_user = tf.gather(items.values.row_splits, per_user)
-        counts = inter_per_user[1:] - inter_per_user[:-1]
-        keep = (tf.ones_like(items.flat_values, tf.bool) if self.include_negatives
-                else tf.equal(batch["label"].flat_values, 1))
-        kept = true_indices(keep)  # boolean_mask, shared by the fields
-        kept_user = tf.gather(repeat_range(counts), kept)
-        n_users = tf.size(counts, out_type=tf.int64)
-        return kept, tf.math.bincount(kept_user, minlength=n_users, maxlength=n_users,
-                                      dtype=tf.int64)
+        user_splits = tf.cast(tf.gather(items.values.row_splits, items.row_splits), tf.int64)
+        if self.include_negatives:
+            kept = tf.range(user_splits[-1])
+            return kept, user_splits[1:] - user_splits[:-1]
+        kept = true_indices(tf.equal(batch["label"].flat_values, 1))  # shared by the fields
+        # kept interactions before each user's first: a search of B + 1 splits, no per-value
+        # user ids
+        before = tf.searchsorted(kept, user_splits, side="left", out_type=tf.int64)
+        return kept, before[1:] - before[:-1]
 
 
 def make_view(paradigm: str, max_len: int, keys: Sequence[str],
