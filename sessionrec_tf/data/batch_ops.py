@@ -79,7 +79,8 @@ def mask_innermost(rt: tf.RaggedTensor, mask: tf.Tensor | tf.RaggedTensor) -> tf
     The new innermost splits count the kept positions before each old split (a binary
     search of the splits in the kept positions), not a cumulative sum over every value:
     TensorFlow's ``Cumsum`` costs ~14 ns per value on these CPUs (7 ms for the 512k
-    interactions of a 64-user serving request), the search ~1 us per split."""
+    interactions of a 64-user serving request): 0.47-0.51x the time at that size
+    (benchmarks/RESULTS.md, "Per-interaction batch operations")."""
     keep = mask.flat_values if isinstance(mask, tf.RaggedTensor) else mask
     splits = rt.nested_row_splits
     inner = splits[-1]

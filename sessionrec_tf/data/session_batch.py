@@ -170,15 +170,14 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         session_of = row_ids_from_splits(inner)  # [N'] the new session of each interaction
         index = (tf.range(inner[-1])
                  + tf.gather(tf.gather(lay.inner, kept_sessions) - inner[:-1], session_of))
-        first, *_ = self.fields.values()
-        template = tf.RaggedTensor.from_row_splits(
-            tf.RaggedTensor.from_value_rowids(tf.gather(first.flat_values, index), session_of,
+        values = {k: tf.gather(v.flat_values, index) for k, v in self.fields.items()}
+        first = tf.RaggedTensor.from_row_splits(
+            tf.RaggedTensor.from_value_rowids(next(iter(values.values())), session_of,
                                               nrows=tf.size(inner, out_type=tf.int64) - 1,
                                               validate=False),
-            outer, validate=False)
-        fields = {k: template.with_flat_values(tf.gather(v.flat_values, index))
-                  for k, v in self.fields.items()}
-        return SessionBatch(fields, self.extras)
+            outer, validate=False)  # the other fields share its partition
+        return SessionBatch({k: first.with_flat_values(v) for k, v in values.items()},
+                            self.extras)
 
     def drop_last_session(self) -> tuple[SessionBatch, tf.Tensor]:
         """Each user's history without its last session, and ``[S]`` the new flat index of
