@@ -44,9 +44,10 @@ def row_ids(rt: tf.RaggedTensor) -> tf.Tensor:
 def row_ids_from_splits(splits: tf.Tensor) -> tf.Tensor:
     """The row of each value of a partition given by its row splits (empty rows allowed).
 
-    A 1 at each row's start (summed where empty rows share one), then a running sum: half
-    the time of a binary search of every position in the splits (``tf.searchsorted``) at
-    serving sizes (512k values in 22.8k rows: ~9 vs ~20 ms on one thread)."""
+    A 1 at each row's start (summed where empty rows share one), then a running sum:
+    0.70-0.78x the time of a binary search of every position in the splits
+    (``tf.searchsorted``) for 512k values in 22.8k rows, about the same for 51k values
+    (benchmarks/RESULTS.md, "Per-interaction batch operations"). Same dtype as ``splits``."""
     starts = splits[1:-1]
     marks = tf.tensor_scatter_nd_add(tf.zeros(tf.reshape(splits[-1] + 1, [1]), splits.dtype),
                                      starts[:, None], tf.ones_like(starts))
