@@ -7,7 +7,8 @@ request of 8,000-item histories is bound by them, see "Serving profile: a reques
 users"), each traced once and timed over ``--calls`` calls:
 
 - row ids of the ``[B, S, I]`` partition's sessions (``Layout.inter_session``),
-- ``SessionBatch.keep_last_sessions(100)`` over three fields (SessionRec's input view),
+- ``SessionBatch.keep_last_sessions(100)`` over three fields (SessionRec's input view) and
+  ``drop_last_session`` (the training/evaluation LOSO input: ``take_prefix``),
 - ``mask_innermost`` with the positives as mask, per user (the serving request's seen
   positives) and per session (the training targets),
 - the mean session encoder (``PoolingISE("mean")``, d = 64): forward, and forward + gradient,
@@ -69,6 +70,11 @@ positive = tf.constant(labels == 1)
 tokens = rt.with_flat_values(tf.constant(rng.normal(size=(n, 64)).astype(np.float32)))
 weights = tf.constant(rng.normal(size=(sessions, 64)).astype(np.float32))
 ise = PoolingISE("mean")
+three_fields = {"item_id": rt, "label": rt.with_flat_values(tf.constant(labels)),
+                "timestamp": rt.with_flat_values(tf.constant(items))}
+
+def three():  # a new batch per trace: its layout caches tensors of the graph it is used in
+    return SessionBatch(three_fields)
 
 def pool_grad():
     values = tokens.flat_values
@@ -80,9 +86,9 @@ def pool_grad():
 
 ops = {
     "row ids of the sessions' interactions": lambda: batch_ops.Layout(rt).inter_session,
-    "keep_last_sessions(100), 3 fields": lambda: SessionBatch(
-        {"item_id": rt, "label": rt.with_flat_values(tf.constant(labels)),
-         "timestamp": rt.with_flat_values(tf.constant(items))}).keep_last_sessions(100).to_dict(),
+    "keep_last_sessions(100), 3 fields": lambda: three().keep_last_sessions(100).to_dict(),
+    "drop_last_session (a LOSO input), 3 fields":
+        lambda: three().drop_last_session()[0].to_dict(),
     "mask_innermost (positives), per user": lambda: batch_ops.mask_innermost(by_user, positive),
     "mask_innermost (positives), per session": lambda: batch_ops.mask_innermost(rt, positive),
     "mean ISE, forward": lambda: ise(tokens).flat_values,

@@ -128,15 +128,28 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         """``[B]`` sessions per user."""
         return self.layout.sessions_per_user
 
-    def _rebuild(self, inter_mask: tf.Tensor, per_user: tf.Tensor, lengths: tf.Tensor
-                 ) -> SessionBatch:
-        """The interactions in ``inter_mask`` under a new partition, for every field."""
-        splits = [splits_from_lengths(per_user), splits_from_lengths(lengths)]
-        keep = true_indices(inter_mask)  # boolean_mask, shared by the fields
-        fields = {k: tf.RaggedTensor.from_nested_row_splits(
-            tf.gather(v.flat_values, keep), splits, validate=False)
-            for k, v in self.fields.items()}
-        return SessionBatch(fields, self.extras)
+    def _take_sessions(self, sessions: tf.Tensor, lengths: tf.Tensor, per_user: tf.Tensor
+                       ) -> SessionBatch:
+        """The sessions ``sessions`` (``[S']`` flat indices, ascending), new session ``j``
+        keeping the first ``lengths[j]`` interactions of session ``sessions[j]``, ``per_user``
+        (``[B]``) of them for each user, in every field.
+
+        Each new session is one run of the flat values, so the values are gathered by run
+        offsets (no mask, ``Where`` or per-value gather over the whole batch); the new
+        interactions' session ids, which the new partition needs anyway, are cached in its
+        ragged tensors (``row_ids`` and ``Layout.inter_session`` read them)."""
+        inner = splits_from_lengths(lengths)
+        session_of = row_ids_from_splits(inner)  # [N'] the new session of each interaction
+        start = tf.gather(self.layout.inner, sessions)  # old flat start of each kept session
+        index = tf.range(inner[-1]) + tf.gather(start - inner[:-1], session_of)
+        values = {k: tf.gather(v.flat_values, index) for k, v in self.fields.items()}
+        first = tf.RaggedTensor.from_row_splits(
+            tf.RaggedTensor.from_value_rowids(next(iter(values.values())), session_of,
+                                              nrows=tf.size(inner, out_type=tf.int64) - 1,
+                                              validate=False),
+            splits_from_lengths(per_user), validate=False)  # the others share its partition
+        return SessionBatch({k: first.with_flat_values(v) for k, v in values.items()},
+                            self.extras)
 
     # ------------------------------------------------------------------ cuts
     def take_prefix(self, keep: tf.Tensor) -> SessionBatch:
@@ -148,36 +161,18 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         new_len = tf.clip_by_value(tf.gather(keep, lay.session_user) - start_in_user, 0,
                                    lay.session_lengths)
         live = new_len > 0
-        inter_mask = lay.pos_in_user < tf.gather(keep, lay.inter_user)
         per_user = tf.math.unsorted_segment_sum(tf.cast(live, tf.int64), lay.session_user,
                                                 lay.num_users)
-        return self._rebuild(inter_mask, per_user, boolean_mask(new_len, live))
+        kept = true_indices(live)
+        return self._take_sessions(kept, tf.gather(new_len, kept), per_user)
 
     def keep_last_sessions(self, max_sessions: int) -> SessionBatch:
-        """Each user's most recent ``max_sessions`` sessions (whole sessions).
-
-        A user's kept sessions, and so its kept interactions, are one run of the flat
-        values, so the new values are gathered by run offsets (no mask over every
-        interaction of the batch); the kept interactions' session ids, which the new
-        partition needs anyway, are cached in its ragged tensors (``row_ids`` reads them)."""
+        """Each user's most recent ``max_sessions`` sessions (whole sessions)."""
         lay = self.layout
-        per_user = tf.minimum(lay.sessions_per_user, max_sessions)
-        outer = splits_from_lengths(per_user)
-        first_kept = lay.outer[1:] - per_user  # [B] each user's first kept session (flat)
-        kept_sessions = (tf.range(outer[-1])
-                         + tf.gather(first_kept - outer[:-1], row_ids_from_splits(outer)))
-        inner = splits_from_lengths(tf.gather(lay.session_lengths, kept_sessions))
-        session_of = row_ids_from_splits(inner)  # [N'] the new session of each interaction
-        index = (tf.range(inner[-1])
-                 + tf.gather(tf.gather(lay.inner, kept_sessions) - inner[:-1], session_of))
-        values = {k: tf.gather(v.flat_values, index) for k, v in self.fields.items()}
-        first = tf.RaggedTensor.from_row_splits(
-            tf.RaggedTensor.from_value_rowids(next(iter(values.values())), session_of,
-                                              nrows=tf.size(inner, out_type=tf.int64) - 1,
-                                              validate=False),
-            outer, validate=False)  # the other fields share its partition
-        return SessionBatch({k: first.with_flat_values(v) for k, v in values.items()},
-                            self.extras)
+        kept = true_indices(lay.session_index >= tf.gather(lay.sessions_per_user - max_sessions,
+                                                           lay.session_user))
+        return self._take_sessions(kept, tf.gather(lay.session_lengths, kept),
+                                   tf.minimum(lay.sessions_per_user, max_sessions))
 
     def drop_last_session(self) -> tuple[SessionBatch, tf.Tensor]:
         """Each user's history without its last session, and ``[S]`` the new flat index of
@@ -195,10 +190,9 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         """The users (batch rows) where ``mask [B]`` is true, in every field and extra."""
         lay = self.layout
         mask = tf.convert_to_tensor(mask, tf.bool)
-        kept = self._rebuild(tf.gather(mask, lay.inter_user),
-                             boolean_mask(lay.sessions_per_user, mask),
-                             boolean_mask(lay.session_lengths,
-                                             tf.gather(mask, lay.session_user)))
+        sessions = true_indices(tf.gather(mask, lay.session_user))
+        kept = self._take_sessions(sessions, tf.gather(lay.session_lengths, sessions),
+                                   boolean_mask(lay.sessions_per_user, mask))
 
         def keep(v: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
             return select_rows(v, mask) if isinstance(v, tf.RaggedTensor) else \

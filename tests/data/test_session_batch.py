@@ -71,10 +71,19 @@ def test_cuts_match_the_reference(seed):
     assert dropped["session_timestamp"].to_list() == [[s[0][2] for s in u[:-1]] for u in hist]
 
 
+def _check_cached_session_ids(batch: SessionBatch) -> None:
+    sessions = batch["item_id"].values
+    want = np.repeat(np.arange(len(sessions.row_lengths())), sessions.row_lengths())
+    np.testing.assert_array_equal(batch_ops.row_ids(sessions), want)
+    np.testing.assert_array_equal(batch.layout.inter_session, want)
+
+
 @pytest.mark.parametrize("seed", [5, 6])
-def test_keep_last_sessions_with_empty_users_and_sessions(seed):
-    """Users without sessions, empty sessions (first, inside, last) and every ``max``:
-    the values, the partition and the cached session ids of the result are the reference's."""
+def test_cuts_with_empty_users_and_sessions(seed):
+    """Users without sessions and empty sessions (first, inside, last): ``keep_last_sessions``
+    (every ``max``), ``take_prefix`` (empty sessions inside the prefix disappear too) and
+    ``select_users`` against the Python reference, with the partition's cached session ids
+    (``row_ids`` and ``Layout.inter_session`` read them) equal to the lengths' expansion."""
     hist = _random_histories(seed, users=6)
     hist[1] = []
     hist[-1] = []
@@ -84,17 +93,20 @@ def test_keep_last_sessions_with_empty_users_and_sessions(seed):
     batch = _batch(hist)
     for max_sessions in (1, 2, 3, 10):
         kept = batch.keep_last_sessions(max_sessions)
-        want = [u[-max_sessions:] if u else [] for u in hist]
-        assert _as_lists(kept) == want
-        items = kept["item_id"]
-        sessions = items.values
-        np.testing.assert_array_equal(batch_ops.row_ids(sessions),
-                                      np.repeat(np.arange(len(sessions.row_lengths())),
-                                                sessions.row_lengths()))
-        np.testing.assert_array_equal(kept.layout.inter_session,
-                                      tf.RaggedTensor.from_row_splits(
-                                          sessions.flat_values,
-                                          sessions.row_splits).value_rowids())
+        assert _as_lists(kept) == [u[-max_sessions:] for u in hist]
+        _check_cached_session_ids(kept)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        keep = [int(rng.integers(0, 12)) for _ in hist]
+        prefix = batch.take_prefix(tf.constant(keep, tf.int64))
+        assert _as_lists(prefix) == [_prefix(u, k) for u, k in zip(hist, keep, strict=True)]
+        _check_cached_session_ids(prefix)
+        users = rng.integers(0, 2, len(hist)).astype(bool)
+        chosen = batch.select_users(tf.constant(users))
+        assert _as_lists(chosen) == [u for u, k in zip(hist, users, strict=True) if k]
+        assert chosen.extras["user_id"].numpy().tolist() == [
+            f"u{b}".encode() for b in range(len(hist)) if users[b]]
+        _check_cached_session_ids(chosen)
     traced = tf.function(lambda fields: SessionBatch(fields).keep_last_sessions(2)[
         "item_id"].to_tensor())
     want = tf.ragged.constant([[[x[0] for x in s] for s in u[-2:]] for u in hist], tf.int64,
