@@ -3,7 +3,7 @@
 The low-level layer of :class:`~sessionrec_tf.data.session_batch.SessionBatch` (which owns a
 batch's partition and its operations): :class:`Layout` (the partition's per-session and
 per-interaction indices), :func:`repeat_range`, :func:`row_ids`,
-:func:`row_ids_from_splits`, :func:`boolean_mask`,
+:func:`row_ids_from_splits`, :func:`from_row_splits_with_ids`, :func:`boolean_mask`,
 :func:`mask_innermost`, :func:`select_rows`, :func:`splits_from_lengths`, :func:`true_indices`,
 :func:`session_timestamps`. Nothing is padded and nothing loops over users in Python.
 
@@ -18,6 +18,10 @@ from __future__ import annotations
 from functools import cached_property
 
 import tensorflow as tf
+from tensorflow.python.ops.ragged.row_partition import RowPartition as _RowPartition
+from tensorflow.python.ops.ragged.row_partition import (
+    _row_partition_factory_key as _PARTITION_KEY,
+)
 
 from sessionrec_tf._autograph import skip_library_code
 
@@ -52,6 +56,20 @@ def row_ids_from_splits(splits: tf.Tensor) -> tf.Tensor:
     marks = tf.tensor_scatter_nd_add(tf.zeros(tf.reshape(splits[-1] + 1, [1]), splits.dtype),
                                      starts[:, None], tf.ones_like(starts))
     return tf.cumsum(marks[:-1])
+
+
+def from_row_splits_with_ids(values: tf.Tensor, splits: tf.Tensor, ids: tf.Tensor
+                             ) -> tf.RaggedTensor:
+    """``tf.RaggedTensor.from_row_splits(values, splits)`` that also caches ``ids`` (the row
+    of each value, ``row_splits_to_segment_ids`` of ``splits``, same dtype), so that
+    :func:`row_ids` of it is free. ``from_value_rowids`` caches them too but recomputes the
+    splits with a bincount over every value; TensorFlow's private ``RowPartition``
+    constructor takes both (pinned TF 2.20.0; tests/data/test_session_batch.py checks the
+    cache is read)."""
+    partition = _RowPartition(row_splits=splits, value_rowids=ids,
+                              nrows=tf.size(splits, out_type=splits.dtype) - 1,
+                              internal=_PARTITION_KEY)
+    return tf.RaggedTensor._from_row_partition(values, partition, validate=False)  # noqa: SLF001
 
 
 def true_indices(mask: tf.Tensor) -> tf.Tensor:

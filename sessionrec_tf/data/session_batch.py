@@ -28,6 +28,7 @@ from sessionrec_tf.config import EXCLUDE_SEEN as SEEN_POLICIES
 from sessionrec_tf.data.batch_ops import (
     Layout,
     boolean_mask,
+    from_row_splits_with_ids,
     mask_innermost,
     repeat_range,
     row_ids_from_splits,
@@ -144,9 +145,7 @@ class SessionBatch(Mapping[str, "tf.Tensor | tf.RaggedTensor"]):
         index = tf.range(inner[-1]) + tf.gather(start - inner[:-1], session_of)
         values = {k: tf.gather(v.flat_values, index) for k, v in self.fields.items()}
         first = tf.RaggedTensor.from_row_splits(
-            tf.RaggedTensor.from_value_rowids(next(iter(values.values())), session_of,
-                                              nrows=tf.size(inner, out_type=tf.int64) - 1,
-                                              validate=False),
+            from_row_splits_with_ids(next(iter(values.values())), inner, session_of),
             splits_from_lengths(per_user), validate=False)  # the others share its partition
         return SessionBatch({k: first.with_flat_values(v) for k, v in values.items()},
                             self.extras)

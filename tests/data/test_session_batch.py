@@ -73,6 +73,8 @@ def test_cuts_match_the_reference(seed):
 
 def _check_cached_session_ids(batch: SessionBatch) -> None:
     sessions = batch["item_id"].values
+    for name in batch.keys_:  # every field shares the partition that caches the ids
+        assert batch[name].values._row_partition._has_precomputed_value_rowids()  # noqa: SLF001
     want = np.repeat(np.arange(len(sessions.row_lengths())), sessions.row_lengths())
     np.testing.assert_array_equal(batch_ops.row_ids(sessions), want)
     np.testing.assert_array_equal(batch.layout.inter_session, want)
