@@ -100,6 +100,25 @@ def peak_rss_mb(children: bool = False) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0
 
 
+def parser(doc: str | None) -> Any:
+    """The scripts' argument parser: the module docstring as description, kept as written."""
+    import argparse
+
+    return argparse.ArgumentParser(description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def training_args(p: Any, smoke: bool, set_help: str = "a config override (repeatable)"
+                  ) -> None:
+    """``--data`` (required unless ``smoke``, :func:`add_smoke`'s answer), ``--config``
+    (default the shipped ``sessionrec_hstu``) and ``--set KEY=VALUE`` (repeatable, into
+    ``args.overrides``): the arguments of the scripts that train a config on a prepared
+    dataset."""
+    p.add_argument("--data", required=not smoke, help="a prepared dataset (tfrecords/NAME)")
+    p.add_argument("--config", default="sessionrec_hstu")
+    p.add_argument("--set", action="append", default=[], dest="overrides", help=set_help)
+
+
 def old_tree_arg(p: Any, what: str = "each measurement") -> None:
     """``--old-tree PATH``: also time ``what`` with the library of an earlier checkout."""
     p.add_argument("--old-tree", default=None,

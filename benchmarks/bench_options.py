@@ -15,7 +15,6 @@ variant with that code, interleaved with the current code, and reports new/old p
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -26,8 +25,10 @@ from _common import (  # noqa: E402
     old_tree_arg,
     old_tree_note,
     old_tree_path,
+    parser,
     record,
     smoke_data,
+    training_args,
 )
 
 # sessionrec_hstu ships partial sessions x4 + 2 user vectors; the paper's training has neither
@@ -56,16 +57,11 @@ def _opt(result: dict, key: str) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    smoke = add_smoke(p)
-    p.add_argument("--data", required=not smoke, help="a prepared dataset (tfrecords/NAME)")
-    p.add_argument("--config", default="sessionrec_hstu")
+    p = parser(__doc__)
+    training_args(p, add_smoke(p), "an override applied to every variant (repeatable)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--variant", action="append", default=None,
                    help="LABEL=OVERRIDE[,OVERRIDE...] (repeatable; default: the ablation's)")
-    p.add_argument("--set", action="append", default=[], dest="overrides",
-                   help="an override applied to every variant (repeatable)")
     old_tree_arg(p, "each variant")
     args = p.parse_args()
     if args.smoke:

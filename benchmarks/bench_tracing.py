@@ -15,7 +15,6 @@ measured side by side in one run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -31,9 +30,11 @@ from _common import (  # noqa: E402
     SMOKE,
     SMOKE_MODEL,
     add_smoke,
+    parser,
     record,
     smoke_data,
     smoke_dir,
+    training_args,
 )
 
 MODES = (("converted (SESSIONREC_AUTOGRAPH=1)", "1"), ("as written (default)", "0"))
@@ -73,14 +74,10 @@ def _export(data: Path, config: str, overrides: list[str], env: dict[str, str]) 
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__)
     smoke = add_smoke(p)
-    p.add_argument("--data", required=not smoke, help="a prepared dataset (tfrecords/NAME)")
-    p.add_argument("--config", default="sessionrec_hstu")
+    training_args(p, smoke)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--set", action="append", default=[], dest="overrides",
-                   help="a config override (repeatable)")
     args = p.parse_args()
     if smoke:
         args.data, args.repeats = str(smoke_data()), 1

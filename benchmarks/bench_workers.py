@@ -15,7 +15,6 @@ from several hosts.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -26,7 +25,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SMOKE_MODEL, add_smoke, record, smoke_data, smoke_dir  # noqa: E402
+from _common import (  # noqa: E402
+    SMOKE_MODEL,
+    add_smoke,
+    parser,
+    record,
+    smoke_data,
+    smoke_dir,
+    training_args,
+)
 
 
 def _ports(count: int) -> list[int]:
@@ -86,15 +93,10 @@ def _train(data: Path, config: str, out: Path, overrides: list[str], workers: in
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    smoke = add_smoke(p)
-    p.add_argument("--data", required=not smoke, help="a prepared dataset (tfrecords/NAME)")
-    p.add_argument("--config", default="sessionrec_hstu")
+    p = parser(__doc__)
+    training_args(p, add_smoke(p), "an override applied to both runs (repeatable)")
     p.add_argument("--steps", type=int, default=40, help="training steps per epoch")
     p.add_argument("--epochs", type=int, default=3, help="epochs (the first is not timed)")
-    p.add_argument("--set", action="append", default=[], dest="overrides",
-                   help="an override applied to both runs (repeatable)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     args = p.parse_args()
     if args.smoke:
